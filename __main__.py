@@ -1,0 +1,107 @@
+"""ecs-cicd: GitHub -> CodeBuild (image to ECR) -> [approval] -> ECS, one stack per environment."""
+
+import pulumi
+
+from components import (
+    ArtifactStore,
+    AwsAccount,
+    EcsDeploy,
+    GitHubSource,
+    ImageBuild,
+    ManualApproval,
+    Pipeline,
+    settings,
+)
+
+config = settings.load()
+name = config.pipeline.name
+account = AwsAccount.current()
+
+artifacts = ArtifactStore(
+    f"{name}-artifacts",
+    {"expiration_days": config.pipeline.artifact_expiration_days, "protect": config.protect, "tags": config.tags, "account": account},
+)
+
+source = GitHubSource(
+    f"{name}-source",
+    {
+        "repository": config.source.repository,
+        "branch": config.source.branch,
+        "connection_arn": config.source.connection_arn,
+        "full_clone": config.source.full_clone,
+        "tags": config.tags,
+    },
+)
+
+build = ImageBuild(
+    f"{name}-build",
+    {
+        "source": source,
+        "artifact_store": artifacts,
+        "container_name": config.service.container,
+        "repository_name": config.build.repository_name,
+        "compute_type": config.build.compute_type,
+        "image": config.build.image,
+        "timeout_minutes": config.build.timeout_minutes,
+        "dockerfile": config.build.dockerfile,
+        "context": config.build.context,
+        "environment": config.build.environment,
+        "secrets": config.build.secrets,
+        "log_retention_days": config.build.log_retention_days,
+        "keep_images": config.build.keep_images,
+        "protect": config.protect,
+        "tags": config.tags,
+        "account": account,
+    },
+)
+
+approval = (
+    ManualApproval(
+        f"{name}-approval",
+        {
+            "source": source,
+            "artifact_store": artifacts,
+            "summary": f"Deploy {config.source.repository} to {config.environment}?",
+            "emails": config.deploy.approval_emails,
+            "tags": config.tags,
+        },
+    )
+    if config.deploy.require_approval
+    else None
+)
+
+deploy = EcsDeploy(
+    f"{name}-deploy",
+    {
+        "build": build,
+        "cluster": config.service.cluster,
+        "service": config.service.name,
+        "timeout_minutes": config.deploy.timeout_minutes,
+        "account": account,
+    },
+)
+
+pipeline = Pipeline(
+    name,
+    {
+        "stages": [source.stage, build.stage, *([approval.stage] if approval else []), deploy.stage],
+        "artifact_store": artifacts,
+        "triggers": [source.trigger()],
+        "execution_mode": config.pipeline.execution_mode,
+        "tags": config.tags,
+        "account": account,
+    },
+)
+
+pulumi.export("pipelineName", pipeline.pipeline.name)
+pulumi.export("pipelineConsoleUrl", pipeline.console_url)
+pulumi.export("ecrRepositoryUrl", build.repository.repository_url)
+pulumi.export("artifactBucket", artifacts.bucket.bucket)
+pulumi.export("connectionArn", source.connection_arn)
+if source.handshake_url is not None:
+    pulumi.export("connectionHandshakeUrl", source.handshake_url)
+    pulumi.export(
+        "connectionNextStep",
+        "The GitHub connection is PENDING: open connectionHandshakeUrl, choose 'Update pending connection' "
+        "and install or pick the GitHub app. The pipeline cannot fetch source until then.",
+    )

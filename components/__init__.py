@@ -1,0 +1,34 @@
+"""ecs-cicd components: a GitHub -> CodeBuild -> ECS delivery pipeline on AWS, as Pulumi components.
+
+Build a pipeline from stages the way `__main__.py` does, or compose your own: any object that
+hands the `Pipeline` a `StageDefinition` is a stage.
+"""
+
+from .account import AwsAccount
+from .approval import ManualApproval, ManualApprovalArgs
+from .artifacts import ArtifactStore, ArtifactStoreArgs
+from .build import ImageBuild, ImageBuildArgs
+from .deploy import EcsDeploy, EcsDeployArgs
+from .pipeline import Pipeline, PipelineArgs
+from .settings import Settings, SettingsError
+from .source import GitHubSource, GitHubSourceArgs
+from .stage import StageDefinition
+
+__all__ = [
+    "ArtifactStore",
+    "ArtifactStoreArgs",
+    "AwsAccount",
+    "EcsDeploy",
+    "EcsDeployArgs",
+    "GitHubSource",
+    "GitHubSourceArgs",
+    "ImageBuild",
+    "ImageBuildArgs",
+    "ManualApproval",
+    "ManualApprovalArgs",
+    "Pipeline",
+    "PipelineArgs",
+    "Settings",
+    "SettingsError",
+    "StageDefinition",
+]

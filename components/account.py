@@ -1,0 +1,30 @@
+"""The AWS account and region a stack deploys into, looked up once and shared by every component."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """Account ID, region and partition as outputs. Never hard-coded: they come from the credentials."""
+
+    id: pulumi.Output[str]
+    region: pulumi.Output[str]
+    partition: pulumi.Output[str]
+
+    @classmethod
+    def current(cls, opts: Optional[pulumi.InvokeOptions] = None) -> "AwsAccount":
+        identity = aws.get_caller_identity_output(opts=opts)
+        return cls(
+            id=identity.account_id,
+            region=aws.get_region_output(opts=opts).region,
+            partition=aws.get_partition_output(opts=opts).partition,
+        )
+
+    def arn(self, service: str, resource: pulumi.Input[str], regional: bool = True) -> pulumi.Output[str]:
+        """An ARN in this account, e.g. `arn("ecs", "service/cluster/name")`."""
+        region = self.region if regional else ""
+        return pulumi.Output.format("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, region, self.id, resource)

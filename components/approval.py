@@ -1,0 +1,74 @@
+"""Approval stage: a manual approval with an SNS notification and a link to the commit."""
+
+from collections.abc import Mapping, Sequence
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .artifacts import ArtifactStore
+from .iam import allow
+from .source import GitHubSource
+from .stage import StageDefinition
+
+
+class ManualApprovalArgs(TypedDict, total=False):
+    source: GitHubSource
+    """The Source stage; the approval links to the commit it fetched. Required."""
+    artifact_store: ArtifactStore
+    """Its KMS key encrypts the notification topic. Required."""
+    summary: str
+    """Text shown to the approver."""
+    emails: Sequence[str]
+    """Addresses subscribed to the approval topic."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+
+
+class ManualApproval(pulumi.ComponentResource):
+    """A stage that waits for a person, tells them by SNS, and links to what they approve."""
+
+    topic: aws.sns.Topic
+    stage: StageDefinition
+
+    def __init__(self, name: str, args: ManualApprovalArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:ManualApproval", name, None, opts)
+        for required in ("source", "artifact_store"):
+            if required not in args:
+                raise ValueError(f"ManualApproval {name}: {required} is required")
+        source: GitHubSource = args["source"]
+        store: ArtifactStore = args["artifact_store"]
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            kms_master_key_id=store.key.id,
+            tags=dict(args.get("tags", {})),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for email in args.get("emails", ()):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{email}",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=pulumi.ResourceOptions(parent=self.topic),
+            )
+        commit = f"#{{{source.variables_namespace}.CommitId}}"
+        self.stage = StageDefinition(
+            name="Approve",
+            actions=[
+                aws.codepipeline.PipelineStageActionArgs(
+                    name="Approve",
+                    category="Approval",
+                    owner="AWS",
+                    provider="Manual",
+                    version="1",
+                    configuration={
+                        "NotificationArn": self.topic.arn,
+                        "CustomData": args.get("summary", f"Approve deploying {source.repository}@{commit}"),
+                        "ExternalEntityLink": f"https://github.com/{source.repository}/commit/{commit}",
+                    },
+                )
+            ],
+            pipeline_role_statements=[allow("NotifyApprovers", ["sns:Publish"], [self.topic.arn])],
+        )
+        self.register_outputs({"topic_arn": self.topic.arn})

@@ -1,0 +1,174 @@
+"""Where pipeline artifacts live: a KMS key and an S3 bucket, shared by every stage.
+
+Its own component (not part of the pipeline) because the stages' roles need its ARNs before
+the pipeline exists, and because one store can serve several pipelines in a stack.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .account import AwsAccount
+from .iam import allow
+
+
+class ArtifactStoreArgs(TypedDict, total=False):
+    expiration_days: int
+    """Days after which artifacts and their noncurrent versions are deleted. Default 30."""
+    protect: bool
+    """Protect the bucket and key from deletion. Default True."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    """A versioned, KMS-encrypted, private, TLS-only artifact bucket with a rotating customer key."""
+
+    bucket: aws.s3.Bucket
+    key: aws.kms.Key
+
+    def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:ArtifactStore", name, None, opts)
+        expiration_days = args.get("expiration_days", 30)
+        if not isinstance(expiration_days, int) or not 1 <= expiration_days <= 3650:
+            raise ValueError(f"ArtifactStore expiration_days must be 1-3650, got {expiration_days!r}")
+        tags = dict(args.get("tags", {}))
+        account = args.get("account") or AwsAccount.current()
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.get("protect", True))
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{name}: pipeline artifacts",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=_key_policy(account),
+            tags=tags,
+            opts=stateful,
+        )
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}-artifacts", target_key_id=self.key.id, opts=child)
+
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=tags, opts=stateful)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": self.key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "id": "expire-artifacts",
+                    "status": "Enabled",
+                    "filter": {},
+                    "expiration": {"days": expiration_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": expiration_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(_tls_only_policy),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        self.register_outputs({"bucket": self.bucket.bucket, "key_arn": self.key.arn})
+
+    def read_statements(self, sid: str) -> list[pulumi.Output[dict]]:
+        """What a role needs to read artifacts (CodeBuild input, deploy input)."""
+        return [
+            allow(f"{sid}ReadArtifacts", ["s3:GetObject", "s3:GetObjectVersion"], [self.bucket.arn.apply(lambda a: f"{a}/*")]),
+            allow(f"{sid}DecryptArtifacts", ["kms:Decrypt"], [self.key.arn]),
+        ]
+
+    def read_write_statements(self, sid: str) -> list[pulumi.Output[dict]]:
+        """What a role needs to read and write artifacts (the pipeline, a build with output)."""
+        return [
+            allow(
+                f"{sid}ReadWriteArtifacts",
+                ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                [self.bucket.arn.apply(lambda a: f"{a}/*")],
+            ),
+            allow(f"{sid}ListArtifactBucket", ["s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket"], [self.bucket.arn]),
+            allow(f"{sid}EncryptArtifacts", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
+        ]
+
+
+def _key_policy(account: AwsAccount) -> pulumi.Output[str]:
+    """Delegates use of the key to IAM in this account only: no other account or public principal.
+    Roles get kms:Decrypt / kms:GenerateDataKey on this key's ARN through their own policies."""
+    root = pulumi.Output.format("arn:{0}:iam::{1}:root", account.partition, account.id)
+    return root.apply(
+        lambda principal: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountIamGovernsUse",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": principal},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
+            },
+            sort_keys=True,
+        )
+    )
+
+
+def _tls_only_policy(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )

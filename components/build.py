@@ -1,0 +1,272 @@
+"""Build stage: a CodeBuild project that builds the service image, pushes it to ECR and writes
+`imagedefinitions.json` naming the container the deploy updates."""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from . import buildspecs
+from .account import AwsAccount
+from .artifacts import ArtifactStore
+from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS
+from .iam import Statement, allow, service_role
+from .settings import SecretRef
+from .source import GitHubSource
+from .stage import StageDefinition
+
+OUTPUT_ARTIFACT = "BuildOutput"
+IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
+
+# Everything `docker push` and `aws ecr describe-images` need on the one repository.
+_ECR_PUSH_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImages",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
+
+
+class ImageBuildArgs(TypedDict, total=False):
+    source: GitHubSource
+    """The Source stage whose artifact is built. Required."""
+    artifact_store: ArtifactStore
+    """Where the pipeline keeps artifacts. Required."""
+    container_name: str
+    """Container in the task definition that runs the image; written into imagedefinitions.json. Required."""
+    repository_name: str
+    """ECR repository name. Default: the component name."""
+    compute_type: str
+    """CodeBuild compute type. Default BUILD_GENERAL1_SMALL."""
+    image: str
+    """CodeBuild image. Default aws/codebuild/amazonlinux-x86_64-standard:5.0."""
+    timeout_minutes: int
+    """Build timeout, 5-2160 minutes. Default 20."""
+    dockerfile: str
+    """Dockerfile path in the repository. Default `Dockerfile`."""
+    context: str
+    """Docker build context in the repository. Default `.`."""
+    environment: Mapping[str, str]
+    """Plain, non-secret build variables."""
+    secrets: Sequence[SecretRef]
+    """Secret build variables, fetched by CodeBuild from Secrets Manager / SSM at build time."""
+    log_retention_days: int
+    """Build log retention. Default 30."""
+    keep_images: int
+    """How many images the ECR lifecycle rule keeps. Default 50."""
+    protect: bool
+    """Protect the ECR repository from deletion. Default True."""
+    permissions_boundary: Optional[str]
+    """Permissions boundary ARN for the build role."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class ImageBuild(pulumi.ComponentResource):
+    """The Build stage: CodeBuild project, its role and log group, and the ECR repository."""
+
+    project: aws.codebuild.Project
+    repository: aws.ecr.Repository
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    stage: StageDefinition
+    output_artifact: str = OUTPUT_ARTIFACT
+    container_name: str
+
+    def __init__(self, name: str, args: ImageBuildArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:ImageBuild", name, None, opts)
+        _validate(name, args)
+        source: GitHubSource = args["source"]
+        store: ArtifactStore = args["artifact_store"]
+        account = args.get("account") or AwsAccount.current()
+        tags = dict(args.get("tags", {}))
+        secrets = list(args.get("secrets", ()))
+        self.container_name = args["container_name"]
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=args.get("repository_name", name),
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            force_delete=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.get("protect", True)),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repository-lifecycle",
+            repository=self.repository.name,
+            policy=_lifecycle_policy(args.get("keep_images", 50)),
+            opts=child,
+        )
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/codebuild/{name}",
+            retention_in_days=args.get("log_retention_days", 30),
+            tags=tags,
+            opts=child,
+        )
+        project_arn = account.arn("codebuild", f"project/{name}")
+
+        statements: list[Statement] = [
+            allow("WriteBuildLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.arn.apply(lambda a: f"{a}:*")]),
+            *store.read_write_statements("Build"),
+            # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
+            allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
+            allow("PushToServiceRepository", _ECR_PUSH_ACTIONS, [self.repository.arn]),
+            *_secret_statements(secrets, account),
+        ]
+        if source.full_clone:
+            statements.append(source.use_connection_statement("FullCloneUseConnection"))
+        self.role = service_role(
+            f"{name}-role",
+            service="codebuild.amazonaws.com",
+            source_arn=project_arn,
+            statements=statements,
+            account=account,
+            tags=tags,
+            parent=self,
+            permissions_boundary=args.get("permissions_boundary"),
+        )
+
+        self.project = aws.codebuild.Project(
+            f"{name}-project",
+            name=name,
+            description=f"Builds {self.container_name} for {source.repository}@{source.branch}",
+            service_role=self.role.arn,
+            build_timeout=args.get("timeout_minutes", 20),
+            queued_timeout=60,
+            encryption_key=store.key.arn,
+            source={"type": "CODEPIPELINE", "buildspec": buildspecs.load("build-image")},
+            artifacts={"type": "CODEPIPELINE"},
+            cache={"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "compute_type": args.get("compute_type", "BUILD_GENERAL1_SMALL"),
+                "image": args.get("image", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
+                "image_pull_credentials_type": "CODEBUILD",
+                # Docker-in-Docker needs privileged mode; only this image-building project gets it.
+                "privileged_mode": True,
+                "environment_variables": _environment_variables(
+                    self.repository.repository_url, self.container_name, args, secrets
+                ),
+            },
+            logs_config={
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": self.log_group.name},
+                "s3_logs": {"status": "DISABLED"},
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role]),
+        )
+
+        self.stage = StageDefinition(
+            name="Build",
+            actions=[
+                aws.codepipeline.PipelineStageActionArgs(
+                    name="Image",
+                    category="Build",
+                    owner="AWS",
+                    provider="CodeBuild",
+                    version="1",
+                    input_artifacts=[source.output_artifact],
+                    output_artifacts=[OUTPUT_ARTIFACT],
+                    namespace="BuildVariables",
+                    configuration={
+                        "ProjectName": self.project.name,
+                        "EnvironmentVariables": (
+                            '[{"name":"COMMIT_ID","value":"#{'
+                            + source.variables_namespace
+                            + '.CommitId}","type":"PLAINTEXT"}]'
+                        ),
+                    },
+                )
+            ],
+            pipeline_role_statements=[
+                allow("RunBuildProject", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], [project_arn]),
+            ],
+        )
+        self.register_outputs({"repository_url": self.repository.repository_url, "project_name": self.project.name})
+
+
+def _validate(name: str, args: ImageBuildArgs) -> None:
+    for required in ("source", "artifact_store", "container_name"):
+        if required not in args:
+            raise ValueError(f"ImageBuild {name}: {required} is required")
+    checks = {
+        "compute_type": (lambda v: v in COMPUTE_TYPES, f"one of {', '.join(COMPUTE_TYPES)}"),
+        "timeout_minutes": (lambda v: isinstance(v, int) and 5 <= v <= 2160, "a whole number of minutes, 5-2160"),
+        "log_retention_days": (lambda v: v in LOG_RETENTION_DAYS, f"one of {LOG_RETENTION_DAYS}"),
+        "container_name": (lambda v: bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}", str(v))), "a container name"),
+    }
+    for key, (ok, allowed) in checks.items():
+        if key in args and not ok(args[key]):
+            raise ValueError(f"ImageBuild {name}: {key}={args[key]!r} is not allowed; allowed: {allowed}")
+    if len(name) > 150:
+        raise ValueError(f"ImageBuild {name}: the name is the CodeBuild project name and must be at most 150 characters")
+
+
+def _environment_variables(
+    repository_url: pulumi.Output[str], container_name: str, args: ImageBuildArgs, secrets: Sequence[SecretRef]
+) -> list[dict]:
+    fixed = [
+        {"name": "REPOSITORY_URI", "value": repository_url, "type": "PLAINTEXT"},
+        {"name": "CONTAINER_NAME", "value": container_name, "type": "PLAINTEXT"},
+        {"name": "DOCKERFILE", "value": args.get("dockerfile", "Dockerfile"), "type": "PLAINTEXT"},
+        {"name": "DOCKER_CONTEXT", "value": args.get("context", "."), "type": "PLAINTEXT"},
+    ]
+    reserved = {v["name"] for v in fixed} | {"COMMIT_ID"}
+    user = dict(args.get("environment", {}))
+    clashes = sorted(reserved & (set(user) | {s.name for s in secrets}))
+    if clashes:
+        raise ValueError(f"build variables {clashes} are set by ecs-cicd itself; choose other names")
+    plain = [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in sorted(user.items())]
+    secret = [{"name": s.name, "value": s.reference, "type": s.kind} for s in secrets]
+    return fixed + plain + secret
+
+
+def _secret_statements(secrets: Sequence[SecretRef], account: AwsAccount) -> list[Statement]:
+    """Read access to exactly the referenced secrets and parameters, nothing else (CICD-SEC-6)."""
+    statements: list[Statement] = []
+    managed = [s.secret_arn_pattern for s in secrets if s.kind == "SECRETS_MANAGER"]
+    if managed:
+        statements.append(allow("ReadBuildSecrets", ["secretsmanager:GetSecretValue"], managed))
+    parameters = [
+        s.reference if s.reference.startswith("arn:") else account.arn("ssm", f"parameter{s.reference}")
+        for s in secrets
+        if s.kind == "PARAMETER_STORE"
+    ]
+    if parameters:
+        statements.append(allow("ReadBuildParameters", ["ssm:GetParameters"], parameters))
+    return statements
+
+
+def _lifecycle_policy(keep_images: int) -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Expire untagged images after a day",
+                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"Keep the newest {keep_images} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_images},
+                    "action": {"type": "expire"},
+                },
+            ]
+        },
+        sort_keys=True,
+    )

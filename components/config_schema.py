@@ -1,0 +1,251 @@
+"""The stack configuration contract: one JSON schema per `ecs-cicd:<key>`.
+
+This is the single source of truth for every configuration key: `settings.py` validates
+against it, the README's configuration reference is generated from it
+(`python -m components.docs`), and a test keeps `Pulumi.yaml` in step with it.
+`x-allowed` is our own annotation: the human wording of what a value may be, used in errors.
+"""
+
+NAMESPACE = "ecs-cicd"
+
+RESOURCE_NAME_FRAGMENT = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+
+COMPUTE_TYPES = [
+    "BUILD_GENERAL1_SMALL",
+    "BUILD_GENERAL1_MEDIUM",
+    "BUILD_GENERAL1_LARGE",
+    "BUILD_GENERAL1_XLARGE",
+    "BUILD_GENERAL1_2XLARGE",
+]
+
+EXECUTION_MODES = ["QUEUED", "SUPERSEDED", "PARALLEL"]
+
+# The values CloudWatch Logs accepts for retentionInDays (0, "never expire", is left out on purpose).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+
+CONNECTION_ARN = r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
+SECRETS_MANAGER_REF = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:]*){0,3}$"
+SSM_PARAMETER_REF = r"^(/[A-Za-z0-9_.-]+)+$|^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[A-Za-z0-9_.-]+)+$"
+ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+KEYS: dict[str, dict] = {
+    "environment": {
+        "type": "string",
+        "pattern": RESOURCE_NAME_FRAGMENT,
+        "maxLength": 12,
+        "x-allowed": "a lowercase name of letters, digits and single hyphens, starting with a letter, at most 12 characters",
+        "description": "Environment name, used in resource names and tags. Defaults to the stack name.",
+    },
+    "protect": {
+        "type": "boolean",
+        "default": True,
+        "description": "Protect stateful resources (ECR repository, artifact bucket, KMS key) from deletion. "
+        "On unless a stack turns it off, so a forgotten key never leaves prod unprotected.",
+    },
+    "tags": {
+        "type": "object",
+        "default": {},
+        "additionalProperties": {"type": "string", "maxLength": 256},
+        "propertyNames": {"pattern": r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$"},
+        "x-allowed": "a map of tag names to string values",
+        "description": "Extra tags for every resource, on top of `project`, `environment` and `service`.",
+    },
+    "source": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["repository"],
+        "properties": {
+            "repository": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$",
+                "x-allowed": "a GitHub repository as owner/name, e.g. acme/web-api",
+                "description": "GitHub repository to build, as `owner/name`.",
+            },
+            "branch": {
+                "type": "string",
+                "default": "main",
+                "pattern": r"^(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}(?<!/)$",
+                "x-allowed": "a git branch name",
+                "description": "Branch whose pushes start the pipeline; pushes to other branches start nothing.",
+            },
+            "connectionArn": {
+                "type": "string",
+                "pattern": CONNECTION_ARN,
+                "x-allowed": "a CodeConnections (or CodeStar Connections) connection ARN",
+                "description": "Existing GitHub connection to reuse. When absent the program creates one, "
+                "which stays PENDING until its GitHub handshake is completed in the console.",
+            },
+            "fullClone": {
+                "type": "boolean",
+                "default": False,
+                "description": "Hand the build a full git clone (`CODEBUILD_CLONE_REF`) instead of a zip of the "
+                "commit (`CODE_ZIP`). Grants the build role `UseConnection` on this connection only.",
+            },
+        },
+    },
+    "build": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "properties": {
+            "repositoryName": {
+                "type": "string",
+                "pattern": r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+                "maxLength": 256,
+                "x-allowed": "an ECR repository name (lowercase letters, digits, . _ - /)",
+                "description": "ECR repository for the service image. Defaults to `<service.name>-<environment>`, lowercased.",
+            },
+            "computeType": {
+                "enum": COMPUTE_TYPES,
+                "default": "BUILD_GENERAL1_SMALL",
+                "description": "CodeBuild compute type for the image build.",
+            },
+            "image": {
+                "type": "string",
+                "default": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+                "pattern": r"^[a-z0-9][a-z0-9._/:@-]*$",
+                "x-allowed": "a CodeBuild-managed image name or an image URI",
+                "description": "CodeBuild build image.",
+            },
+            "timeoutMinutes": {
+                "type": "integer",
+                "minimum": 5,
+                "maximum": 2160,
+                "default": 20,
+                "description": "Build timeout in minutes (CodeBuild allows 5-2160).",
+            },
+            "dockerfile": {
+                "type": "string",
+                "default": "Dockerfile",
+                "pattern": r"^(?!/)(?!.*\.\./)[A-Za-z0-9._/-]+$",
+                "x-allowed": "a relative path inside the repository",
+                "description": "Dockerfile path, relative to the repository root.",
+            },
+            "context": {
+                "type": "string",
+                "default": ".",
+                "pattern": r"^(?!/)(?!.*\.\.)[A-Za-z0-9._/-]+$",
+                "x-allowed": "a relative path inside the repository",
+                "description": "Docker build context, relative to the repository root.",
+            },
+            "environment": {
+                "type": "object",
+                "default": {},
+                "propertyNames": {"pattern": ENV_VAR_NAME},
+                "additionalProperties": {"type": "string"},
+                "x-allowed": "a map of variable names to plain, non-secret string values",
+                "description": "Plain build environment variables. Names or values that look like secrets are "
+                "rejected: put those under `secrets`.",
+            },
+            "secrets": {
+                "type": "object",
+                "default": {},
+                "propertyNames": {"pattern": ENV_VAR_NAME},
+                "additionalProperties": {
+                    "type": "string",
+                    "anyOf": [{"pattern": SECRETS_MANAGER_REF}, {"pattern": SSM_PARAMETER_REF}],
+                    "x-allowed": "a Secrets Manager secret ARN (optionally :json-key) or an SSM parameter "
+                    "name starting with '/' - a reference, never the secret value itself",
+                },
+                "x-allowed": "a map of variable names to secret references",
+                "description": "Secret build variables: name -> Secrets Manager secret ARN or SSM parameter name. "
+                "Passed as SECRETS_MANAGER / PARAMETER_STORE variables; the build role may read exactly these.",
+            },
+            "logRetentionDays": {
+                "enum": LOG_RETENTION_DAYS,
+                "default": 30,
+                "description": "Retention of the build's CloudWatch log group, in days.",
+            },
+            "keepImages": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000,
+                "default": 50,
+                "description": "ECR lifecycle rule: how many images to keep (untagged images expire after a day).",
+            },
+        },
+    },
+    "service": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["cluster", "name", "container"],
+        "properties": {
+            "cluster": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9_-]{1,255}$",
+                "x-allowed": "an ECS cluster name (letters, digits, hyphens, underscores)",
+                "description": "Name of the existing ECS cluster.",
+            },
+            "name": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$",
+                "x-allowed": "an ECS service name (letters, digits, hyphens, underscores)",
+                "description": "Name of the existing ECS service the pipeline deploys to.",
+            },
+            "container": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$",
+                "x-allowed": "a container name (letters, digits, hyphens, underscores)",
+                "description": "Container in the service's task definition that runs the built image: the one "
+                "name the build's image definitions and the deploy use.",
+            },
+        },
+    },
+    "deploy": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "properties": {
+            "timeoutMinutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 60,
+                "default": 20,
+                "description": "ECS deploy action timeout in minutes (1-60). Shorter than AWS's 60 so a "
+                "deploy that already rolled back does not hold the pipeline for an hour.",
+            },
+            "requireApproval": {
+                "type": "boolean",
+                "default": False,
+                "description": "Add a manual approval stage before the deploy.",
+            },
+            "approvalEmails": {
+                "type": "array",
+                "default": [],
+                "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "x-allowed": "an email address"},
+                "uniqueItems": True,
+                "description": "Addresses subscribed to the approval topic (each must confirm the subscription).",
+            },
+        },
+    },
+    "pipeline": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9.@_-]{1,100}$",
+                "x-allowed": "a CodePipeline name (letters, digits, . @ _ -, at most 100)",
+                "description": "Pipeline name. Defaults to `<service.name>-<environment>`.",
+            },
+            "executionMode": {
+                "enum": EXECUTION_MODES,
+                "default": "SUPERSEDED",
+                "description": "How the V2 pipeline handles overlapping executions.",
+            },
+            "artifactExpirationDays": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 3650,
+                "default": 30,
+                "description": "Days after which pipeline artifacts (and their old versions) are deleted.",
+            },
+        },
+    },
+}
+
+
+def schema_for(key: str) -> dict:
+    """The JSON schema of one top-level key, ready for a validator."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **KEYS[key]}

@@ -1,0 +1,134 @@
+"""Deploy stage: the ECS standard (rolling) deploy action into an existing service."""
+
+import re
+from collections.abc import Sequence
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .account import AwsAccount
+from .build import IMAGE_DEFINITIONS_FILE, ImageBuild
+from .iam import Statement, allow
+from .stage import StageDefinition
+
+
+class EcsDeployArgs(TypedDict, total=False):
+    build: ImageBuild
+    """The Build stage whose imagedefinitions.json is deployed. Required."""
+    cluster: str
+    """ECS cluster name. Required."""
+    service: str
+    """ECS service name. Required."""
+    timeout_minutes: int
+    """Deploy action timeout, 1-60 minutes. Default 20."""
+    task_role_arns: Optional[Sequence[pulumi.Input[str]]]
+    """The task and execution role ARNs of the service's task definition, the only roles the
+    pipeline may pass. When None they are read from the running service."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class EcsDeploy(pulumi.ComponentResource):
+    """Rolling deploy of the built image into an ECS service, permitted on that service only."""
+
+    stage: StageDefinition
+
+    def __init__(self, name: str, args: EcsDeployArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:EcsDeploy", name, None, opts)
+        for required in ("build", "cluster", "service"):
+            if not args.get(required):
+                raise ValueError(f"EcsDeploy {name}: {required} is required")
+        timeout = args.get("timeout_minutes", 20)
+        if not isinstance(timeout, int) or not 1 <= timeout <= 60:
+            raise ValueError(f"EcsDeploy {name}: timeout_minutes={timeout!r} is not allowed; allowed: 1 to 60")
+        for key in ("cluster", "service"):
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", args[key]):
+                raise ValueError(f"EcsDeploy {name}: {key}={args[key]!r} is not an ECS {key} name")
+        build: ImageBuild = args["build"]
+        account = args.get("account") or AwsAccount.current()
+        cluster, service = args["cluster"], args["service"]
+        cluster_arn = account.arn("ecs", f"cluster/{cluster}")
+        service_arn = account.arn("ecs", f"service/{cluster}/{service}")
+
+        role_arns = args.get("task_role_arns")
+        if role_arns is None:
+            role_arns, family = _roles_of_running_service(cluster_arn, service, self)
+        else:
+            family = None
+
+        statements: list[Statement] = [
+            allow("UpdateTheService", ["ecs:DescribeServices", "ecs:UpdateService"], [service_arn]),
+            # RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
+            allow(
+                "TaskDefinitionsNoResourceLevelPermissions",
+                ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+                ["*"],
+            ),
+            allow("WatchServiceTasks", ["ecs:DescribeTasks"], [account.arn("ecs", f"task/{cluster}/*")]),
+            # ListTasks is authorised on container instances, so it is scoped by the ecs:cluster condition.
+            allow(
+                "ListServiceTasksInThisClusterOnly",
+                ["ecs:ListTasks"],
+                ["*"],
+                condition={"ArnEquals": {"ecs:cluster": cluster_arn}},
+            ),
+            _pass_role_statement(role_arns),
+        ]
+        if family is not None:
+            statements.append(
+                allow(
+                    "TagNewRevisions",
+                    ["ecs:TagResource"],
+                    [pulumi.Output.concat(account.arn("ecs", "task-definition/"), family, ":*")],
+                    condition={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+                )
+            )
+
+        self.stage = StageDefinition(
+            name="Deploy",
+            actions=[
+                aws.codepipeline.PipelineStageActionArgs(
+                    name="Service",
+                    category="Deploy",
+                    owner="AWS",
+                    provider="ECS",
+                    version="1",
+                    input_artifacts=[build.output_artifact],
+                    configuration={
+                        "ClusterName": cluster,
+                        "ServiceName": service,
+                        "FileName": IMAGE_DEFINITIONS_FILE,
+                        "DeploymentTimeout": str(timeout),
+                    },
+                )
+            ],
+            pipeline_role_statements=statements,
+        )
+        self.register_outputs({})
+
+
+def _roles_of_running_service(
+    cluster_arn: pulumi.Output[str], service: str, parent: pulumi.Resource
+) -> tuple[list[pulumi.Output[str]], pulumi.Output[str]]:
+    """The roles the service's current task definition uses: what a new revision will pass."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    running = aws.ecs.get_service_output(cluster_arn=cluster_arn, service_name=service, opts=invoke)
+    task_definition = aws.ecs.get_task_definition_output(task_definition=running.task_definition, opts=invoke)
+    return [task_definition.execution_role_arn, task_definition.task_role_arn], task_definition.family
+
+
+def _pass_role_statement(role_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Optional[dict]]:
+    def render(resolved: list[str]) -> Optional[dict]:
+        arns = sorted({arn for arn in resolved if arn})
+        if not arns:
+            return None
+        return {
+            "Sid": "PassOnlyTheServiceRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": arns,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        }
+
+    return pulumi.Output.all(*role_arns).apply(render)

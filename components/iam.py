@@ -1,0 +1,97 @@
+"""IAM building blocks: statements, policy documents, and one role per actor.
+
+Every statement names its actions and scopes its resources to ARNs the program knows.
+A wildcard resource appears only where AWS offers no resource-level permission for the
+action, and the statement's `Sid` says so.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from .account import AwsAccount
+
+Statement = pulumi.Input[Mapping[str, Any]]
+
+
+def allow(
+    sid: str,
+    actions: Sequence[str],
+    resources: Sequence[pulumi.Input[str]],
+    condition: Optional[pulumi.Input[Mapping[str, Any]]] = None,
+) -> pulumi.Output[dict]:
+    """An Allow statement; resources and condition values may be outputs."""
+    if not actions or any("*" in action for action in actions):
+        raise ValueError(f"statement {sid}: actions must be named, got {list(actions)}")
+    if not resources:
+        raise ValueError(f"statement {sid}: resources must be named")
+
+    def render(resolved: list) -> dict:
+        resolved_condition, *resolved_resources = resolved
+        statement = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(set(resolved_resources))}
+        if resolved_condition:
+            statement["Condition"] = resolved_condition
+        return statement
+
+    return pulumi.Output.all(pulumi.Output.from_input(condition or {}), *resources).apply(render)
+
+
+def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """A policy from statements; a statement that resolved to None (nothing to grant) is left out."""
+    return pulumi.Output.all(*statements).apply(
+        lambda resolved: json.dumps(
+            {"Version": "2012-10-17", "Statement": [s for s in resolved if s]}, sort_keys=True
+        )
+    )
+
+
+def service_role(
+    name: str,
+    *,
+    service: str,
+    source_arn: pulumi.Input[str],
+    statements: Sequence[Statement],
+    account: AwsAccount,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    permissions_boundary: Optional[str] = None,
+) -> aws.iam.Role:
+    """A role that only `service` can assume, only on behalf of `source_arn` in this account
+    (confused-deputy protection), with exactly `statements` as its inline policy."""
+    trust = pulumi.Output.all(account.id, source_arn).apply(
+        lambda args: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": service},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": args[0]},
+                            "ArnLike": {"aws:SourceArn": args[1]},
+                        },
+                    }
+                ],
+            },
+            sort_keys=True,
+        )
+    )
+    role = aws.iam.Role(
+        name,
+        assume_role_policy=trust,
+        permissions_boundary=permissions_boundary,
+        max_session_duration=3600,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.iam.RolePolicy(
+        f"{name}-policy",
+        role=role.id,
+        policy=policy_document(statements),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    return role

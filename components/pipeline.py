@@ -1,0 +1,113 @@
+"""The pipeline: CodePipeline V2 running the stages it is given, in order, with a role built
+from what those stages declare they need."""
+
+from collections.abc import Mapping, Sequence
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .account import AwsAccount
+from .artifacts import ArtifactStore
+from .config_schema import EXECUTION_MODES
+from .iam import service_role
+from .stage import StageDefinition
+
+
+class PipelineArgs(TypedDict, total=False):
+    stages: Sequence[StageDefinition]
+    """Stages in run order; the first must hold the source actions. Required."""
+    artifact_store: ArtifactStore
+    """Where artifacts are kept. Required."""
+    triggers: Sequence[aws.codepipeline.PipelineTriggerArgs]
+    """V2 triggers, e.g. `GitHubSource.trigger()`: what starts an execution."""
+    execution_mode: str
+    """QUEUED, SUPERSEDED or PARALLEL. Default SUPERSEDED."""
+    permissions_boundary: Optional[str]
+    """Permissions boundary ARN for the pipeline role."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class Pipeline(pulumi.ComponentResource):
+    """A CodePipeline V2 named `name`. It knows stages only through their definitions."""
+
+    pipeline: aws.codepipeline.Pipeline
+    role: aws.iam.Role
+    console_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:Pipeline", name, None, opts)
+        stages = list(args.get("stages", ()))
+        _validate(name, stages, args)
+        store: ArtifactStore = args["artifact_store"]
+        account = args.get("account") or AwsAccount.current()
+        tags = dict(args.get("tags", {}))
+
+        self.role = service_role(
+            f"{name}-role",
+            service="codepipeline.amazonaws.com",
+            source_arn=account.arn("codepipeline", name),
+            statements=[
+                *store.read_write_statements("Pipeline"),
+                *(statement for stage in stages for statement in stage.pipeline_role_statements),
+            ],
+            account=account,
+            tags=tags,
+            parent=self,
+            permissions_boundary=args.get("permissions_boundary"),
+        )
+        self.pipeline = aws.codepipeline.Pipeline(
+            f"{name}-pipeline",
+            name=name,
+            pipeline_type="V2",
+            execution_mode=args.get("execution_mode", "SUPERSEDED"),
+            role_arn=self.role.arn,
+            artifact_stores=[
+                {
+                    "location": store.bucket.bucket,
+                    "type": "S3",
+                    "encryption_key": {"id": store.key.arn, "type": "KMS"},
+                }
+            ],
+            stages=[stage.to_args() for stage in stages],
+            triggers=list(args.get("triggers", ())),
+            tags=tags,
+            # The role's inline policy must exist before the pipeline first runs.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role]),
+        )
+        self.console_url = pulumi.Output.format(
+            "https://{0}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{1}/view?region={0}",
+            account.region,
+            self.pipeline.name,
+        )
+        self.register_outputs({"name": self.pipeline.name, "console_url": self.console_url})
+
+
+def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) -> None:
+    if "artifact_store" not in args:
+        raise ValueError(f"Pipeline {name}: artifact_store is required")
+    if len(stages) < 2:
+        raise ValueError(f"Pipeline {name}: needs at least two stages (a source and something to do), got {len(stages)}")
+    mode = args.get("execution_mode", "SUPERSEDED")
+    if mode not in EXECUTION_MODES:
+        raise ValueError(f"Pipeline {name}: execution_mode={mode!r} is not allowed; allowed: {', '.join(EXECUTION_MODES)}")
+    names = [stage.name for stage in stages]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Pipeline {name}: stage names must be unique, got {names}")
+    if any(action.category != "Source" for action in stages[0].actions):
+        raise ValueError(f"Pipeline {name}: the first stage must hold only source actions")
+    # Every input must come from an earlier stage: a deploy cannot run without its build (CICD-SEC-1).
+    produced: set[str] = set()
+    for stage in stages:
+        for action in stage.actions:
+            missing = set(action.input_artifacts or []) - produced
+            if missing:
+                raise ValueError(
+                    f"Pipeline {name}: action {stage.name}/{action.name} reads {sorted(missing)}, "
+                    f"which no earlier stage produces"
+                )
+        for action in stage.actions:
+            produced.update(action.output_artifacts or [])

@@ -1,0 +1,281 @@
+"""Stack configuration -> frozen, validated settings.
+
+Config is read here and nowhere else. Every value is checked against the JSON schema in
+`config_schema.py` before any resource is registered, and every problem is reported at once,
+each line naming the config key, the bad value and what is allowed.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Optional
+
+import jsonschema
+import pulumi
+
+from .config_schema import KEYS, NAMESPACE, schema_for
+
+PROJECT = "ecs-cicd"
+
+# Names and values that mark a plaintext build variable as a secret (CICD-SEC-6).
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
+_SECRET_VALUE = re.compile(
+    r"(AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key id
+    r"|gh[pousr]_[A-Za-z0-9]{36,}"  # GitHub token
+    r"|github_pat_[A-Za-z0-9_]{40,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack token
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|sk_live_[A-Za-z0-9]{16,}"  # Stripe
+    r"|://[^/\s:@]+:[^/\s@]+@"  # credentials in a URL
+)
+
+
+class SettingsError(pulumi.RunError):
+    """Bad stack configuration. A RunError, so Pulumi prints the message without a traceback."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    repository: str
+    branch: str = "main"
+    connection_arn: Optional[str] = None
+    full_clone: bool = False
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/")[0]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A build variable whose value CodeBuild fetches at build time; we only ever hold the reference."""
+
+    name: str
+    reference: str
+
+    @property
+    def kind(self) -> str:
+        return "SECRETS_MANAGER" if self.reference.startswith("arn:") and ":secretsmanager:" in self.reference else "PARAMETER_STORE"
+
+    @property
+    def secret_arn_pattern(self) -> str:
+        """The IAM resource for a Secrets Manager reference: the secret's ARN without any JSON key or
+        version suffix, with AWS's random six-character suffix wildcarded when the user left it off."""
+        prefix, rest = self.reference.split(":secret:", 1)
+        name = rest.split(":", 1)[0]
+        if not re.search(r"-[A-Za-z0-9]{6}$", name):
+            name += "-??????"
+        return f"{prefix}:secret:{name}"
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    repository_name: str
+    compute_type: str = "BUILD_GENERAL1_SMALL"
+    image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+    timeout_minutes: int = 20
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[SecretRef, ...] = ()
+    log_retention_days: int = 30
+    keep_images: int = 50
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    cluster: str
+    name: str
+    container: str
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    timeout_minutes: int = 20
+    require_approval: bool = False
+    approval_emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    name: str
+    execution_mode: str = "SUPERSEDED"
+    artifact_expiration_days: int = 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    protect: bool
+    tags: Mapping[str, str]
+    source: SourceSettings
+    build: BuildSettings
+    service: ServiceSettings
+    deploy: DeploySettings
+    pipeline: PipelineSettings
+
+
+def pipeline_name(service_name: str, environment: str) -> str:
+    """The default pipeline name. The operations CLI derives names with this same function."""
+    return f"{service_name}-{environment}"
+
+
+def load(stack: Optional[str] = None) -> Settings:
+    """Read `ecs-cicd:*` from the current stack's config and validate it."""
+    config = pulumi.Config(NAMESPACE)
+    raw: dict[str, Any] = {}
+    for key, schema in KEYS.items():
+        is_structured = schema.get("type") in ("object", "array")
+        try:
+            value = config.get_object(key) if is_structured else config.get(key)
+        except Exception as error:  # noqa: BLE001 - pulumi raises a bare Exception for unparsable JSON
+            raise SettingsError([f"{NAMESPACE}:{key} could not be parsed: {error}"]) from None
+        if value is not None:
+            raw[key] = value
+    return from_mapping(raw, stack=stack or pulumi.get_stack())
+
+
+def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:
+    """Validate plain config values (as `pulumi config` would hand them over) into Settings."""
+    values = {key: _coerce(KEYS[key], value) for key, value in raw.items() if key in KEYS}
+    values.setdefault("environment", stack)
+    problems = _schema_problems(values)
+    for key in ("source", "service"):
+        if key not in values:
+            problems.append(f"{NAMESPACE}:{key} is required: {_required_hint(key)}")
+    if problems:
+        raise SettingsError(problems)
+    values = {key: _with_defaults(KEYS[key], values.get(key)) for key in KEYS}
+    problems = _plaintext_secret_problems(values["build"]["environment"])
+    if problems:
+        raise SettingsError(problems)
+    return _build(values)
+
+
+def _required_hint(key: str) -> str:
+    required = KEYS[key].get("required", [])
+    return "an object with " + ", ".join(required)
+
+
+def _coerce(schema: dict, value: Any) -> Any:
+    """Pulumi hands scalar config over as strings; turn those into the schema's type."""
+    if not isinstance(value, str):
+        return value
+    if schema.get("type") == "boolean" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if schema.get("type") == "integer" and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    return value
+
+
+def _schema_problems(values: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for key, value in values.items():
+        validator = jsonschema.Draft202012Validator(schema_for(key))
+        for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+            problems.append(_describe(key, error))
+    return problems
+
+
+def _describe(key: str, error: jsonschema.ValidationError) -> str:
+    """One line for one schema violation: the key path, the bad value, what is allowed."""
+    path = ".".join(str(part) for part in error.absolute_path)
+    where = f"{NAMESPACE}:{key}" + (f".{path}" if path else "")
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    bad = repr(error.instance)
+    match error.validator:
+        case "required":
+            missing = re.search(r"'([^']+)' is a required property", error.message)
+            name = missing.group(1) if missing else "?"
+            hint = schema.get("properties", {}).get(name, {}).get("x-allowed", "a value")
+            return f"{where}.{name} is required: {hint}"
+        case "additionalProperties" if schema.get("additionalProperties") is False:
+            known = ", ".join(schema.get("properties", {}))
+            extra = ", ".join(sorted(set(error.instance) - set(schema.get("properties", {}))))
+            return f"{where} has unknown key(s) {extra}; allowed: {known}"
+        case "enum":
+            allowed = ", ".join(str(v) for v in error.validator_value)
+            return f"{where} = {bad} is not allowed; allowed: {allowed}"
+        case "minimum" | "maximum":
+            return f"{where} = {bad} is out of range; allowed: {schema.get('minimum')} to {schema.get('maximum')}"
+        case "type":
+            return f"{where} = {bad} has the wrong type; allowed: {_type_words(error.validator_value)}"
+        case "propertyNames":
+            return f"{where} has a bad name {bad}; allowed: names matching {schema['propertyNames'].get('pattern')}"
+        case _:
+            hint = schema.get("x-allowed") or error.message
+            return f"{where} = {bad} is not valid; allowed: {hint}"
+
+
+def _type_words(json_type: Any) -> str:
+    names = {"object": "an object", "array": "a list", "string": "a string", "integer": "a whole number", "boolean": "true or false"}
+    return names.get(json_type, str(json_type))
+
+
+def _with_defaults(schema: dict, value: Any) -> Any:
+    if value is None:
+        value = schema.get("default")
+    if schema.get("type") == "object" and isinstance(value, dict) and "properties" in schema:
+        return {
+            name: _with_defaults(sub, value.get(name))
+            for name, sub in schema["properties"].items()
+        }
+    return value
+
+
+def _plaintext_secret_problems(environment: Mapping[str, str]) -> list[str]:
+    problems = []
+    for name, value in environment.items():
+        if _SECRET_NAME.search(name) or _SECRET_VALUE.search(value):
+            problems.append(
+                f"{NAMESPACE}:build.environment.{name} looks like a secret; plaintext build variables are "
+                f"visible to anyone who can read the project. Store it in Secrets Manager or SSM Parameter "
+                f"Store and reference it under {NAMESPACE}:build.secrets.{name}"
+            )
+    return problems
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    source, build, service, deploy, pipeline = (values[k] for k in ("source", "build", "service", "deploy", "pipeline"))
+    environment = values["environment"]
+    return Settings(
+        environment=environment,
+        protect=values["protect"],
+        tags=MappingProxyType(
+            {"project": PROJECT, "environment": environment, "service": service["name"], **values["tags"]}
+        ),
+        source=SourceSettings(
+            repository=source["repository"],
+            branch=source["branch"],
+            connection_arn=source["connectionArn"],
+            full_clone=source["fullClone"],
+        ),
+        build=BuildSettings(
+            repository_name=build["repositoryName"] or pipeline_name(service["name"], environment).lower(),
+            compute_type=build["computeType"],
+            image=build["image"],
+            timeout_minutes=build["timeoutMinutes"],
+            dockerfile=build["dockerfile"],
+            context=build["context"],
+            environment=MappingProxyType(dict(build["environment"])),
+            secrets=tuple(SecretRef(name, ref) for name, ref in sorted(build["secrets"].items())),
+            log_retention_days=build["logRetentionDays"],
+            keep_images=build["keepImages"],
+        ),
+        service=ServiceSettings(cluster=service["cluster"], name=service["name"], container=service["container"]),
+        deploy=DeploySettings(
+            timeout_minutes=deploy["timeoutMinutes"],
+            require_approval=deploy["requireApproval"],
+            approval_emails=tuple(deploy["approvalEmails"]),
+        ),
+        pipeline=PipelineSettings(
+            name=pipeline["name"] or pipeline_name(service["name"], environment),
+            execution_mode=pipeline["executionMode"],
+            artifact_expiration_days=pipeline["artifactExpirationDays"],
+        ),
+    )

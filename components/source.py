@@ -1,0 +1,134 @@
+"""Source stage: a GitHub repository through a CodeConnections connection."""
+
+from collections.abc import Mapping
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import allow
+from .stage import StageDefinition
+
+OUTPUT_ARTIFACT = "SourceOutput"
+VARIABLES_NAMESPACE = "SourceVariables"
+
+
+class GitHubSourceArgs(TypedDict, total=False):
+    repository: str
+    """GitHub repository as `owner/name`. Required."""
+    branch: str
+    """Branch to build. Default `main`."""
+    connection_arn: Optional[str]
+    """Existing connection to reuse; when None a new GitHub connection is created (PENDING until its
+    handshake is completed in the console)."""
+    full_clone: bool
+    """Hand the build a full clone (`CODEBUILD_CLONE_REF`) instead of a zip (`CODE_ZIP`). Default False."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+
+
+class GitHubSource(pulumi.ComponentResource):
+    """The pipeline's Source stage and, unless one is given, the GitHub connection it uses."""
+
+    connection_arn: pulumi.Output[str]
+    connection_created: bool
+    handshake_url: Optional[pulumi.Output[str]]
+    stage: StageDefinition
+    output_artifact: str = OUTPUT_ARTIFACT
+    variables_namespace: str = VARIABLES_NAMESPACE
+
+    def __init__(self, name: str, args: GitHubSourceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:GitHubSource", name, None, opts)
+        self.repository = args["repository"]
+        self.branch = args.get("branch", "main")
+        self.full_clone = args.get("full_clone", False)
+        if self.repository.count("/") != 1:
+            raise ValueError(f"GitHubSource repository must be owner/name, got {self.repository!r}")
+
+        connection_arn = args.get("connection_arn")
+        self.connection_created = connection_arn is None
+        self.handshake_url = None
+        if connection_arn is None:
+            connection = aws.codeconnections.Connection(
+                f"{name}-github",
+                name=_connection_name(name),
+                provider_type="GitHub",
+                tags=dict(args.get("tags", {})),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.connection_arn = connection.arn
+            self.handshake_url = connection.arn.apply(_handshake_url)
+        else:
+            self.connection_arn = pulumi.Output.from_input(connection_arn)
+
+        self.stage = StageDefinition(
+            name="Source",
+            actions=[
+                aws.codepipeline.PipelineStageActionArgs(
+                    name="Source",
+                    category="Source",
+                    owner="AWS",
+                    provider="CodeStarSourceConnection",
+                    version="1",
+                    namespace=VARIABLES_NAMESPACE,
+                    output_artifacts=[OUTPUT_ARTIFACT],
+                    configuration={
+                        "ConnectionArn": self.connection_arn,
+                        "FullRepositoryId": self.repository,
+                        "BranchName": self.branch,
+                        "OutputArtifactFormat": "CODEBUILD_CLONE_REF" if self.full_clone else "CODE_ZIP",
+                        # With a V2 trigger declared, AWS disables default change detection and
+                        # the trigger's branch filter alone decides which pushes start a run.
+                        "DetectChanges": "true",
+                    },
+                )
+            ],
+            pipeline_role_statements=[self.use_connection_statement("SourceUseConnection")],
+        )
+        self.register_outputs({"connection_arn": self.connection_arn})
+
+    def use_connection_statement(self, sid: str) -> pulumi.Output[dict]:
+        """`UseConnection` on this connection, only for this repository (CICD-SEC-8)."""
+        return self.connection_arn.apply(lambda arn: _use_connection(sid, arn, self.repository))
+
+    def trigger(self) -> aws.codepipeline.PipelineTriggerArgs:
+        """The V2 trigger: pushes to the configured branch, and nothing else, start the pipeline."""
+        return aws.codepipeline.PipelineTriggerArgs(
+            provider_type="CodeStarSourceConnection",
+            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(
+                source_action_name="Source",
+                pushes=[
+                    aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
+                        branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(
+                            includes=[self.branch]
+                        )
+                    )
+                ],
+            ),
+        )
+
+
+def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Output[dict]:
+    # Connections made before the CodeConnections rename carry the codestar-connections prefix,
+    # and IAM evaluates the action and condition under the prefix of the connection's ARN.
+    prefix = connection_arn.split(":")[2] if connection_arn.startswith("arn:") else "codeconnections"
+    return allow(
+        sid,
+        [f"{prefix}:UseConnection"],
+        [connection_arn],
+        condition={"ForAllValues:StringEquals": {f"{prefix}:FullRepositoryId": [repository]}},
+    )
+
+
+def _connection_name(name: str) -> str:
+    """Connection names are limited to 32 characters."""
+    return name[:32].rstrip("-")
+
+
+def _handshake_url(arn: str) -> str:
+    region = arn.split(":")[3]
+    connection_id = arn.rsplit("/", 1)[-1]
+    return (
+        f"https://{region}.console.aws.amazon.com/codesuite/settings/connections/"
+        f"{connection_id}?region={region}"
+    )

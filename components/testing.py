@@ -1,0 +1,311 @@
+"""Offline harness: run a Pulumi program under the SDK's mocks and record what it registers.
+
+Used by this repository's tests and `make plan`, and usable by anyone testing their own
+program built from these components:
+
+    from components.testing import run_program
+    run = run_program(lambda: build_my_pipeline(), config={"aws:region": "eu-west-1"})
+    assert run.one("aws:codepipeline/pipeline:Pipeline").inputs["pipelineType"] == "V2"
+
+Each recorded resource carries its inputs (camelCase, as the engine receives them) and its
+options (parent, protect, ignoreChanges, dependencies). The traps of mocked Pulumi tests are
+handled here once: mocks are installed before the program creates anything; the run waits for
+every output before it returns; config is replaced, not merged, on every run; duplicate
+resource names fail as the real engine fails them.
+"""
+
+import hashlib
+import json
+import runpy
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MOCK_ACCOUNT_ID = "111122223333"
+
+
+class DuplicateResourceError(Exception):
+    """Two resources share a URN; `pulumi up` would reject the program."""
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    type: str
+    name: str
+    urn: str
+    inputs: Mapping[str, Any]
+    parent: str
+    protect: bool
+    ignore_changes: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    custom: bool
+
+    @property
+    def parent_name(self) -> str:
+        return self.parent.rsplit("::", 1)[-1] if self.parent else ""
+
+    def json_input(self, key: str) -> Any:
+        """An input that holds a JSON document (a policy), parsed."""
+        return json.loads(self.inputs[key])
+
+
+@dataclass
+class StackRun:
+    """What one evaluation of a program registered, in registration order."""
+
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: Optional[str] = None) -> RecordedResource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_)]
+            raise AssertionError(f"expected one {type_}{f' named {name}' if name else ''}, found {names}")
+        return found[0]
+
+    def named(self, name: str) -> RecordedResource:
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one resource named {name}, found {len(found)}")
+        return found[0]
+
+    def children_of(self, resource: RecordedResource) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == resource.urn]
+
+    def custom_resources(self) -> Iterator[RecordedResource]:
+        return (r for r in self.resources if r.custom)
+
+
+class _RecordingMocks(pulumi.runtime.Mocks):
+    """Answers the engine's questions with plausible AWS values, derived from the inputs."""
+
+    def __init__(self, region: str, invoke_results: Mapping[str, Callable[[dict], dict]], run: StackRun):
+        self.region = region
+        self.invoke_results = invoke_results
+        self.run = run
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+        state = dict(args.inputs)
+        physical = state.get("name") or f"{args.name}-{_short_hash(args.name)}"
+        state.update(_computed_state(args.typ, physical, state, self.region))
+        return f"{physical}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        self.run.invokes.append(args.token)
+        answer = self.invoke_results.get(args.token)
+        if answer is None:
+            raise NotImplementedError(f"the offline harness has no answer for invoke {args.token}")
+        return answer(dict(args.args)), []
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's options."""
+
+    def __init__(self, mocks: _RecordingMocks, run: StackRun):
+        super().__init__(mocks)
+        self.run = run
+        self.seen_urns: set[str] = set()
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type != "pulumi:pulumi:Stack":
+            if urn in self.seen_urns:
+                raise DuplicateResourceError(f"duplicate resource URN {urn}: names must be unique per type and parent")
+            self.seen_urns.add(urn)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.run.resources.append(
+                RecordedResource(
+                    type=request.type,
+                    name=request.name,
+                    urn=urn,
+                    inputs=self.resources[urn].state if request.custom else {},
+                    parent=request.parent,
+                    protect=bool(request.protect),
+                    ignore_changes=tuple(request.ignoreChanges),
+                    dependencies=tuple(request.dependencies),
+                    custom=bool(request.custom),
+                )
+            )
+        return response
+
+
+def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """`Pulumi.yaml` defaults overlaid with `Pulumi.<stack>.yaml`, as fully qualified keys."""
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    namespace = project["name"]
+    values: dict[str, Any] = {}
+    for key, declaration in (project.get("config") or {}).items():
+        qualified = key if ":" in key else f"{namespace}:{key}"
+        if isinstance(declaration, dict):
+            if "value" in declaration:
+                values[qualified] = declaration["value"]
+            elif "default" in declaration:
+                values[qualified] = declaration["default"]
+        else:
+            values[qualified] = declaration
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {stack_file.name}; stacks here: {', '.join(available)}")
+    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    return values
+
+
+def run_program(
+    program: Callable[[], Any],
+    config: Optional[Mapping[str, Any]] = None,
+    *,
+    stack: str = "test",
+    project: str = "ecs-cicd",
+    preview: bool = False,
+    invoke_results: Optional[Mapping[str, Callable[[dict], dict]]] = None,
+) -> StackRun:
+    """Evaluate `program` under mocks with exactly `config` and return what it registered.
+
+    Exceptions from the program propagate unchanged (after the run is torn down)."""
+    config = dict(config or {})
+    run = StackRun(stack=stack)
+    region = str(config.get("aws:region", "us-east-1"))
+    results = {**default_invoke_results(region), **(invoke_results or {})}
+    secret_keys = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
+    pulumi.runtime.set_all_config({k: _config_string(v) for k, v in config.items()}, secret_keys)
+    pulumi_settings.ROOT.set(None)
+    mocks = _RecordingMocks(region, results, run)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks, run))
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    try:
+        _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
+        root = pulumi_settings.get_root_resource()
+        exported = getattr(root, "outputs", {}) if root is not None else {}
+        run.outputs = {k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in exported.items()}
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    return run
+
+
+def run_stack(
+    stack: str,
+    overrides: Optional[Mapping[str, Any]] = None,
+    *,
+    project_dir: Path = PROJECT_DIR,
+    preview: bool = False,
+) -> StackRun:
+    """Evaluate this project's `__main__.py` for `stack`, as `pulumi up` would, offline.
+
+    `overrides` replaces whole keys of the stack's config (or removes them when None)."""
+    config = stack_config(stack, project_dir)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    main = project_dir / "__main__.py"
+    sys.path.insert(0, str(project_dir))
+    try:
+        return run_program(lambda: runpy.run_path(str(main), run_name="__main__"), config, stack=stack, preview=preview)
+    finally:
+        sys.path.remove(str(project_dir))
+
+
+def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> dict[str, Callable[[dict], dict]]:
+    """Answers for the data sources the components read; extend or replace per test."""
+
+    def task_definition(args: dict) -> dict:
+        family = args["taskDefinition"].rsplit("/", 1)[-1].split(":")[0]
+        return {
+            "family": family,
+            "arn": args["taskDefinition"],
+            "executionRoleArn": f"arn:aws:iam::{account_id}:role/{family}-execution",
+            "taskRoleArn": f"arn:aws:iam::{account_id}:role/{family}-task",
+        }
+
+    return {
+        "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
+            "accountId": account_id,
+            "arn": f"arn:aws:iam::{account_id}:user/offline",
+            "userId": "AIDAOFFLINE",
+            "id": account_id,
+        },
+        "aws:index/getRegion:getRegion": lambda _: {"name": region, "region": region, "id": region},
+        "aws:index/getPartition:getPartition": lambda _: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+        "aws:ecs/getService:getService": lambda args: {
+            "serviceName": args["serviceName"],
+            "clusterArn": args["clusterArn"],
+            "taskDefinition": f"arn:aws:ecs:{region}:{account_id}:task-definition/{args['serviceName']}:7",
+            "desiredCount": 2,
+            "launchType": "FARGATE",
+        },
+        "aws:ecs/getTaskDefinition:getTaskDefinition": task_definition,
+    }
+
+
+def _config_string(value: Any) -> str:
+    """Config as the CLI hands it to a program: strings, with structured values as JSON."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return "[secret]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:7]
+
+
+def _computed_state(type_: str, physical: str, state: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """The outputs AWS would compute for the resource types these components create."""
+    account = MOCK_ACCOUNT_ID
+    service = type_.split(":")[1].split("/")[0] if type_.startswith("aws:") else ""
+    arn = f"arn:aws:{service}:{region}:{account}:{physical}"
+    computed: dict[str, Any] = {"arn": arn}
+    match type_:
+        case "aws:s3/bucket:Bucket":
+            computed.update(bucket=physical, arn=f"arn:aws:s3:::{physical}")
+        case "aws:kms/key:Key":
+            key_id = _uuid_like(physical)
+            computed.update(keyId=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
+        case "aws:iam/role:Role":
+            computed.update(name=physical, arn=f"arn:aws:iam::{account}:role/{physical}")
+        case "aws:ecr/repository:Repository":
+            computed.update(
+                arn=f"arn:aws:ecr:{region}:{account}:repository/{physical}",
+                repositoryUrl=f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}",
+                registryId=account,
+            )
+        case "aws:cloudwatch/logGroup:LogGroup":
+            computed.update(arn=f"arn:aws:logs:{region}:{account}:log-group:{physical}")
+        case "aws:codebuild/project:Project":
+            computed.update(arn=f"arn:aws:codebuild:{region}:{account}:project/{physical}")
+        case "aws:codepipeline/pipeline:Pipeline":
+            computed.update(arn=f"arn:aws:codepipeline:{region}:{account}:{physical}")
+        case "aws:codeconnections/connection:Connection" | "aws:codestarconnections/connection:Connection":
+            computed.update(
+                arn=f"arn:aws:{service}:{region}:{account}:connection/{_uuid_like(physical)}",
+                connectionStatus="PENDING",
+            )
+        case "aws:sns/topic:Topic":
+            computed.update(name=physical, arn=f"arn:aws:sns:{region}:{account}:{physical}")
+    return computed
+
+
+def _uuid_like(text: str) -> str:
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
