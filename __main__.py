@@ -19,7 +19,12 @@ account = AwsAccount.current()
 
 artifacts = ArtifactStore(
     f"{name}-artifacts",
-    {"expiration_days": config.pipeline.artifact_expiration_days, "protect": config.protect, "tags": config.tags, "account": account},
+    {
+        "expiration_days": config.pipeline.artifact_expiration_days,
+        "protect": config.protect,
+        "tags": config.tags,
+        "account": account,
+    },
 )
 
 source = GitHubSource(

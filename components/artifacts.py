@@ -115,7 +115,11 @@ class ArtifactStore(pulumi.ComponentResource):
     def read_statements(self, sid: str) -> list[pulumi.Output[dict]]:
         """What a role needs to read artifacts (CodeBuild input, deploy input)."""
         return [
-            allow(f"{sid}ReadArtifacts", ["s3:GetObject", "s3:GetObjectVersion"], [self.bucket.arn.apply(lambda a: f"{a}/*")]),
+            allow(
+                f"{sid}ReadArtifacts",
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                [self.bucket.arn.apply(lambda a: f"{a}/*")],
+            ),
             allow(f"{sid}DecryptArtifacts", ["kms:Decrypt"], [self.key.arn]),
         ]
 
@@ -127,7 +131,11 @@ class ArtifactStore(pulumi.ComponentResource):
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                 [self.bucket.arn.apply(lambda a: f"{a}/*")],
             ),
-            allow(f"{sid}ListArtifactBucket", ["s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket"], [self.bucket.arn]),
+            allow(
+                f"{sid}ListArtifactBucket",
+                ["s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket"],
+                [self.bucket.arn],
+            ),
             allow(f"{sid}EncryptArtifacts", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
         ]
 

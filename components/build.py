@@ -119,7 +119,11 @@ class ImageBuild(pulumi.ComponentResource):
         project_arn = account.arn("codebuild", f"project/{name}")
 
         statements: list[Statement] = [
-            allow("WriteBuildLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.arn.apply(lambda a: f"{a}:*")]),
+            allow(
+                "WriteBuildLogs",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [self.log_group.arn.apply(lambda a: f"{a}:*")],
+            ),
             *store.read_write_statements("Build"),
             # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
             allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
@@ -192,7 +196,11 @@ class ImageBuild(pulumi.ComponentResource):
                 )
             ],
             pipeline_role_statements=[
-                allow("RunBuildProject", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], [project_arn]),
+                allow(
+                    "RunBuildProject",
+                    ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
+                    [project_arn],
+                ),
             ],
         )
         self.register_outputs({"repository_url": self.repository.repository_url, "project_name": self.project.name})
@@ -206,13 +214,18 @@ def _validate(name: str, args: ImageBuildArgs) -> None:
         "compute_type": (lambda v: v in COMPUTE_TYPES, f"one of {', '.join(COMPUTE_TYPES)}"),
         "timeout_minutes": (lambda v: isinstance(v, int) and 5 <= v <= 2160, "a whole number of minutes, 5-2160"),
         "log_retention_days": (lambda v: v in LOG_RETENTION_DAYS, f"one of {LOG_RETENTION_DAYS}"),
-        "container_name": (lambda v: bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}", str(v))), "a container name"),
+        "container_name": (
+            lambda v: bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}", str(v))),
+            "a container name",
+        ),
     }
     for key, (ok, allowed) in checks.items():
         if key in args and not ok(args[key]):
             raise ValueError(f"ImageBuild {name}: {key}={args[key]!r} is not allowed; allowed: {allowed}")
     if len(name) > 150:
-        raise ValueError(f"ImageBuild {name}: the name is the CodeBuild project name and must be at most 150 characters")
+        raise ValueError(
+            f"ImageBuild {name}: the name is the CodeBuild project name and must be at most 150 characters"
+        )
 
 
 def _environment_variables(
@@ -257,7 +270,12 @@ def _lifecycle_policy(keep_images: int) -> str:
                 {
                     "rulePriority": 1,
                     "description": "Expire untagged images after a day",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 1,
+                    },
                     "action": {"type": "expire"},
                 },
                 {

@@ -21,9 +21,34 @@ COMPUTE_TYPES = [
 EXECUTION_MODES = ["QUEUED", "SUPERSEDED", "PARALLEL"]
 
 # The values CloudWatch Logs accepts for retentionInDays (0, "never expire", is left out on purpose).
-LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+LOG_RETENTION_DAYS = [
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+]
 
-CONNECTION_ARN = r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
+CONNECTION_ARN = (
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
+)
 SECRETS_MANAGER_REF = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:]*){0,3}$"
 SSM_PARAMETER_REF = r"^(/[A-Za-z0-9_.-]+)+$|^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[A-Za-z0-9_.-]+)+$"
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -33,7 +58,7 @@ KEYS: dict[str, dict] = {
         "type": "string",
         "pattern": RESOURCE_NAME_FRAGMENT,
         "maxLength": 12,
-        "x-allowed": "a lowercase name of letters, digits and single hyphens, starting with a letter, at most 12 characters",
+        "x-allowed": "lowercase letters, digits and single hyphens, starting with a letter, at most 12 characters",
         "description": "Environment name, used in resource names and tags. Defaults to the stack name.",
     },
     "protect": {
@@ -93,7 +118,8 @@ KEYS: dict[str, dict] = {
                 "pattern": r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
                 "maxLength": 256,
                 "x-allowed": "an ECR repository name (lowercase letters, digits, . _ - /)",
-                "description": "ECR repository for the service image. Defaults to `<service.name>-<environment>`, lowercased.",
+                "description": "ECR repository for the service image. "
+                "Defaults to `<service.name>-<environment>`, lowercased.",
             },
             "computeType": {
                 "enum": COMPUTE_TYPES,

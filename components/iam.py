@@ -31,7 +31,12 @@ def allow(
 
     def render(resolved: list) -> dict:
         resolved_condition, *resolved_resources = resolved
-        statement = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(set(resolved_resources))}
+        statement = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": sorted(set(resolved_resources)),
+        }
         if resolved_condition:
             statement["Condition"] = resolved_condition
         return statement
@@ -42,9 +47,7 @@ def allow(
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """A policy from statements; a statement that resolved to None (nothing to grant) is left out."""
     return pulumi.Output.all(*statements).apply(
-        lambda resolved: json.dumps(
-            {"Version": "2012-10-17", "Statement": [s for s in resolved if s]}, sort_keys=True
-        )
+        lambda resolved: json.dumps({"Version": "2012-10-17", "Statement": [s for s in resolved if s]}, sort_keys=True)
     )
 
 

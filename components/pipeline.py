@@ -90,10 +90,14 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
     if "artifact_store" not in args:
         raise ValueError(f"Pipeline {name}: artifact_store is required")
     if len(stages) < 2:
-        raise ValueError(f"Pipeline {name}: needs at least two stages (a source and something to do), got {len(stages)}")
+        raise ValueError(
+            f"Pipeline {name}: needs at least two stages (a source and something to do), got {len(stages)}"
+        )
     mode = args.get("execution_mode", "SUPERSEDED")
     if mode not in EXECUTION_MODES:
-        raise ValueError(f"Pipeline {name}: execution_mode={mode!r} is not allowed; allowed: {', '.join(EXECUTION_MODES)}")
+        raise ValueError(
+            f"Pipeline {name}: execution_mode={mode!r} is not allowed; allowed: {', '.join(EXECUTION_MODES)}"
+        )
     names = [stage.name for stage in stages]
     if len(set(names)) != len(names):
         raise ValueError(f"Pipeline {name}: stage names must be unique, got {names}")

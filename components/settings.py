@@ -60,7 +60,11 @@ class SecretRef:
 
     @property
     def kind(self) -> str:
-        return "SECRETS_MANAGER" if self.reference.startswith("arn:") and ":secretsmanager:" in self.reference else "PARAMETER_STORE"
+        return (
+            "SECRETS_MANAGER"
+            if self.reference.startswith("arn:") and ":secretsmanager:" in self.reference
+            else "PARAMETER_STORE"
+        )
 
     @property
     def secret_arn_pattern(self) -> str:
@@ -213,7 +217,13 @@ def _describe(key: str, error: jsonschema.ValidationError) -> str:
 
 
 def _type_words(json_type: Any) -> str:
-    names = {"object": "an object", "array": "a list", "string": "a string", "integer": "a whole number", "boolean": "true or false"}
+    names = {
+        "object": "an object",
+        "array": "a list",
+        "string": "a string",
+        "integer": "a whole number",
+        "boolean": "true or false",
+    }
     return names.get(json_type, str(json_type))
 
 
@@ -221,10 +231,7 @@ def _with_defaults(schema: dict, value: Any) -> Any:
     if value is None:
         value = schema.get("default")
     if schema.get("type") == "object" and isinstance(value, dict) and "properties" in schema:
-        return {
-            name: _with_defaults(sub, value.get(name))
-            for name, sub in schema["properties"].items()
-        }
+        return {name: _with_defaults(sub, value.get(name)) for name, sub in schema["properties"].items()}
     return value
 
 

@@ -128,7 +128,4 @@ def _connection_name(name: str) -> str:
 def _handshake_url(arn: str) -> str:
     region = arn.split(":")[3]
     connection_id = arn.rsplit("/", 1)[-1]
-    return (
-        f"https://{region}.console.aws.amazon.com/codesuite/settings/connections/"
-        f"{connection_id}?region={region}"
-    )
+    return f"https://{region}.console.aws.amazon.com/codesuite/settings/connections/{connection_id}?region={region}"

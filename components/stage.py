@@ -22,4 +22,6 @@ class StageDefinition:
     on_failure: Optional[aws.codepipeline.PipelineStageOnFailureArgs] = None
 
     def to_args(self) -> aws.codepipeline.PipelineStageArgs:
-        return aws.codepipeline.PipelineStageArgs(name=self.name, actions=list(self.actions), on_failure=self.on_failure)
+        return aws.codepipeline.PipelineStageArgs(
+            name=self.name, actions=list(self.actions), on_failure=self.on_failure
+        )

@@ -186,7 +186,9 @@ def run_program(
     pulumi.runtime.set_all_config({k: _config_string(v) for k, v in config.items()}, secret_keys)
     pulumi_settings.ROOT.set(None)
     mocks = _RecordingMocks(region, results, run)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks, run))
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks, run)
+    )
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
     try:
@@ -243,7 +245,11 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
             "id": account_id,
         },
         "aws:index/getRegion:getRegion": lambda _: {"name": region, "region": region, "id": region},
-        "aws:index/getPartition:getPartition": lambda _: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+        "aws:index/getPartition:getPartition": lambda _: {
+            "partition": "aws",
+            "dnsSuffix": "amazonaws.com",
+            "id": "aws",
+        },
         "aws:ecs/getService:getService": lambda args: {
             "serviceName": args["serviceName"],
             "clusterArn": args["clusterArn"],
