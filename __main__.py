@@ -33,6 +33,7 @@ source = GitHubSource(
         "repository": config.source.repository,
         "branch": config.source.branch,
         "connection_arn": config.source.connection_arn,
+        "connection_name": settings.connection_name(name),
         "full_clone": config.source.full_clone,
         "tags": config.tags,
     },

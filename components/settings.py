@@ -8,15 +8,18 @@ each line naming the config key, the bad value and what is allowed.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Optional
 
 import jsonschema
 import pulumi
+import yaml
 
 from .config_schema import KEYS, NAMESPACE, schema_for
 
 PROJECT = "ecs-cicd"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # Names and values that mark a plaintext build variable as a secret (CICD-SEC-6).
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
@@ -127,6 +130,20 @@ class Settings:
 def pipeline_name(service_name: str, environment: str) -> str:
     """The default pipeline name. The operations CLI derives names with this same function."""
     return f"{service_name}-{environment}"
+
+
+def connection_name(pipeline: str) -> str:
+    """Name of the GitHub connection the program creates when none is configured (AWS allows 32
+    characters). The operations CLI finds the connection by this name."""
+    return pipeline[:32].rstrip("-")
+
+
+def stack_settings(stack: str, project_dir: Optional[str] = None) -> "Settings":
+    """Settings of a stack read straight from its `Pulumi.<stack>.yaml` (with `Pulumi.yaml`
+    defaults), outside a Pulumi run: how tools find a stack's pipeline without the Pulumi CLI."""
+    config = stack_config(stack, Path(project_dir) if project_dir else PROJECT_DIR)
+    prefix = f"{NAMESPACE}:"
+    return from_mapping({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack=stack)
 
 
 def load(stack: Optional[str] = None) -> Settings:
@@ -286,3 +303,25 @@ def _build(values: Mapping[str, Any]) -> Settings:
             artifact_expiration_days=pipeline["artifactExpirationDays"],
         ),
     )
+
+
+def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """`Pulumi.yaml` defaults overlaid with `Pulumi.<stack>.yaml`, as fully qualified keys."""
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    namespace = project["name"]
+    values: dict[str, Any] = {}
+    for key, declaration in (project.get("config") or {}).items():
+        qualified = key if ":" in key else f"{namespace}:{key}"
+        if isinstance(declaration, dict):
+            if "value" in declaration:
+                values[qualified] = declaration["value"]
+            elif "default" in declaration:
+                values[qualified] = declaration["default"]
+        else:
+            values[qualified] = declaration
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {stack_file.name}; stacks here: {', '.join(available)}")
+    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    return values

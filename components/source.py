@@ -21,6 +21,8 @@ class GitHubSourceArgs(TypedDict, total=False):
     connection_arn: Optional[str]
     """Existing connection to reuse; when None a new GitHub connection is created (PENDING until its
     handshake is completed in the console)."""
+    connection_name: str
+    """Name of the created connection. Default: the component name, cut to 32 characters."""
     full_clone: bool
     """Hand the build a full clone (`CODEBUILD_CLONE_REF`) instead of a zip (`CODE_ZIP`). Default False."""
     tags: Mapping[str, str]
@@ -51,7 +53,7 @@ class GitHubSource(pulumi.ComponentResource):
         if connection_arn is None:
             connection = aws.codeconnections.Connection(
                 f"{name}-github",
-                name=_connection_name(name),
+                name=args.get("connection_name") or connection_name(name),
                 provider_type="GitHub",
                 tags=dict(args.get("tags", {})),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -120,9 +122,9 @@ def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Ou
     )
 
 
-def _connection_name(name: str) -> str:
-    """Connection names are limited to 32 characters."""
-    return name[:32].rstrip("-")
+def connection_name(prefix: str) -> str:
+    """The name of a created connection (AWS allows 32 characters). The operations CLI uses it too."""
+    return prefix[:32].rstrip("-")
 
 
 def _handshake_url(arn: str) -> str:

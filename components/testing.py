@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from .settings import PROJECT_DIR, stack_config
+
 MOCK_ACCOUNT_ID = "111122223333"
 
 
@@ -142,28 +142,6 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 )
             )
         return response
-
-
-def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """`Pulumi.yaml` defaults overlaid with `Pulumi.<stack>.yaml`, as fully qualified keys."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    namespace = project["name"]
-    values: dict[str, Any] = {}
-    for key, declaration in (project.get("config") or {}).items():
-        qualified = key if ":" in key else f"{namespace}:{key}"
-        if isinstance(declaration, dict):
-            if "value" in declaration:
-                values[qualified] = declaration["value"]
-            elif "default" in declaration:
-                values[qualified] = declaration["default"]
-        else:
-            values[qualified] = declaration
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"no stack file {stack_file.name}; stacks here: {', '.join(available)}")
-    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
-    return values
 
 
 def run_program(

@@ -1,0 +1,113 @@
+"""`make plan STACK=<name>`: evaluate a stack offline and print what it would create.
+
+No credentials, no Pulumi CLI: the real `__main__.py` runs under the SDK's mocks, so this
+works for any contributor and for pull requests from forks.
+"""
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from .settings import PROJECT_DIR, SettingsError
+from .testing import RecordedResource, StackRun, run_stack
+
+PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+
+# What is worth a glance per resource type: (label, input key or dotted path).
+KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
+    PIPELINE_TYPE: [("type", "pipelineType"), ("mode", "executionMode")],
+    "aws:codebuild/project:Project": [
+        ("compute", "environment.computeType"),
+        ("image", "environment.image"),
+        ("timeout", "buildTimeout"),
+        ("privileged", "environment.privilegedMode"),
+    ],
+    "aws:ecr/repository:Repository": [("name", "name"), ("tags", "imageTagMutability")],
+    "aws:s3/bucket:Bucket": [("name", "bucket")],
+    "aws:kms/key:Key": [("rotation", "enableKeyRotation")],
+    "aws:cloudwatch/logGroup:LogGroup": [("name", "name"), ("retention days", "retentionInDays")],
+    "aws:codeconnections/connection:Connection": [("name", "name"), ("provider", "providerType")],
+    "aws:sns/topic:Topic": [("kms", "kmsMasterKeyId")],
+}
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make plan", description=__doc__)
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding Pulumi.yaml")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    console = Console()
+    try:
+        run = run_stack(args.stack, project_dir=args.project_dir)
+    except SettingsError as error:
+        console.print(f"[bold red]Pulumi.{args.stack}.yaml:[/] {error}", highlight=False)
+        return 2
+    except FileNotFoundError as error:
+        console.print(f"[bold red]{error}[/]", highlight=False)
+        return 2
+    render(run, console)
+    return 0
+
+
+def render(run: StackRun, console: Console) -> None:
+    console.print(f"[bold]Stack {run.stack}[/]: {sum(1 for _ in run.custom_resources())} resources, offline plan\n")
+    for pipeline in run.of_type(PIPELINE_TYPE):
+        console.print(_stage_tree(pipeline))
+    console.print(_resource_table(run))
+    if run.outputs:
+        console.print(_outputs_table(run.outputs))
+
+
+def _stage_tree(pipeline: RecordedResource) -> Tree:
+    inputs = pipeline.inputs
+    tree = Tree(f"[bold]pipeline {inputs['name']}[/] ({inputs.get('pipelineType')}, {inputs.get('executionMode')})")
+    for trigger in inputs.get("triggers") or []:
+        pushes = trigger.get("gitConfiguration", {}).get("pushes") or []
+        branches = [b for push in pushes for b in (push.get("branches") or {}).get("includes") or []]
+        tree.add(f"trigger: push to {', '.join(branches) or 'any branch'}")
+    for number, stage in enumerate(inputs["stages"], start=1):
+        branch = tree.add(f"[bold cyan]{number}. {stage['name']}[/]")
+        for action in stage["actions"]:
+            ins = ", ".join(action.get("inputArtifacts") or []) or "-"
+            outs = ", ".join(action.get("outputArtifacts") or []) or "-"
+            branch.add(f"{action['name']}: {action['provider']} ({action['category']})  in: {ins}  out: {outs}")
+    return tree
+
+
+def _resource_table(run: StackRun) -> Table:
+    table = Table(title="Resources", title_justify="left", show_lines=False)
+    table.add_column("type")
+    table.add_column("name")
+    table.add_column("key settings")
+    for resource in sorted(run.custom_resources(), key=lambda r: r.name):
+        settings = [f"{label}={_dig(resource.inputs, path)}" for label, path in KEY_SETTINGS.get(resource.type, [])]
+        if resource.protect:
+            settings.append("[bold]protected[/]")
+        table.add_row(resource.type.split(":")[-1], resource.name, ", ".join(settings))
+    return table
+
+
+def _outputs_table(outputs: dict[str, Any]) -> Table:
+    table = Table(title="Stack outputs", title_justify="left")
+    table.add_column("output")
+    table.add_column("value (mock account)")
+    for key, value in outputs.items():
+        table.add_row(key, str(value))
+    return table
+
+
+def _dig(inputs: Any, path: str) -> Any:
+    for part in path.split("."):
+        inputs = inputs.get(part) if isinstance(inputs, dict) else None
+    # The engine carries every number as a float.
+    return int(inputs) if isinstance(inputs, float) and inputs.is_integer() else inputs
+
+
+if __name__ == "__main__":
+    sys.exit(main())

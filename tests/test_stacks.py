@@ -1,0 +1,124 @@
+"""Every stack file evaluates, and the environments differ where they should."""
+
+import pytest
+
+from components.testing import run_stack
+
+from .helpers import STACKS, evaluated
+
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+UNTAGGABLE = {
+    # These AWS resource types take no tags argument at all.
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:kms/alias:Alias",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:sns/topicSubscription:TopicSubscription",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+}
+
+
+def stage_names(run) -> list[str]:
+    return [stage["name"] for stage in run.one(PIPELINE).inputs["stages"]]
+
+
+def test_prod_runs_source_build_approve_deploy_in_order():
+    assert stage_names(evaluated("prod")) == ["Source", "Build", "Approve", "Deploy"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_environments_without_approval_go_straight_to_deploy(stack):
+    assert stage_names(evaluated(stack)) == ["Source", "Build", "Deploy"]
+
+
+def test_every_pipeline_is_v2_with_the_configured_execution_mode(run, settings):
+    pipeline = run.one(PIPELINE).inputs
+    assert pipeline["pipelineType"] == "V2"
+    assert pipeline["executionMode"] == settings.pipeline.execution_mode
+    assert pipeline["name"] == settings.pipeline.name
+
+
+def test_the_stacks_differ_where_environments_differ():
+    modes = {s: evaluated(s).one(PIPELINE).inputs["executionMode"] for s in STACKS}
+    computes = {
+        s: evaluated(s).one("aws:codebuild/project:Project").inputs["environment"]["computeType"] for s in STACKS
+    }
+    assert modes["dev"] == "SUPERSEDED" and modes["prod"] == "QUEUED"
+    assert len(set(computes.values())) == 3
+
+
+def test_only_the_configured_branch_triggers_the_pipeline(run, settings):
+    (trigger,) = run.one(PIPELINE).inputs["triggers"]
+    git = trigger["gitConfiguration"]
+    assert trigger["providerType"] == "CodeStarSourceConnection"
+    assert git["sourceActionName"] == "Source"
+    assert [push["branches"]["includes"] for push in git["pushes"]] == [[settings.source.branch]]
+    source_action = run.one(PIPELINE).inputs["stages"][0]["actions"][0]
+    assert source_action["configuration"]["BranchName"] == settings.source.branch
+    assert source_action["configuration"]["FullRepositoryId"] == settings.source.repository
+
+
+def test_prod_protects_its_stateful_resources_and_dev_does_not():
+    stateful = ["aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:ecr/repository:Repository"]
+    assert all(evaluated("prod").one(t).protect for t in stateful)
+    assert not any(evaluated("dev").one(t).protect for t in stateful)
+
+
+def test_protection_is_on_when_a_stack_does_not_say():
+    run = run_stack("dev", {"ecs-cicd:protect": None})
+    assert run.one("aws:ecr/repository:Repository").protect
+    assert run.one("aws:s3/bucket:Bucket").protect
+
+
+def test_every_taggable_resource_carries_project_and_environment(run, settings):
+    for resource in run.custom_resources():
+        if resource.type in UNTAGGABLE:
+            continue
+        tags = resource.inputs.get("tags")
+        assert tags, f"{resource.type} {resource.name} has no tags"
+        assert tags["project"] == "ecs-cicd"
+        assert tags["environment"] == settings.environment
+
+
+def test_every_resource_lives_inside_one_of_our_components(run):
+    by_urn = {r.urn: r for r in run.resources}
+    for resource in run.custom_resources():
+        ancestor = by_urn.get(resource.parent)
+        while ancestor is not None and ancestor.custom:
+            ancestor = by_urn.get(ancestor.parent)
+        assert ancestor is not None, f"{resource.name} is not inside a component"
+        assert ancestor.type.startswith("cicd:index:")
+        assert resource.name.startswith(ancestor.name), f"{resource.name} is not prefixed with {ancestor.name}"
+
+
+def test_exports_name_the_pipeline_repository_bucket_and_connection(run, settings):
+    outputs = run.outputs
+    assert outputs["pipelineName"] == settings.pipeline.name
+    assert outputs["pipelineConsoleUrl"].endswith(f"/pipelines/{settings.pipeline.name}/view?region=eu-west-1")
+    assert outputs["ecrRepositoryUrl"].endswith(f"/{settings.build.repository_name}")
+    assert outputs["artifactBucket"] == run.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert outputs["connectionArn"].startswith("arn:aws:codeconnections:")
+
+
+def test_a_created_connection_exports_its_handshake_url():
+    run = evaluated("dev")
+    connection = run.one("aws:codeconnections/connection:Connection")
+    assert connection.inputs["providerType"] == "GitHub"
+    assert connection.inputs["name"] == "orders-api-dev"
+    connection_id = run.outputs["connectionArn"].rsplit("/", 1)[-1]
+    assert run.outputs["connectionHandshakeUrl"] == (
+        f"https://eu-west-1.console.aws.amazon.com/codesuite/settings/connections/{connection_id}?region=eu-west-1"
+    )
+    assert "PENDING" in run.outputs["connectionNextStep"]
+
+
+def test_a_configured_connection_is_reused_not_created():
+    run = evaluated("prod")
+    assert run.of_type("aws:codeconnections/connection:Connection") == []
+    assert "connectionHandshakeUrl" not in run.outputs
+    action = run.one(PIPELINE).inputs["stages"][0]["actions"][0]
+    assert action["configuration"]["ConnectionArn"] == run.outputs["connectionArn"]
