@@ -118,7 +118,8 @@ def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Ou
         sid,
         [f"{prefix}:UseConnection"],
         [connection_arn],
-        condition={"ForAllValues:StringEquals": {f"{prefix}:FullRepositoryId": [repository]}},
+        # StringEquals, not ForAllValues: a request that lacks the key must not match vacuously.
+        condition={"StringEquals": {f"{prefix}:FullRepositoryId": repository}},
     )
 
 

@@ -1,0 +1,89 @@
+"""The Build stage: CodeBuild project, ECR repository, logs, and the embedded buildspec."""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from .helpers import evaluated
+
+BUILDSPEC = Path(__file__).resolve().parent.parent / "buildspecs" / "build-image.yml"
+
+
+def project(run):
+    return run.one("aws:codebuild/project:Project").inputs
+
+
+def env_vars(run) -> dict[str, dict]:
+    return {v["name"]: v for v in project(run)["environment"]["environmentVariables"]}
+
+
+def test_the_buildspec_is_embedded_from_this_repository(run):
+    source = project(run)["source"]
+    assert source["type"] == "CODEPIPELINE"
+    assert source["buildspec"] == BUILDSPEC.read_text()
+    assert project(run)["artifacts"] == {"type": "CODEPIPELINE"}
+
+
+def test_the_container_name_reaching_imagedefinitions_is_service_container(run, settings):
+    assert env_vars(run)["CONTAINER_NAME"]["value"] == settings.service.container
+    commands = yaml.safe_load(BUILDSPEC.read_text())["phases"]["build"]["commands"]
+    writer = next(c for c in commands if "imagedefinitions.json" in c and "printf" in c)
+    assert '"$CONTAINER_NAME"' in writer
+
+
+def test_the_project_gets_its_repository_dockerfile_and_context(run, settings):
+    variables = env_vars(run)
+    assert variables["REPOSITORY_URI"]["value"].endswith(f".amazonaws.com/{settings.build.repository_name}")
+    assert variables["DOCKERFILE"]["value"] == settings.build.dockerfile
+    assert variables["DOCKER_CONTEXT"]["value"] == settings.build.context
+    assert all(v["type"] == "PLAINTEXT" for k, v in variables.items() if k in settings.build.environment)
+
+
+def test_secrets_are_references_fetched_by_codebuild_never_plaintext():
+    variables = env_vars(evaluated("prod"))
+    assert variables["NPM_TOKEN"]["type"] == "SECRETS_MANAGER"
+    assert variables["NPM_TOKEN"]["value"].startswith("arn:aws:secretsmanager:")
+    assert variables["SENTRY_AUTH_TOKEN"] == {
+        "name": "SENTRY_AUTH_TOKEN",
+        "value": "/prod/orders-api/sentry-auth-token",
+        "type": "PARAMETER_STORE",
+    }
+
+
+def test_compute_image_timeout_and_cache_follow_the_stack(run, settings):
+    inputs = project(run)
+    assert inputs["environment"]["computeType"] == settings.build.compute_type
+    assert inputs["environment"]["image"] == settings.build.image
+    assert inputs["environment"]["privilegedMode"] is True
+    assert inputs["buildTimeout"] == settings.build.timeout_minutes
+    assert inputs["cache"] == {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]}
+    assert inputs["encryptionKey"] == run.one("aws:kms/key:Key").inputs["arn"]
+
+
+def test_build_logs_go_to_a_log_group_with_retention(run, settings):
+    group = run.one("aws:cloudwatch/logGroup:LogGroup").inputs
+    assert group["retentionInDays"] == settings.build.log_retention_days
+    assert project(run)["logsConfig"]["cloudwatchLogs"] == {"status": "ENABLED", "groupName": group["name"]}
+
+
+def test_the_repository_is_immutable_scanned_encrypted_and_pruned(run, settings):
+    repository = run.one("aws:ecr/repository:Repository").inputs
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+    assert repository["forceDelete"] is False
+    rules = json.loads(run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
+    keep = next(r for r in rules if r["selection"]["countType"] == "imageCountMoreThan")
+    assert keep["selection"]["countNumber"] == settings.build.keep_images
+
+
+def test_the_build_action_passes_the_commit_from_the_source_stage(run):
+    stages = {s["name"]: s for s in run.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]}
+    (action,) = stages["Build"]["actions"]
+    assert action["inputArtifacts"] == ["SourceOutput"]
+    assert action["outputArtifacts"] == ["BuildOutput"]
+    assert json.loads(action["configuration"]["EnvironmentVariables"]) == [
+        {"name": "COMMIT_ID", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT"}
+    ]
+    assert stages["Source"]["actions"][0]["namespace"] == "SourceVariables"

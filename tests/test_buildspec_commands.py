@@ -1,0 +1,93 @@
+"""Run the image buildspec's commands in bash with `docker` and `aws` stand-ins, and check
+what reaches the deploy: imagedefinitions.json naming the container and the pushed digest."""
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+BUILDSPEC = Path(__file__).resolve().parent.parent / "buildspecs" / "build-image.yml"
+DIGEST = "sha256:" + "ab" * 32
+
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "docker $*" >> "$CALLS"
+cat > /dev/null
+"""
+FAKE_AWS = f"""#!/usr/bin/env bash
+echo "aws $*" >> "$CALLS"
+case "$*" in
+  *get-login-password*) echo token ;;
+  *describe-images*) echo "${{FAKE_DIGEST-{DIGEST}}}" ;;
+esac
+"""
+
+
+def run_buildspec(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess:
+    spec = yaml.safe_load(BUILDSPEC.read_text())
+    assert spec["env"]["shell"] == "bash"
+    phases = [spec["phases"][p]["commands"] for p in ("pre_build", "build") if p in spec["phases"]]
+    script = "set -e\n" + "\n".join(command for commands in phases for command in commands)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("docker", FAKE_DOCKER), ("aws", FAKE_AWS)):
+        path = bin_dir / name
+        path.write_text(body)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CALLS": str(tmp_path / "calls.log"),
+        "AWS_REGION": "eu-west-1",
+        "REPOSITORY_URI": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod",
+        "CONTAINER_NAME": "app",
+        "DOCKERFILE": "docker/Dockerfile",
+        "DOCKER_CONTEXT": "services/api",
+        "COMMIT_ID": "0123456789abcdef0123456789abcdef01234567",
+        "CODEBUILD_BUILD_NUMBER": "42",
+        "CODEBUILD_BUILD_ARN": "arn:aws:codebuild:eu-west-1:111122223333:build/orders-api-prod-build:1",
+        **overrides,
+    }
+    return subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+
+
+def test_imagedefinitions_names_the_container_and_the_pushed_digest(tmp_path):
+    result = run_buildspec(tmp_path)
+    assert result.returncode == 0, result.stderr
+    definitions = json.loads((tmp_path / "imagedefinitions.json").read_text())
+    assert definitions == [
+        {"name": "app", "imageUri": f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod@{DIGEST}"}
+    ]
+    assert yaml.safe_load(BUILDSPEC.read_text())["artifacts"]["files"] == ["imagedefinitions.json"]
+
+
+def test_the_image_is_tagged_by_commit_and_build_never_latest(tmp_path):
+    run_buildspec(tmp_path)
+    calls = (tmp_path / "calls.log").read_text()
+    repo = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod"
+    assert f"--tag {repo}:0123456789ab-42" in calls
+    assert f"docker push {repo}:0123456789ab-42" in calls
+    assert "--file docker/Dockerfile" in calls and calls.splitlines()[2].endswith(" services/api")
+    assert "latest" not in calls
+
+
+def test_login_uses_the_region_codebuild_provides(tmp_path):
+    run_buildspec(tmp_path, AWS_REGION="ap-south-1")
+    calls = (tmp_path / "calls.log").read_text()
+    assert "aws ecr get-login-password --region ap-south-1" in calls
+    assert "docker login --username AWS --password-stdin 111122223333.dkr.ecr.eu-west-1.amazonaws.com" in calls
+
+
+@pytest.mark.parametrize("digest", ["None", ""])
+def test_the_build_fails_when_ecr_reports_no_digest(tmp_path, digest):
+    result = run_buildspec(tmp_path, FAKE_DIGEST=digest)
+    assert result.returncode != 0
+    assert not (tmp_path / "imagedefinitions.json").exists()
+
+
+def test_nothing_account_or_region_specific_is_written_in_the_buildspec():
+    text = json.dumps(yaml.safe_load(BUILDSPEC.read_text()))  # what CodeBuild runs, without comments
+    for forbidden in ("111122223333", "amazonaws.com", "eu-west-1", "us-east-1", ":latest"):
+        assert forbidden not in text

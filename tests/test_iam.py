@@ -1,0 +1,128 @@
+"""Least privilege, proven on the policies each stack would create."""
+
+import json
+
+from .helpers import evaluated, policy_of, statements_by_sid
+
+# Statements that may use Resource "*", each because AWS offers no resource-level permission
+# for its actions. Any other wildcard resource fails the suite.
+WILDCARD_RESOURCE_ALLOWED = {
+    "EcrLoginNoResourceLevelPermissions": {"ecr:GetAuthorizationToken"},
+    "TaskDefinitionsNoResourceLevelPermissions": {"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"},
+    "ListServiceTasksInThisClusterOnly": {"ecs:ListTasks"},
+}
+
+
+def all_policies(run):
+    return [(r.name, r.json_input("policy")) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")]
+
+
+def test_no_statement_uses_a_wildcard_action(run):
+    for name, policy in all_policies(run):
+        for statement in policy["Statement"]:
+            for action in statement["Action"]:
+                assert "*" not in action, f"{name}: {statement['Sid']} grants {action}"
+
+
+def test_wildcard_resources_only_where_aws_has_no_resource_level_permission(run):
+    for name, policy in all_policies(run):
+        for statement in policy["Statement"]:
+            if "*" in statement["Resource"]:
+                assert set(statement["Action"]) == WILDCARD_RESOURCE_ALLOWED.get(statement["Sid"]), (
+                    f"{name}: {statement['Sid']} uses Resource '*'"
+                )
+
+
+def test_every_resource_is_an_arn_in_the_stack_account(run):
+    for name, policy in all_policies(run):
+        for statement in policy["Statement"]:
+            for resource in statement["Resource"]:
+                if resource == "*":
+                    continue
+                assert resource.startswith("arn:aws:"), f"{name}: {resource}"
+                account = resource.split(":")[4]
+                assert account in ("", "111122223333"), f"{name}: {resource} is outside the account"
+
+
+def test_pipeline_updates_only_its_service_and_passes_only_its_task_roles(run, settings):
+    sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-role"))
+    service_arn = f"arn:aws:ecs:eu-west-1:111122223333:service/{settings.service.cluster}/{settings.service.name}"
+    assert sids["UpdateTheService"]["Resource"] == [service_arn]
+    pass_role = sids["PassOnlyTheServiceRoles"]
+    assert pass_role["Action"] == ["iam:PassRole"]
+    assert pass_role["Resource"] == [
+        f"arn:aws:iam::111122223333:role/{settings.service.name}-execution",
+        f"arn:aws:iam::111122223333:role/{settings.service.name}-task",
+    ]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    list_tasks = sids["ListServiceTasksInThisClusterOnly"]
+    assert list_tasks["Condition"]["ArnEquals"]["ecs:cluster"].endswith(f":cluster/{settings.service.cluster}")
+
+
+def test_pipeline_runs_only_its_own_build_project(run, settings):
+    sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-role"))
+    assert sids["RunBuildProject"]["Resource"] == [
+        f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}-build"
+    ]
+
+
+def test_connection_use_is_conditioned_on_this_repository(run, settings):
+    sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-role"))
+    statement = sids["SourceUseConnection"]
+    assert statement["Resource"] == [run.outputs["connectionArn"]]
+    # StringEquals, not ForAllValues: a request without the key must not match vacuously.
+    assert statement["Condition"] == {"StringEquals": {"codeconnections:FullRepositoryId": settings.source.repository}}
+
+
+def test_the_build_role_cannot_deploy_or_pass_roles(run, settings):
+    policy = policy_of(run, settings.pipeline.name + "-build-role")
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert not {a for a in actions if a.startswith(("ecs:", "iam:", "codepipeline:"))}
+    sids = statements_by_sid(policy)
+    assert sids["PushToServiceRepository"]["Resource"] == [
+        f"arn:aws:ecr:eu-west-1:111122223333:repository/{settings.build.repository_name}"
+    ]
+    assert sids["WriteBuildLogs"]["Resource"] == [
+        f"arn:aws:logs:eu-west-1:111122223333:log-group:/aws/codebuild/{settings.pipeline.name}-build:*"
+    ]
+
+
+def test_the_build_role_reads_exactly_the_configured_secrets():
+    policy = statements_by_sid(policy_of(evaluated("prod"), "orders-api-prod-build-role"))
+    assert policy["ReadBuildSecrets"]["Resource"] == [
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/orders-api/npm-token-Zx9Yw8"
+    ]
+    assert policy["ReadBuildParameters"]["Resource"] == [
+        "arn:aws:ssm:eu-west-1:111122223333:parameter/prod/orders-api/sentry-auth-token"
+    ]
+    dev = statements_by_sid(policy_of(evaluated("dev"), "orders-api-dev-build-role"))
+    assert "ReadBuildSecrets" not in dev and "ReadBuildParameters" not in dev
+
+
+def test_full_clone_grants_the_build_role_the_connection_and_zip_does_not():
+    staging = statements_by_sid(policy_of(evaluated("staging"), "orders-api-staging-build-role"))
+    assert staging["FullCloneUseConnection"]["Resource"] == [evaluated("staging").outputs["connectionArn"]]
+    dev = statements_by_sid(policy_of(evaluated("dev"), "orders-api-dev-build-role"))
+    assert "FullCloneUseConnection" not in dev
+
+
+def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings):
+    expected = {
+        f"{settings.pipeline.name}-role": (
+            "codepipeline.amazonaws.com",
+            f"arn:aws:codepipeline:eu-west-1:111122223333:{settings.pipeline.name}",
+        ),
+        f"{settings.pipeline.name}-build-role": (
+            "codebuild.amazonaws.com",
+            f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}-build",
+        ),
+    }
+    roles = {r.name: json.loads(r.inputs["assumeRolePolicy"]) for r in run.of_type("aws:iam/role:Role")}
+    assert set(roles) == set(expected)
+    for name, (service, source_arn) in expected.items():
+        (statement,) = roles[name]["Statement"]
+        assert statement["Principal"] == {"Service": service}
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": "111122223333"},
+            "ArnLike": {"aws:SourceArn": source_arn},
+        }
