@@ -77,6 +77,7 @@ KEYS: dict[str, dict] = {
     },
     "source": {
         "type": "object",
+        "description": "The GitHub repository and branch the pipeline builds.",
         "additionalProperties": False,
         "required": ["repository"],
         "properties": {
@@ -110,6 +111,7 @@ KEYS: dict[str, dict] = {
     },
     "build": {
         "type": "object",
+        "description": "The CodeBuild project that builds and pushes the image.",
         "additionalProperties": False,
         "default": {},
         "properties": {
@@ -193,6 +195,7 @@ KEYS: dict[str, dict] = {
     },
     "service": {
         "type": "object",
+        "description": "The existing ECS service the pipeline deploys to: the container contract.",
         "additionalProperties": False,
         "required": ["cluster", "name", "container"],
         "properties": {
@@ -219,6 +222,7 @@ KEYS: dict[str, dict] = {
     },
     "deploy": {
         "type": "object",
+        "description": "How the new image reaches the service.",
         "additionalProperties": False,
         "default": {},
         "properties": {
@@ -246,6 +250,7 @@ KEYS: dict[str, dict] = {
     },
     "pipeline": {
         "type": "object",
+        "description": "The CodePipeline V2 itself.",
         "additionalProperties": False,
         "default": {},
         "properties": {

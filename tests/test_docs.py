@@ -1,0 +1,45 @@
+"""The documentation and the project file say what the code does."""
+
+from pathlib import Path
+
+import yaml
+
+from components import docs
+from components.config_schema import KEYS, NAMESPACE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_configuration_reference_matches_the_schema():
+    readme = (ROOT / "README.md").read_text()
+    assert f"{docs.START}\n{docs.reference()}\n{docs.END}" in readme, "run: python -m components.docs --write"
+
+
+def test_every_key_and_field_is_documented_with_a_description():
+    def walk(path, schema):
+        assert schema.get("description"), f"{path} has no description"
+        for name, sub in schema.get("properties", {}).items():
+            walk(f"{path}.{name}", sub)
+
+    for key, schema in KEYS.items():
+        walk(f"{NAMESPACE}:{key}", schema)
+
+
+def test_pulumi_yaml_declares_the_scalar_keys_as_the_schema_does():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == NAMESPACE
+    assert project["runtime"]["name"] == "python"
+    declared = project["config"]
+    scalar_keys = {k for k, s in KEYS.items() if s.get("type") in ("string", "boolean", "integer")}
+    assert set(declared) == scalar_keys
+    for key in scalar_keys:
+        assert declared[key]["type"] == KEYS[key]["type"]
+        assert declared[key].get("default") == KEYS[key].get("default")
+        assert declared[key]["description"]
+
+
+def test_stack_files_use_only_known_keys():
+    for stack_file in ROOT.glob("Pulumi.*.yaml"):
+        config = yaml.safe_load(stack_file.read_text())["config"]
+        ours = {k.split(":", 1)[1] for k in config if k.startswith(f"{NAMESPACE}:")}
+        assert ours <= set(KEYS), f"{stack_file.name}: unknown keys {ours - set(KEYS)}"

@@ -1,0 +1,110 @@
+"""The components composed by another program, the way a library user would, without __main__.py."""
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components import (
+    ArtifactStore,
+    EcsDeploy,
+    GitHubSource,
+    ImageBuild,
+    Pipeline,
+    StageDefinition,
+)
+from components.iam import allow
+from components.testing import run_program
+
+
+def two_services_sharing_one_store():
+    store = ArtifactStore("shared", {"protect": False})
+    for service in ("api", "worker"):
+        source = GitHubSource(f"{service}-source", {"repository": "acme/monorepo", "branch": "main"})
+        build = ImageBuild(
+            f"{service}-build",
+            {"source": source, "artifact_store": store, "container_name": service, "protect": False},
+        )
+        notify = StageDefinition(
+            name="Notify",
+            actions=[
+                aws.codepipeline.PipelineStageActionArgs(
+                    name="Chat",
+                    category="Invoke",
+                    owner="AWS",
+                    provider="Lambda",
+                    version="1",
+                    configuration={"FunctionName": "notify-chat"},
+                )
+            ],
+            pipeline_role_statements=[
+                allow(
+                    "InvokeNotifier",
+                    ["lambda:InvokeFunction"],
+                    ["arn:aws:lambda:eu-west-1:111122223333:function:notify-chat"],
+                )
+            ],
+        )
+        deploy = EcsDeploy(
+            f"{service}-deploy",
+            {
+                "build": build,
+                "cluster": "shared",
+                "service": service,
+                "task_role_arns": [f"arn:aws:iam::111122223333:role/{service}-task"],
+            },
+        )
+        pipeline = Pipeline(
+            f"{service}-pipeline",
+            {"stages": [source.stage, build.stage, deploy.stage, notify], "artifact_store": store},
+        )
+        pulumi.export(f"{service}Pipeline", pipeline.pipeline.name)
+
+
+def test_a_program_composes_two_pipelines_with_a_custom_stage_and_one_store():
+    run = run_program(two_services_sharing_one_store, {"aws:region": "eu-west-1"})
+    assert run.outputs == {"apiPipeline": "api-pipeline", "workerPipeline": "worker-pipeline"}
+    assert len(run.of_type("aws:s3/bucket:Bucket")) == 1
+    pipelines = run.of_type("aws:codepipeline/pipeline:Pipeline")
+    assert [[s["name"] for s in p.inputs["stages"]] for p in pipelines] == [["Source", "Build", "Deploy", "Notify"]] * 2
+    bucket = run.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert {p.inputs["artifactStores"][0]["location"] for p in pipelines} == {bucket}
+
+
+def test_a_custom_stage_brings_its_own_permissions_to_the_pipeline_role():
+    run = run_program(two_services_sharing_one_store, {"aws:region": "eu-west-1"})
+    policy = run.named("api-pipeline-role-policy").json_input("policy")
+    sids = {s["Sid"]: s for s in policy["Statement"]}
+    assert sids["InvokeNotifier"]["Action"] == ["lambda:InvokeFunction"]
+    # Given explicit task roles, the deploy passes exactly those and reads nothing from AWS.
+    assert sids["PassOnlyTheServiceRoles"]["Resource"] == ["arn:aws:iam::111122223333:role/api-task"]
+    assert not any("ecs/get" in token for token in run.invokes)
+
+
+def test_the_pipeline_refuses_a_deploy_whose_input_no_stage_produces():
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        deploy = EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", "task_role_arns": []})
+        Pipeline("no-build", {"stages": [source.stage, deploy.stage], "artifact_store": store})
+
+    with pytest.raises(ValueError, match=r"Deploy/Service reads \['BuildOutput'\], which no earlier stage produces"):
+        run_program(program)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"timeout_minutes": 61}, "timeout_minutes=61 is not allowed; allowed: 1 to 60"),
+        ({"cluster": "bad name"}, "cluster='bad name' is not an ECS cluster name"),
+    ],
+)
+def test_components_validate_their_arguments(args, message):
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", **args})
+
+    with pytest.raises(ValueError, match=message):
+        run_program(program)
