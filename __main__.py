@@ -10,6 +10,7 @@ from components import (
     ImageBuild,
     ManualApproval,
     Pipeline,
+    SecurityScans,
     settings,
 )
 
@@ -55,10 +56,28 @@ build = ImageBuild(
         "secrets": config.build.secrets,
         "log_retention_days": config.build.log_retention_days,
         "keep_images": config.build.keep_images,
+        "fail_on_severity": config.build.fail_on_severity,
+        "permissions_boundary": config.permissions_boundary,
         "protect": config.protect,
         "tags": config.tags,
         "account": account,
     },
+)
+
+scans = (
+    None
+    if config.insecure.skip_security_scans
+    else SecurityScans(
+        f"{name}-scan",
+        {
+            "source": source,
+            "artifact_store": artifacts,
+            "log_retention_days": config.build.log_retention_days,
+            "permissions_boundary": config.permissions_boundary,
+            "tags": config.tags,
+            "account": account,
+        },
+    )
 )
 
 approval = (
@@ -90,10 +109,16 @@ deploy = EcsDeploy(
 pipeline = Pipeline(
     name,
     {
-        "stages": [source.stage, build.stage, *([approval.stage] if approval else []), deploy.stage],
+        "stages": [
+            source.stage,
+            build.stage.alongside(scans.stage) if scans else build.stage,
+            *([approval.stage] if approval else []),
+            deploy.stage,
+        ],
         "artifact_store": artifacts,
         "triggers": [source.trigger()],
         "execution_mode": config.pipeline.execution_mode,
+        "permissions_boundary": config.permissions_boundary,
         "tags": config.tags,
         "account": account,
     },

@@ -10,6 +10,7 @@ from .artifacts import ArtifactStore, ArtifactStoreArgs
 from .build import ImageBuild, ImageBuildArgs
 from .deploy import EcsDeploy, EcsDeployArgs
 from .pipeline import Pipeline, PipelineArgs
+from .security import SecurityScans, SecurityScansArgs
 from .settings import Settings, SettingsError
 from .source import GitHubSource, GitHubSourceArgs
 from .stage import StageDefinition
@@ -28,6 +29,8 @@ __all__ = [
     "ManualApprovalArgs",
     "Pipeline",
     "PipelineArgs",
+    "SecurityScans",
+    "SecurityScansArgs",
     "Settings",
     "SettingsError",
     "StageDefinition",

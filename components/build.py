@@ -9,11 +9,11 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import buildspecs
 from .account import AwsAccount
 from .artifacts import ArtifactStore
-from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS
-from .iam import Statement, allow, service_role
+from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
+from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
+from .iam import Statement, allow
 from .settings import SecretRef
 from .source import GitHubSource
 from .stage import StageDefinition
@@ -21,8 +21,9 @@ from .stage import StageDefinition
 OUTPUT_ARTIFACT = "BuildOutput"
 IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
 
-# Everything `docker push` and `aws ecr describe-images` need on the one repository.
+# Everything `docker push`, `aws ecr describe-images` and the scan gate need on the one repository.
 _ECR_PUSH_ACTIONS = [
+    "ecr:DescribeImageScanFindings",
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
     "ecr:CompleteLayerUpload",
@@ -59,6 +60,8 @@ class ImageBuildArgs(TypedDict, total=False):
     """Secret build variables, fetched by CodeBuild from Secrets Manager / SSM at build time."""
     log_retention_days: int
     """Build log retention. Default 30."""
+    fail_on_severity: str
+    """Image scan gate: fail the build on findings at or above CRITICAL, HIGH, MEDIUM or LOW. Default CRITICAL."""
     keep_images: int
     """How many images the ECR lifecycle rule keeps. Default 50."""
     protect: bool
@@ -109,22 +112,7 @@ class ImageBuild(pulumi.ComponentResource):
             policy=_lifecycle_policy(args.get("keep_images", 50)),
             opts=child,
         )
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/codebuild/{name}",
-            retention_in_days=args.get("log_retention_days", 30),
-            tags=tags,
-            opts=child,
-        )
-        project_arn = account.arn("codebuild", f"project/{name}")
-
         statements: list[Statement] = [
-            allow(
-                "WriteBuildLogs",
-                ["logs:CreateLogStream", "logs:PutLogEvents"],
-                [self.log_group.arn.apply(lambda a: f"{a}:*")],
-            ),
-            *store.read_write_statements("Build"),
             # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
             allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
             allow("PushToServiceRepository", _ECR_PUSH_ACTIONS, [self.repository.arn]),
@@ -132,46 +120,29 @@ class ImageBuild(pulumi.ComponentResource):
         ]
         if source.full_clone:
             statements.append(source.use_connection_statement("FullCloneUseConnection"))
-        self.role = service_role(
-            f"{name}-role",
-            service="codebuild.amazonaws.com",
-            source_arn=project_arn,
-            statements=statements,
-            account=account,
-            tags=tags,
+        built = codebuild_project(
+            name,
             parent=self,
-            permissions_boundary=args.get("permissions_boundary"),
-        )
-
-        self.project = aws.codebuild.Project(
-            f"{name}-project",
-            name=name,
+            buildspec="build-image",
             description=f"Builds {self.container_name} for {source.repository}@{source.branch}",
-            service_role=self.role.arn,
-            build_timeout=args.get("timeout_minutes", 20),
-            queued_timeout=60,
-            encryption_key=store.key.arn,
-            source={"type": "CODEPIPELINE", "buildspec": buildspecs.load("build-image")},
-            artifacts={"type": "CODEPIPELINE"},
-            cache={"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "compute_type": args.get("compute_type", "BUILD_GENERAL1_SMALL"),
-                "image": args.get("image", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
-                "image_pull_credentials_type": "CODEBUILD",
-                # Docker-in-Docker needs privileged mode; only this image-building project gets it.
-                "privileged_mode": True,
-                "environment_variables": _environment_variables(
-                    self.repository.repository_url, self.container_name, args, secrets
-                ),
-            },
-            logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": self.log_group.name},
-                "s3_logs": {"status": "DISABLED"},
-            },
+            store=store,
+            account=account,
+            writes_artifacts=True,
+            statements=statements,
+            environment_variables=_environment_variables(
+                self.repository.repository_url, self.container_name, args, secrets
+            ),
+            # Docker-in-Docker needs privileged mode; only this image-building project gets it.
+            privileged=True,
+            compute_type=args.get("compute_type", "BUILD_GENERAL1_SMALL"),
+            image=args.get("image", DEFAULT_IMAGE),
+            timeout_minutes=args.get("timeout_minutes", 20),
+            log_retention_days=args.get("log_retention_days", 30),
+            cache_modes=("LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"),
+            permissions_boundary=args.get("permissions_boundary"),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role]),
         )
+        self.project, self.role, self.log_group = built.project, built.role, built.log_group
 
         self.stage = StageDefinition(
             name="Build",
@@ -195,13 +166,7 @@ class ImageBuild(pulumi.ComponentResource):
                     },
                 )
             ],
-            pipeline_role_statements=[
-                allow(
-                    "RunBuildProject",
-                    ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
-                    [project_arn],
-                ),
-            ],
+            pipeline_role_statements=[run_project_statement("RunBuildProject", [built.arn])],
         )
         self.register_outputs({"repository_url": self.repository.repository_url, "project_name": self.project.name})
 
@@ -214,6 +179,7 @@ def _validate(name: str, args: ImageBuildArgs) -> None:
         "compute_type": (lambda v: v in COMPUTE_TYPES, f"one of {', '.join(COMPUTE_TYPES)}"),
         "timeout_minutes": (lambda v: isinstance(v, int) and 5 <= v <= 2160, "a whole number of minutes, 5-2160"),
         "log_retention_days": (lambda v: v in LOG_RETENTION_DAYS, f"one of {LOG_RETENTION_DAYS}"),
+        "fail_on_severity": (lambda v: v in SEVERITIES, f"one of {', '.join(SEVERITIES)}"),
         "container_name": (
             lambda v: bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}", str(v))),
             "a container name",
@@ -236,6 +202,7 @@ def _environment_variables(
         {"name": "CONTAINER_NAME", "value": container_name, "type": "PLAINTEXT"},
         {"name": "DOCKERFILE", "value": args.get("dockerfile", "Dockerfile"), "type": "PLAINTEXT"},
         {"name": "DOCKER_CONTEXT", "value": args.get("context", "."), "type": "PLAINTEXT"},
+        {"name": "FAIL_ON_SEVERITY", "value": args.get("fail_on_severity", "CRITICAL"), "type": "PLAINTEXT"},
     ]
     reserved = {v["name"] for v in fixed} | {"COMMIT_ID"}
     user = dict(args.get("environment", {}))

@@ -20,6 +20,8 @@ COMPUTE_TYPES = [
 
 EXECUTION_MODES = ["QUEUED", "SUPERSEDED", "PARALLEL"]
 
+SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+
 # The values CloudWatch Logs accepts for retentionInDays (0, "never expire", is left out on purpose).
 LOG_RETENTION_DAYS = [
     1,
@@ -184,6 +186,12 @@ KEYS: dict[str, dict] = {
                 "default": 30,
                 "description": "Retention of the build's CloudWatch log group, in days.",
             },
+            "failOnSeverity": {
+                "enum": SEVERITIES,
+                "default": "CRITICAL",
+                "description": "Image scan gate: the build fails when ECR's scan of the pushed image reports a "
+                "finding at or above this severity.",
+            },
             "keepImages": {
                 "type": "integer",
                 "minimum": 1,
@@ -236,8 +244,9 @@ KEYS: dict[str, dict] = {
             },
             "requireApproval": {
                 "type": "boolean",
-                "default": False,
-                "description": "Add a manual approval stage before the deploy.",
+                "description": "Add a manual approval stage before the deploy. Defaults to true when the "
+                "environment is `prod` and false elsewhere; turning it off in prod also needs "
+                "`insecure.allowUnapprovedProdDeploys`.",
             },
             "approvalEmails": {
                 "type": "array",
@@ -272,6 +281,77 @@ KEYS: dict[str, dict] = {
                 "default": 30,
                 "description": "Days after which pipeline artifacts (and their old versions) are deleted.",
             },
+        },
+    },
+}
+
+
+KEYS["iam"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "default": {},
+    "description": "IAM settings applied to every role the program creates.",
+    "properties": {
+        "permissionsBoundaryArn": {
+            "type": "string",
+            "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$",
+            "x-allowed": "an IAM managed policy ARN",
+            "description": "Permissions boundary attached to every role (pipeline, build, scans, deploy).",
+        },
+    },
+}
+KEYS["notifications"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "default": {},
+    "description": "Security and failure notifications (EventBridge -> KMS-encrypted SNS topic).",
+    "properties": {
+        "emails": {
+            "type": "array",
+            "default": [],
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "x-allowed": "an email address"},
+            "description": "Addresses subscribed to the notification topic (each must confirm).",
+        },
+    },
+}
+KEYS["guardrails"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "default": {},
+    "description": "Account-wide safeguards from the seed's AWS practices. Opt-in: each is a singleton per "
+    "account or region, so enable each in one stack only.",
+    "properties": {
+        "cloudTrail": {
+            "type": "boolean",
+            "default": False,
+            "description": "Create a multi-region CloudTrail trail (KMS-encrypted, validated log files). Needed "
+            "for the API-call alerts when the account has no trail.",
+        },
+        "guardDuty": {"type": "boolean", "default": False, "description": "Enable a GuardDuty detector."},
+        "configRules": {
+            "type": "boolean",
+            "default": False,
+            "description": "AWS Config managed rules for CodeBuild (no AWS credentials in env vars, source "
+            "repo URL without tokens, logging on, artifacts encrypted). Needs a Config recorder in the region.",
+        },
+    },
+}
+KEYS["insecure"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "default": {},
+    "description": "Explicit opt-outs of secure defaults. Each one set is named in `make plan` output.",
+    "properties": {
+        "allowUnapprovedProdDeploys": {
+            "type": "boolean",
+            "default": False,
+            "description": "Allow `deploy.requireApproval: false` in the prod environment.",
+        },
+        "skipSecurityScans": {
+            "type": "boolean",
+            "default": False,
+            "description": "Leave out the dependency, code and secret scans that run beside the image build.",
         },
     },
 }

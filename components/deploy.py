@@ -103,7 +103,8 @@ class EcsDeploy(pulumi.ComponentResource):
                     },
                 )
             ],
-            pipeline_role_statements=statements,
+            # The ECS action runs with a role of its own: the pipeline role cannot touch ECS.
+            action_role_statements={"Service": statements},
         )
         self.register_outputs({})
 

@@ -64,7 +64,31 @@ def service_role(
 ) -> aws.iam.Role:
     """A role that only `service` can assume, only on behalf of `source_arn` in this account
     (confused-deputy protection), with exactly `statements` as its inline policy."""
-    trust = pulumi.Output.all(account.id, source_arn).apply(
+    role = aws.iam.Role(
+        name,
+        assume_role_policy=trust_policy(service, account, source_arn),
+        permissions_boundary=permissions_boundary,
+        max_session_duration=3600,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    attach_policy(name, role, statements)
+    return role
+
+
+def attach_policy(role_name: str, role: aws.iam.Role, statements: Sequence[Statement]) -> aws.iam.RolePolicy:
+    """`statements` as the role's one inline policy, a child of the role registered as `role_name`."""
+    return aws.iam.RolePolicy(
+        f"{role_name}-policy",
+        role=role.id,
+        policy=policy_document(statements),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+
+
+def trust_policy(service: str, account: AwsAccount, source_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Only `service`, acting for `source_arn` in this account, may assume the role."""
+    return pulumi.Output.all(account.id, source_arn).apply(
         lambda args: json.dumps(
             {
                 "Version": "2012-10-17",
@@ -83,18 +107,3 @@ def service_role(
             sort_keys=True,
         )
     )
-    role = aws.iam.Role(
-        name,
-        assume_role_policy=trust,
-        permissions_boundary=permissions_boundary,
-        max_session_duration=3600,
-        tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    aws.iam.RolePolicy(
-        f"{name}-policy",
-        role=role.id,
-        policy=policy_document(statements),
-        opts=pulumi.ResourceOptions(parent=role),
-    )
-    return role

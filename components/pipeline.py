@@ -1,6 +1,7 @@
 """The pipeline: CodePipeline V2 running the stages it is given, in order, with a role built
 from what those stages declare they need."""
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
@@ -10,7 +11,7 @@ import pulumi_aws as aws
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .config_schema import EXECUTION_MODES
-from .iam import service_role
+from .iam import allow, attach_policy, trust_policy
 from .stage import StageDefinition
 
 
@@ -46,18 +47,27 @@ class Pipeline(pulumi.ComponentResource):
         account = args.get("account") or AwsAccount.current()
         tags = dict(args.get("tags", {}))
 
-        self.role = service_role(
+        boundary = args.get("permissions_boundary")
+        self.role = aws.iam.Role(
             f"{name}-role",
-            service="codepipeline.amazonaws.com",
-            source_arn=account.arn("codepipeline", name),
-            statements=[
+            assume_role_policy=trust_policy("codepipeline.amazonaws.com", account, account.arn("codepipeline", name)),
+            permissions_boundary=boundary,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.action_roles = self._action_roles(name, stages, store, boundary, tags)
+        attach_policy(
+            f"{name}-role",
+            self.role,
+            [
                 *store.read_write_statements("Pipeline"),
                 *(statement for stage in stages for statement in stage.pipeline_role_statements),
+                *(
+                    [allow("AssumeActionRoles", ["sts:AssumeRole"], [r.arn for r in self.action_roles.values()])]
+                    if self.action_roles
+                    else []
+                ),
             ],
-            account=account,
-            tags=tags,
-            parent=self,
-            permissions_boundary=args.get("permissions_boundary"),
         )
         self.pipeline = aws.codepipeline.Pipeline(
             f"{name}-pipeline",
@@ -72,7 +82,12 @@ class Pipeline(pulumi.ComponentResource):
                     "encryption_key": {"id": store.key.arn, "type": "KMS"},
                 }
             ],
-            stages=[stage.to_args() for stage in stages],
+            stages=[
+                stage.to_args(
+                    {a: self.action_roles[(stage.name, a)].arn for s, a in self.action_roles if s == stage.name}
+                )
+                for stage in stages
+            ],
             triggers=list(args.get("triggers", ())),
             tags=tags,
             # The role's inline policy must exist before the pipeline first runs.
@@ -84,6 +99,33 @@ class Pipeline(pulumi.ComponentResource):
             self.pipeline.name,
         )
         self.register_outputs({"name": self.pipeline.name, "console_url": self.console_url})
+
+    def _action_roles(self, name, stages, store, boundary, tags) -> dict[tuple[str, str], aws.iam.Role]:
+        """A role per action that asks for one, assumable by this pipeline's role only."""
+        roles = {}
+        for stage in stages:
+            for action_name, statements in stage.action_role_statements.items():
+                role_name = f"{name}-{stage.name.lower()}-{action_name.lower()}-role"
+                role = aws.iam.Role(
+                    role_name,
+                    assume_role_policy=self.role.arn.apply(_trusts_only),
+                    permissions_boundary=boundary,
+                    tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                attach_policy(role_name, role, [*store.read_statements("Action"), *statements])
+                roles[(stage.name, action_name)] = role
+        return roles
+
+
+def _trusts_only(pipeline_role_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": pipeline_role_arn}, "Action": "sts:AssumeRole"}],
+        },
+        sort_keys=True,
+    )
 
 
 def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) -> None:
@@ -98,6 +140,12 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
         raise ValueError(
             f"Pipeline {name}: execution_mode={mode!r} is not allowed; allowed: {', '.join(EXECUTION_MODES)}"
         )
+    for stage in stages:
+        unknown = set(stage.action_role_statements) - {action.name for action in stage.actions}
+        if unknown:
+            raise ValueError(
+                f"Pipeline {name}: stage {stage.name} declares roles for unknown actions {sorted(unknown)}"
+            )
     names = [stage.name for stage in stages]
     if len(set(names)) != len(names):
         raise ValueError(f"Pipeline {name}: stage names must be unique, got {names}")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from .settings import PROJECT_DIR, SettingsError
+from .settings import PROJECT_DIR, SettingsError, stack_settings
 from .testing import RecordedResource, StackRun, run_stack
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -52,6 +52,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         console.print(f"[bold red]{error}[/]", highlight=False)
         return 2
     render(run, console)
+    insecure = stack_settings(args.stack, args.project_dir).insecure.enabled
+    for flag in insecure:
+        console.print(f"[bold yellow]insecure:[/] {flag} is on: a secure default is switched off", highlight=False)
     return 0
 
 

@@ -92,6 +92,7 @@ class BuildSettings:
     secrets: tuple[SecretRef, ...] = ()
     log_retention_days: int = 30
     keep_images: int = 50
+    fail_on_severity: str = "CRITICAL"
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,29 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class GuardrailSettings:
+    cloud_trail: bool = False
+    guard_duty: bool = False
+    config_rules: bool = False
+
+
+@dataclass(frozen=True)
+class InsecureSettings:
+    """Explicit opt-outs of secure defaults; `enabled` names them for the plan output."""
+
+    allow_unapproved_prod_deploys: bool = False
+    skip_security_scans: bool = False
+
+    @property
+    def enabled(self) -> list[str]:
+        flags = {
+            "allowUnapprovedProdDeploys": self.allow_unapproved_prod_deploys,
+            "skipSecurityScans": self.skip_security_scans,
+        }
+        return [f"{NAMESPACE}:insecure.{name}" for name, on in flags.items() if on]
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     protect: bool
@@ -125,6 +149,10 @@ class Settings:
     service: ServiceSettings
     deploy: DeploySettings
     pipeline: PipelineSettings
+    permissions_boundary: Optional[str] = None
+    notification_emails: tuple[str, ...] = ()
+    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
+    insecure: InsecureSettings = field(default_factory=InsecureSettings)
 
 
 def pipeline_name(service_name: str, environment: str) -> str:
@@ -172,7 +200,7 @@ def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:
     if problems:
         raise SettingsError(problems)
     values = {key: _with_defaults(KEYS[key], values.get(key)) for key in KEYS}
-    problems = _plaintext_secret_problems(values["build"]["environment"])
+    problems = _plaintext_secret_problems(values["build"]["environment"]) + _prod_approval_problems(values)
     if problems:
         raise SettingsError(problems)
     return _build(values)
@@ -264,6 +292,20 @@ def _plaintext_secret_problems(environment: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def _prod_approval_problems(values: dict[str, Any]) -> list[str]:
+    """Prod deploys wait for a person (CICD-SEC-1) unless the stack says otherwise, explicitly."""
+    deploy = values["deploy"]
+    is_prod = values["environment"] == "prod"
+    if deploy["requireApproval"] is None:
+        deploy["requireApproval"] = is_prod
+    if is_prod and not deploy["requireApproval"] and not values["insecure"]["allowUnapprovedProdDeploys"]:
+        return [
+            f"{NAMESPACE}:deploy.requireApproval = False is not allowed in prod; allowed: true, or set "
+            f"{NAMESPACE}:insecure.allowUnapprovedProdDeploys to true to deploy prod without approval"
+        ]
+    return []
+
+
 def _build(values: Mapping[str, Any]) -> Settings:
     source, build, service, deploy, pipeline = (values[k] for k in ("source", "build", "service", "deploy", "pipeline"))
     environment = values["environment"]
@@ -290,6 +332,7 @@ def _build(values: Mapping[str, Any]) -> Settings:
             secrets=tuple(SecretRef(name, ref) for name, ref in sorted(build["secrets"].items())),
             log_retention_days=build["logRetentionDays"],
             keep_images=build["keepImages"],
+            fail_on_severity=build["failOnSeverity"],
         ),
         service=ServiceSettings(cluster=service["cluster"], name=service["name"], container=service["container"]),
         deploy=DeploySettings(
@@ -301,6 +344,17 @@ def _build(values: Mapping[str, Any]) -> Settings:
             name=pipeline["name"] or pipeline_name(service["name"], environment),
             execution_mode=pipeline["executionMode"],
             artifact_expiration_days=pipeline["artifactExpirationDays"],
+        ),
+        permissions_boundary=values["iam"]["permissionsBoundaryArn"],
+        notification_emails=tuple(values["notifications"]["emails"]),
+        guardrails=GuardrailSettings(
+            cloud_trail=values["guardrails"]["cloudTrail"],
+            guard_duty=values["guardrails"]["guardDuty"],
+            config_rules=values["guardrails"]["configRules"],
+        ),
+        insecure=InsecureSettings(
+            allow_unapproved_prod_deploys=values["insecure"]["allowUnapprovedProdDeploys"],
+            skip_security_scans=values["insecure"]["skipSecurityScans"],
         ),
     )
 

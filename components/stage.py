@@ -5,10 +5,12 @@ actions, and the IAM statements the pipeline role needs to run them. The pipelin
 looks inside a stage, so adding a stage is adding a component, not editing the pipeline.
 """
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
+import pulumi
 import pulumi_aws as aws
 
 from .iam import Statement
@@ -19,9 +21,30 @@ class StageDefinition:
     name: str
     actions: Sequence[aws.codepipeline.PipelineStageActionArgs]
     pipeline_role_statements: Sequence[Statement] = field(default_factory=tuple)
+    """What the pipeline role itself needs (start a build, publish to a topic)."""
+    action_role_statements: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
+    """Per action name: the statements of a role of its own, which the pipeline creates, trusts
+    only to the pipeline role, and runs that action with (one role per actor, CICD-SEC-2)."""
     on_failure: Optional[aws.codepipeline.PipelineStageOnFailureArgs] = None
 
-    def to_args(self) -> aws.codepipeline.PipelineStageArgs:
-        return aws.codepipeline.PipelineStageArgs(
-            name=self.name, actions=list(self.actions), on_failure=self.on_failure
+    def alongside(self, other: "StageDefinition") -> "StageDefinition":
+        """This stage with `other`'s actions running in parallel with its own (same run order)."""
+        return StageDefinition(
+            name=self.name,
+            actions=[*self.actions, *other.actions],
+            pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
+            action_role_statements={**self.action_role_statements, **other.action_role_statements},
+            on_failure=self.on_failure,
         )
+
+    def to_args(
+        self, action_roles: Optional[Mapping[str, pulumi.Input[str]]] = None
+    ) -> aws.codepipeline.PipelineStageArgs:
+        """The stage for the pipeline resource, each action with its own role where it has one."""
+        actions = []
+        for action in self.actions:
+            if action_roles and action.name in action_roles:
+                action = copy.copy(action)
+                action.role_arn = action_roles[action.name]
+            actions.append(action)
+        return aws.codepipeline.PipelineStageArgs(name=self.name, actions=actions, on_failure=self.on_failure)

@@ -10,8 +10,14 @@ from .helpers import evaluated
 BUILDSPEC = Path(__file__).resolve().parent.parent / "buildspecs" / "build-image.yml"
 
 
+def image_build(run, type_: str):
+    """The image build's resource of `type_` (the scan projects have their own)."""
+    (found,) = [r for r in run.of_type(type_) if r.parent_name.endswith("-build")]
+    return found.inputs
+
+
 def project(run):
-    return run.one("aws:codebuild/project:Project").inputs
+    return image_build(run, "aws:codebuild/project:Project")
 
 
 def env_vars(run) -> dict[str, dict]:
@@ -62,7 +68,7 @@ def test_compute_image_timeout_and_cache_follow_the_stack(run, settings):
 
 
 def test_build_logs_go_to_a_log_group_with_retention(run, settings):
-    group = run.one("aws:cloudwatch/logGroup:LogGroup").inputs
+    group = image_build(run, "aws:cloudwatch/logGroup:LogGroup")
     assert group["retentionInDays"] == settings.build.log_retention_days
     assert project(run)["logsConfig"]["cloudwatchLogs"] == {"status": "ENABLED", "groupName": group["name"]}
 
@@ -80,7 +86,7 @@ def test_the_repository_is_immutable_scanned_encrypted_and_pruned(run, settings)
 
 def test_the_build_action_passes_the_commit_from_the_source_stage(run):
     stages = {s["name"]: s for s in run.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]}
-    (action,) = stages["Build"]["actions"]
+    action = next(a for a in stages["Build"]["actions"] if a["name"] == "Image")
     assert action["inputArtifacts"] == ["SourceOutput"]
     assert action["outputArtifacts"] == ["BuildOutput"]
     assert json.loads(action["configuration"]["EnvironmentVariables"]) == [

@@ -22,6 +22,7 @@ echo "aws $*" >> "$CALLS"
 case "$*" in
   *get-login-password*) echo token ;;
   *describe-images*) echo "${{FAKE_DIGEST-{DIGEST}}}" ;;
+  *describe-image-scan-findings*) echo "${{FAKE_COUNTS-null}}" ;;
 esac
 """
 
@@ -47,6 +48,7 @@ def run_buildspec(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
         "DOCKER_CONTEXT": "services/api",
         "COMMIT_ID": "0123456789abcdef0123456789abcdef01234567",
         "CODEBUILD_BUILD_NUMBER": "42",
+        "FAIL_ON_SEVERITY": "CRITICAL",
         "CODEBUILD_BUILD_ARN": "arn:aws:codebuild:eu-west-1:111122223333:build/orders-api-prod-build:1",
         **overrides,
     }
@@ -91,3 +93,22 @@ def test_nothing_account_or_region_specific_is_written_in_the_buildspec():
     text = json.dumps(yaml.safe_load(BUILDSPEC.read_text()))  # what CodeBuild runs, without comments
     for forbidden in ("111122223333", "amazonaws.com", "eu-west-1", "us-east-1", ":latest"):
         assert forbidden not in text
+
+
+@pytest.mark.parametrize(
+    ("limit", "counts", "passes"),
+    [
+        ("CRITICAL", "null", True),
+        ("CRITICAL", '{"HIGH": 3, "LOW": 9}', True),
+        ("CRITICAL", '{"CRITICAL": 1}', False),
+        ("HIGH", '{"HIGH": 1}', False),
+        ("MEDIUM", '{"LOW": 4}', True),
+    ],
+)
+def test_the_image_scan_gate_fails_the_build_at_or_above_the_configured_severity(tmp_path, limit, counts, passes):
+    result = run_buildspec(tmp_path, FAIL_ON_SEVERITY=limit, FAKE_COUNTS=counts)
+    assert (result.returncode == 0) is passes, result.stderr
+    assert (tmp_path / "imagedefinitions.json").exists() is passes
+    calls = (tmp_path / "calls.log").read_text()
+    wait = "aws ecr wait image-scan-complete --region eu-west-1 --repository-name orders-api-prod"
+    assert f"{wait} --image-id imageDigest={DIGEST}" in calls

@@ -37,7 +37,7 @@ def test_options_are_recorded_with_the_resource():
     repository = run.one("aws:ecr/repository:Repository")
     assert repository.protect is True
     assert repository.parent_name == "orders-api-prod-build"
-    project = run.one("aws:codebuild/project:Project")
+    project = run.named("orders-api-prod-build-project")
     role = run.one("aws:iam/role:Role", "orders-api-prod-build-role")
     assert role.urn in project.dependencies
 

@@ -2,6 +2,8 @@
 
 import json
 
+from components.testing import run_stack
+
 from .helpers import evaluated, policy_of, statements_by_sid
 
 # Statements that may use Resource "*", each because AWS offers no resource-level permission
@@ -44,8 +46,8 @@ def test_every_resource_is_an_arn_in_the_stack_account(run):
                 assert account in ("", "111122223333"), f"{name}: {resource} is outside the account"
 
 
-def test_pipeline_updates_only_its_service_and_passes_only_its_task_roles(run, settings):
-    sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-role"))
+def test_the_deploy_role_updates_only_its_service_and_passes_only_its_task_roles(run, settings):
+    sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-deploy-service-role"))
     service_arn = f"arn:aws:ecs:eu-west-1:111122223333:service/{settings.service.cluster}/{settings.service.name}"
     assert sids["UpdateTheService"]["Resource"] == [service_arn]
     pass_role = sids["PassOnlyTheServiceRoles"]
@@ -59,11 +61,21 @@ def test_pipeline_updates_only_its_service_and_passes_only_its_task_roles(run, s
     assert list_tasks["Condition"]["ArnEquals"]["ecs:cluster"].endswith(f":cluster/{settings.service.cluster}")
 
 
-def test_pipeline_runs_only_its_own_build_project(run, settings):
-    sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-role"))
-    assert sids["RunBuildProject"]["Resource"] == [
-        f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}-build"
-    ]
+def test_the_pipeline_role_runs_its_projects_and_assumes_the_deploy_role_but_cannot_deploy(run, settings):
+    policy = policy_of(run, settings.pipeline.name + "-role")
+    sids = statements_by_sid(policy)
+    project = f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}"
+    assert sids["RunBuildProject"]["Resource"] == [f"{project}-build"]
+    assert sids["RunScanProjects"]["Resource"] == sorted(f"{project}-scan-{k}" for k in ("sca", "sast", "secrets"))
+    deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["arn"]
+    assert sids["AssumeActionRoles"] == {
+        "Sid": "AssumeActionRoles",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole"],
+        "Resource": [deploy_role],
+    }
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert not {a for a in actions if a.startswith(("ecs:", "iam:", "ecr:"))}
 
 
 def test_connection_use_is_conditioned_on_this_repository(run, settings):
@@ -117,7 +129,20 @@ def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings)
             f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}-build",
         ),
     }
+    for scan in ("sca", "sast", "secrets"):
+        expected[f"{settings.pipeline.name}-scan-{scan}-role"] = (
+            "codebuild.amazonaws.com",
+            f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}-scan-{scan}",
+        )
     roles = {r.name: json.loads(r.inputs["assumeRolePolicy"]) for r in run.of_type("aws:iam/role:Role")}
+    deploy = roles.pop(f"{settings.pipeline.name}-deploy-service-role")
+    assert deploy["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": run.named(f"{settings.pipeline.name}-role").inputs["arn"]},
+            "Action": "sts:AssumeRole",
+        }
+    ]
     assert set(roles) == set(expected)
     for name, (service, source_arn) in expected.items():
         (statement,) = roles[name]["Statement"]
@@ -126,3 +151,24 @@ def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings)
             "StringEquals": {"aws:SourceAccount": "111122223333"},
             "ArnLike": {"aws:SourceArn": source_arn},
         }
+
+
+def test_scan_projects_read_the_source_and_write_logs_only(run, settings):
+    for scan in ("sca", "sast", "secrets"):
+        policy = policy_of(run, f"{settings.pipeline.name}-scan-{scan}-role")
+        actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+        assert actions == {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "kms:Decrypt",
+        }
+
+
+def test_a_permissions_boundary_is_attached_to_every_role():
+    boundary = "arn:aws:iam::111122223333:policy/ci-boundary"
+    run = run_stack("dev", {"ecs-cicd:iam": {"permissionsBoundaryArn": boundary}})
+    roles = run.of_type("aws:iam/role:Role")
+    assert len(roles) == 6
+    assert {r.name: r.inputs.get("permissionsBoundary") for r in roles} == {r.name: boundary for r in roles}

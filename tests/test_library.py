@@ -76,6 +76,8 @@ def test_a_custom_stage_brings_its_own_permissions_to_the_pipeline_role():
     sids = {s["Sid"]: s for s in policy["Statement"]}
     assert sids["InvokeNotifier"]["Action"] == ["lambda:InvokeFunction"]
     # Given explicit task roles, the deploy passes exactly those and reads nothing from AWS.
+    deploy = run.named("api-pipeline-deploy-service-role-policy").json_input("policy")
+    sids = {s["Sid"]: s for s in deploy["Statement"]}
     assert sids["PassOnlyTheServiceRoles"]["Resource"] == ["arn:aws:iam::111122223333:role/api-task"]
     assert not any("ecs/get" in token for token in run.invokes)
 

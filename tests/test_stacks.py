@@ -45,7 +45,7 @@ def test_every_pipeline_is_v2_with_the_configured_execution_mode(run, settings):
 def test_the_stacks_differ_where_environments_differ():
     modes = {s: evaluated(s).one(PIPELINE).inputs["executionMode"] for s in STACKS}
     computes = {
-        s: evaluated(s).one("aws:codebuild/project:Project").inputs["environment"]["computeType"] for s in STACKS
+        s: evaluated(s).named(f"orders-api-{s}-build-project").inputs["environment"]["computeType"] for s in STACKS
     }
     assert modes["dev"] == "SUPERSEDED" and modes["prod"] == "QUEUED"
     assert len(set(computes.values())) == 3

@@ -1,0 +1,112 @@
+"""One CodeBuild project with its own role and log group: the unit every build-like stage uses.
+
+Each project gets a role of its own (CICD-SEC-2), so a scan cannot do what the image build can.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from . import buildspecs
+from .account import AwsAccount
+from .artifacts import ArtifactStore
+from .iam import Statement, allow, service_role
+
+DEFAULT_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+
+
+@dataclass(frozen=True)
+class CodeBuildProject:
+    project: aws.codebuild.Project
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    arn: pulumi.Output[str]
+
+
+def codebuild_project(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    buildspec: str,
+    description: str,
+    store: ArtifactStore,
+    account: AwsAccount,
+    writes_artifacts: bool,
+    statements: Sequence[Statement] = (),
+    environment_variables: Sequence[Mapping[str, pulumi.Input[str]]] = (),
+    privileged: bool = False,
+    compute_type: str = "BUILD_GENERAL1_SMALL",
+    image: str = DEFAULT_IMAGE,
+    timeout_minutes: int = 20,
+    log_retention_days: int = 30,
+    cache_modes: Sequence[str] = ("LOCAL_SOURCE_CACHE",),
+    permissions_boundary: Optional[str] = None,
+    tags: Mapping[str, str],
+) -> CodeBuildProject:
+    """A project named `name` running the embedded `buildspecs/<buildspec>.yml`."""
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name=f"/aws/codebuild/{name}",
+        retention_in_days=log_retention_days,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    arn = account.arn("codebuild", f"project/{name}")
+    artifacts = store.read_write_statements(_sid(name)) if writes_artifacts else store.read_statements(_sid(name))
+    role = service_role(
+        f"{name}-role",
+        service="codebuild.amazonaws.com",
+        source_arn=arn,
+        statements=[
+            allow(
+                "WriteBuildLogs",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [log_group.arn.apply(lambda a: f"{a}:*")],
+            ),
+            *artifacts,
+            *statements,
+        ],
+        account=account,
+        tags=tags,
+        parent=parent,
+        permissions_boundary=permissions_boundary,
+    )
+    project = aws.codebuild.Project(
+        f"{name}-project",
+        name=name,
+        description=description,
+        service_role=role.arn,
+        build_timeout=timeout_minutes,
+        queued_timeout=60,
+        encryption_key=store.key.arn,
+        source={"type": "CODEPIPELINE", "buildspec": buildspecs.load(buildspec)},
+        artifacts={"type": "CODEPIPELINE"},
+        cache={"type": "LOCAL", "modes": list(cache_modes)},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "compute_type": compute_type,
+            "image": image,
+            "image_pull_credentials_type": "CODEBUILD",
+            "privileged_mode": privileged,
+            "environment_variables": list(environment_variables),
+        },
+        logs_config={
+            "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+            "s3_logs": {"status": "DISABLED"},
+        },
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role]),
+    )
+    return CodeBuildProject(project=project, role=role, log_group=log_group, arn=arn)
+
+
+def run_project_statement(sid: str, project_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[dict]:
+    """What the pipeline role needs to run (and stop) exactly these projects."""
+    return allow(sid, ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], list(project_arns))
+
+
+def _sid(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-") if part.isalnum())[:40] or "Project"

@@ -1,0 +1,91 @@
+"""Security scans (CICD-SEC-3, CICD-SEC-6): dependency audit, static analysis and secret scan,
+each a CodeBuild action beside the image build, each failing the pipeline on findings.
+
+Each scan has its own project and role: it reads the source artifact and writes its logs, and
+nothing else, so a compromised scanner can neither push an image nor deploy (CICD-SEC-5).
+"""
+
+from collections.abc import Mapping
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .account import AwsAccount
+from .artifacts import ArtifactStore
+from .codebuild import codebuild_project, run_project_statement
+from .source import GitHubSource
+from .stage import StageDefinition
+
+# action name -> (project suffix, embedded buildspec, what it looks for)
+SCANS: dict[str, tuple[str, str, str]] = {
+    "Dependencies": ("sca", "scan-dependencies", "known vulnerabilities in dependencies (osv-scanner)"),
+    "Code": ("sast", "scan-code", "insecure code patterns (semgrep)"),
+    "Secrets": ("secrets", "scan-secrets", "committed credentials (gitleaks)"),
+}
+
+
+class SecurityScansArgs(TypedDict, total=False):
+    source: GitHubSource
+    """The Source stage whose artifact is scanned. Required."""
+    artifact_store: ArtifactStore
+    """Where the pipeline keeps artifacts. Required."""
+    log_retention_days: int
+    """Scan log retention. Default 30."""
+    permissions_boundary: Optional[str]
+    """Permissions boundary ARN for the scan roles."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class SecurityScans(pulumi.ComponentResource):
+    """Three unprivileged scan projects; `stage` holds their actions, to run in parallel."""
+
+    projects: dict[str, aws.codebuild.Project]
+    stage: StageDefinition
+
+    def __init__(self, name: str, args: SecurityScansArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:SecurityScans", name, None, opts)
+        for required in ("source", "artifact_store"):
+            if required not in args:
+                raise ValueError(f"SecurityScans {name}: {required} is required")
+        source: GitHubSource = args["source"]
+        account = args.get("account") or AwsAccount.current()
+        self.projects = {}
+        arns = []
+        actions = []
+        for action_name, (suffix, buildspec, looks_for) in SCANS.items():
+            scan = codebuild_project(
+                f"{name}-{suffix}",
+                parent=self,
+                buildspec=buildspec,
+                description=f"Fails the pipeline on {looks_for} in {source.repository}",
+                store=args["artifact_store"],
+                account=account,
+                writes_artifacts=False,
+                privileged=False,
+                log_retention_days=args.get("log_retention_days", 30),
+                permissions_boundary=args.get("permissions_boundary"),
+                tags=args.get("tags", {}),
+            )
+            self.projects[action_name] = scan.project
+            arns.append(scan.arn)
+            actions.append(
+                aws.codepipeline.PipelineStageActionArgs(
+                    name=action_name,
+                    category="Test",
+                    owner="AWS",
+                    provider="CodeBuild",
+                    version="1",
+                    input_artifacts=[source.output_artifact],
+                    configuration={"ProjectName": scan.project.name},
+                )
+            )
+        self.stage = StageDefinition(
+            name="Scan",
+            actions=actions,
+            pipeline_role_statements=[run_project_statement("RunScanProjects", arns)],
+        )
+        self.register_outputs({})
