@@ -10,6 +10,7 @@ from components import (
     ImageBuild,
     ManualApproval,
     Pipeline,
+    PipelineAlerts,
     SecurityScans,
     settings,
 )
@@ -124,11 +125,32 @@ pipeline = Pipeline(
     },
 )
 
+deploy_role = pipeline.action_roles[("Deploy", "Service")]
+scan_projects = list(scans.projects.values()) if scans else []
+scan_roles = list(scans.roles.values()) if scans else []
+alerts = PipelineAlerts(
+    f"{name}-alerts",
+    {
+        "artifact_store": artifacts,
+        "pipeline_name": pipeline.pipeline.name,
+        "pipeline_arn": pipeline.pipeline.arn,
+        "project_names": [project.name for project in [build.project, *scan_projects]],
+        "role_names": [role.name for role in [pipeline.role, deploy_role, build.role, *scan_roles]],
+        "connection_arn": source.connection_arn,
+        "cluster": config.service.cluster,
+        "service": config.service.name,
+        "deploy_role_name": deploy_role.name,
+        "emails": config.notification_emails,
+        "tags": config.tags,
+    },
+)
+
 pulumi.export("pipelineName", pipeline.pipeline.name)
 pulumi.export("pipelineConsoleUrl", pipeline.console_url)
 pulumi.export("ecrRepositoryUrl", build.repository.repository_url)
 pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("connectionArn", source.connection_arn)
+pulumi.export("alertTopicArn", alerts.topic.arn)
 if source.handshake_url is not None:
     pulumi.export("connectionHandshakeUrl", source.handshake_url)
     pulumi.export(

@@ -5,6 +5,7 @@ hands the `Pipeline` a `StageDefinition` is a stage.
 """
 
 from .account import AwsAccount
+from .alerts import PipelineAlerts, PipelineAlertsArgs
 from .approval import ManualApproval, ManualApprovalArgs
 from .artifacts import ArtifactStore, ArtifactStoreArgs
 from .build import ImageBuild, ImageBuildArgs
@@ -28,6 +29,8 @@ __all__ = [
     "ManualApproval",
     "ManualApprovalArgs",
     "Pipeline",
+    "PipelineAlerts",
+    "PipelineAlertsArgs",
     "PipelineArgs",
     "SecurityScans",
     "SecurityScansArgs",

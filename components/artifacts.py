@@ -143,23 +143,37 @@ class ArtifactStore(pulumi.ComponentResource):
 def _key_policy(account: AwsAccount) -> pulumi.Output[str]:
     """Delegates use of the key to IAM in this account only: no other account or public principal.
     Roles get kms:Decrypt / kms:GenerateDataKey on this key's ARN through their own policies."""
-    root = pulumi.Output.format("arn:{0}:iam::{1}:root", account.partition, account.id)
-    return root.apply(
-        lambda principal: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "AccountIamGovernsUse",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": principal},
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    }
-                ],
-            },
-            sort_keys=True,
-        )
+    return pulumi.Output.all(account.partition, account.id).apply(
+        lambda args: _key_policy_document(f"arn:{args[0]}:iam::{args[1]}:root", args[1])
+    )
+
+
+def _key_policy_document(principal: str, account_id: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    # The AWS default key policy statement: IAM policies in this account (and
+                    # only this account) govern use; "*" in a key policy means this key.
+                    "Sid": "AccountIamGovernsUse",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": principal},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    # EventBridge publishes alerts to topics encrypted with this key.
+                    "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ],
+        },
+        sort_keys=True,
     )
 
 

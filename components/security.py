@@ -54,6 +54,7 @@ class SecurityScans(pulumi.ComponentResource):
         source: GitHubSource = args["source"]
         account = args.get("account") or AwsAccount.current()
         self.projects = {}
+        self.roles: dict[str, aws.iam.Role] = {}
         arns = []
         actions = []
         for action_name, (suffix, buildspec, looks_for) in SCANS.items():
@@ -71,6 +72,7 @@ class SecurityScans(pulumi.ComponentResource):
                 tags=args.get("tags", {}),
             )
             self.projects[action_name] = scan.project
+            self.roles[action_name] = scan.role
             arns.append(scan.arn)
             actions.append(
                 aws.codepipeline.PipelineStageActionArgs(

@@ -99,9 +99,10 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         self.run = run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
-        state = dict(args.inputs)
-        physical = state.get("name") or f"{args.name}-{_short_hash(args.name)}"
-        state.update(_computed_state(args.typ, physical, state, self.region))
+        inputs = dict(args.inputs)
+        physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
+        # What AWS computes, never overriding what the program set (an EventTarget's `arn` input).
+        state = {**_computed_state(args.typ, physical, inputs, self.region), **inputs}
         return f"{physical}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
@@ -285,6 +286,8 @@ def _computed_state(type_: str, physical: str, state: Mapping[str, Any], region:
                 arn=f"arn:aws:{service}:{region}:{account}:connection/{_uuid_like(physical)}",
                 connectionStatus="PENDING",
             )
+        case "aws:cloudwatch/eventRule:EventRule":
+            computed.update(name=physical, arn=f"arn:aws:events:{region}:{account}:rule/{physical}")
         case "aws:sns/topic:Topic":
             computed.update(name=physical, arn=f"arn:aws:sns:{region}:{account}:{physical}")
     return computed

@@ -98,3 +98,46 @@ def test_skipping_scans_needs_the_insecure_flag_and_plan_names_it(tmp_path, caps
 
 def test_no_long_lived_credentials_are_created(run):
     assert not [r for r in run.resources if r.type in ("aws:iam/user:User", "aws:iam/accessKey:AccessKey")]
+
+
+def alert_pattern(run, rule: str) -> dict:
+    return run.named(f"{run.outputs['pipelineName']}-alerts-{rule}").json_input("eventPattern")
+
+
+def test_pipeline_failures_are_sent_to_the_encrypted_alert_topic(run):
+    pattern = alert_pattern(run, "pipeline-failed")
+    assert pattern["detail"] == {"state": ["FAILED"]}
+    assert pattern["resources"] == [run.one("aws:codepipeline/pipeline:Pipeline").inputs["arn"]]
+    topic = run.one("aws:sns/topic:Topic", f"{run.outputs['pipelineName']}-alerts-topic").inputs
+    assert topic["kmsMasterKeyId"] and run.outputs["alertTopicArn"] == topic["arn"]
+    targets = [t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")]
+    assert targets == [topic["arn"]] * 6
+
+
+def test_service_updates_by_anyone_but_the_deploy_role_are_reported(run, settings):
+    detail = alert_pattern(run, "service-updated-outside-pipeline")["detail"]
+    deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["name"]
+    assert detail["eventName"] == ["UpdateService", "DeleteService"]
+    assert detail["requestParameters"]["service"][0] == settings.service.name
+    assert detail["userIdentity"] == {"arn": [{"anything-but": {"wildcard": f"*:assumed-role/{deploy_role}/*"}}]}
+
+
+def test_changes_to_the_pipeline_its_projects_and_roles_are_reported(run, settings):
+    projects = alert_pattern(run, "projects-changed")["detail"]["requestParameters"]["name"]
+    assert sorted(projects) == sorted(p.inputs["name"] for p in run.of_type("aws:codebuild/project:Project"))
+    roles = alert_pattern(run, "roles-changed")["detail"]["requestParameters"]["roleName"]
+    assert sorted(roles) == sorted(r.inputs["name"] for r in run.of_type("aws:iam/role:Role"))
+    pipeline = alert_pattern(run, "pipeline-changed")["detail"]
+    assert {"requestParameters": {"name": [settings.pipeline.name]}} in pipeline["$or"]
+    connection = alert_pattern(run, "connection-changed")["detail"]["requestParameters"]
+    assert connection == {"connectionArn": [run.outputs["connectionArn"]]}
+
+
+def test_only_this_stacks_rules_may_publish_alerts(run, settings):
+    policy = run.named(f"{settings.pipeline.name}-alerts-topic-policy").json_input("policy")
+    allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    rules = sorted(r.inputs["arn"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule"))
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rules}}
+    key_policy = run.one("aws:kms/key:Key").json_input("policy")
+    events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"})
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}

@@ -19,6 +19,8 @@ UNTAGGABLE = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:sns/topicPolicy:TopicPolicy",
 }
 
 
