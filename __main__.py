@@ -3,6 +3,7 @@
 import pulumi
 
 from components import (
+    AccountGuardrails,
     ArtifactStore,
     AwsAccount,
     EcsDeploy,
@@ -12,6 +13,7 @@ from components import (
     Pipeline,
     PipelineAlerts,
     SecurityScans,
+    guardrails,
     settings,
 )
 
@@ -145,12 +147,32 @@ alerts = PipelineAlerts(
     },
 )
 
+AccountGuardrails(
+    f"{name}-guardrails",
+    {
+        "cloud_trail": config.guardrails.cloud_trail,
+        "guard_duty": config.guardrails.guard_duty,
+        "config_rules": config.guardrails.config_rules,
+        "protect": config.protect,
+        "tags": config.tags,
+        "account": account,
+    },
+)
+scp = pulumi.Output.all(
+    pipeline.pipeline.arn,
+    build.project.arn,
+    *(project.arn for project in scan_projects),
+    *(role.arn for role in [pipeline.role, deploy_role, build.role, *scan_roles]),
+    account.caller_arn,
+).apply(lambda arns: guardrails.scp_document(arns[:-1], guardrails.deployer_role_arn(arns[-1])))
+
 pulumi.export("pipelineName", pipeline.pipeline.name)
 pulumi.export("pipelineConsoleUrl", pipeline.console_url)
 pulumi.export("ecrRepositoryUrl", build.repository.repository_url)
 pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("connectionArn", source.connection_arn)
 pulumi.export("alertTopicArn", alerts.topic.arn)
+pulumi.export("scpDocument", scp)
 if source.handshake_url is not None:
     pulumi.export("connectionHandshakeUrl", source.handshake_url)
     pulumi.export(

@@ -10,6 +10,7 @@ from .approval import ManualApproval, ManualApprovalArgs
 from .artifacts import ArtifactStore, ArtifactStoreArgs
 from .build import ImageBuild, ImageBuildArgs
 from .deploy import EcsDeploy, EcsDeployArgs
+from .guardrails import AccountGuardrails, AccountGuardrailsArgs
 from .pipeline import Pipeline, PipelineArgs
 from .security import SecurityScans, SecurityScansArgs
 from .settings import Settings, SettingsError
@@ -17,6 +18,8 @@ from .source import GitHubSource, GitHubSourceArgs
 from .stage import StageDefinition
 
 __all__ = [
+    "AccountGuardrails",
+    "AccountGuardrailsArgs",
     "ArtifactStore",
     "ArtifactStoreArgs",
     "AwsAccount",

@@ -14,6 +14,7 @@ class AwsAccount:
     id: pulumi.Output[str]
     region: pulumi.Output[str]
     partition: pulumi.Output[str]
+    caller_arn: pulumi.Output[str]
 
     @classmethod
     def current(cls, opts: Optional[pulumi.InvokeOptions] = None) -> "AwsAccount":
@@ -22,6 +23,7 @@ class AwsAccount:
             id=identity.account_id,
             region=aws.get_region_output(opts=opts).region,
             partition=aws.get_partition_output(opts=opts).partition,
+            caller_arn=identity.arn,
         )
 
     def arn(self, service: str, resource: pulumi.Input[str], regional: bool = True) -> pulumi.Output[str]:

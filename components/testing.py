@@ -219,7 +219,7 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
     return {
         "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
             "accountId": account_id,
-            "arn": f"arn:aws:iam::{account_id}:user/offline",
+            "arn": f"arn:aws:sts::{account_id}:assumed-role/ci-deployer/offline-session",
             "userId": "AIDAOFFLINE",
             "id": account_id,
         },

@@ -1,5 +1,6 @@
 """Security controls from the OWASP CI/CD Top 10, each guarded by a test that fails without it."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -141,3 +142,31 @@ def test_only_this_stacks_rules_may_publish_alerts(run, settings):
     key_policy = run.one("aws:kms/key:Key").json_input("policy")
     events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"})
     assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+
+
+def test_guardrails_are_opt_in_and_create_trail_detector_and_config_rules():
+    assert not [
+        r for r in evaluated("prod").resources if r.type.startswith(("aws:cloudtrail", "aws:guardduty", "aws:cfg"))
+    ]
+    run = run_stack("dev", {"ecs-cicd:guardrails": {"cloudTrail": True, "guardDuty": True, "configRules": True}})
+    trail = run.one("aws:cloudtrail/trail:Trail").inputs
+    assert trail["isMultiRegionTrail"] and trail["enableLogFileValidation"]
+    assert run.one("aws:guardduty/detector:Detector").inputs["enable"] is True
+    identifiers = sorted(r.inputs["source"]["sourceIdentifier"] for r in run.of_type("aws:cfg/rule:Rule"))
+    assert identifiers == [
+        "CODEBUILD_PROJECT_ARTIFACT_ENCRYPTION",
+        "CODEBUILD_PROJECT_ENVVAR_AWSCRED_CHECK",
+        "CODEBUILD_PROJECT_LOGGING_ENABLED",
+        "CODEBUILD_PROJECT_SOURCE_REPO_URL_CHECK",
+    ]
+
+
+def test_the_scp_denies_pipeline_changes_except_by_the_deploying_role(run, settings):
+    scp = json.loads(run.outputs["scpDocument"])
+    (statement,) = scp["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert {"codepipeline:UpdatePipeline", "codepipeline:DeletePipeline", "iam:PutRolePolicy"} <= set(
+        statement["Action"]
+    )
+    assert run.one("aws:codepipeline/pipeline:Pipeline").inputs["arn"] in statement["Resource"]
+    assert statement["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/ci-deployer"}}

@@ -1,0 +1,182 @@
+"""The seed's AWS account practices, each opt-in because each is an account- or region-wide
+singleton: a CloudTrail trail, a GuardDuty detector, AWS Config rules for CodeBuild, and a
+service control policy document that protects the pipeline from changes outside Pulumi."""
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .account import AwsAccount
+
+# AWS Config managed rules for CodeBuild named in the seed's "Config Rules" practice.
+CODEBUILD_CONFIG_RULES = {
+    "codebuild-no-aws-credentials-in-env": "CODEBUILD_PROJECT_ENVVAR_AWSCRED_CHECK",
+    "codebuild-source-url-without-tokens": "CODEBUILD_PROJECT_SOURCE_REPO_URL_CHECK",
+    "codebuild-logging-enabled": "CODEBUILD_PROJECT_LOGGING_ENABLED",
+    "codebuild-artifacts-encrypted": "CODEBUILD_PROJECT_ARTIFACT_ENCRYPTION",
+}
+
+
+class AccountGuardrailsArgs(TypedDict, total=False):
+    cloud_trail: bool
+    """Create a multi-region trail with log file validation. Default False."""
+    guard_duty: bool
+    """Enable a GuardDuty detector. Default False."""
+    config_rules: bool
+    """Add the CodeBuild AWS Config managed rules (needs a Config recorder). Default False."""
+    protect: bool
+    """Protect the trail bucket from deletion. Default True."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class AccountGuardrails(pulumi.ComponentResource):
+    trail: Optional[aws.cloudtrail.Trail] = None
+    detector: Optional[aws.guardduty.Detector] = None
+
+    def __init__(self, name: str, args: AccountGuardrailsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:AccountGuardrails", name, None, opts)
+        tags = dict(args.get("tags", {}))
+        account = args.get("account") or AwsAccount.current()
+        child = pulumi.ResourceOptions(parent=self)
+        if args.get("cloud_trail"):
+            self.trail = _trail(name, account, tags, self, args.get("protect", True))
+        if args.get("guard_duty"):
+            self.detector = aws.guardduty.Detector(f"{name}-guardduty", enable=True, tags=tags, opts=child)
+        if args.get("config_rules"):
+            for rule_name, identifier in CODEBUILD_CONFIG_RULES.items():
+                aws.cfg.Rule(
+                    f"{name}-{rule_name}",
+                    name=f"{name}-{rule_name}",
+                    source={"owner": "AWS", "source_identifier": identifier},
+                    scope={"compliance_resource_types": ["AWS::CodeBuild::Project"]},
+                    tags=tags,
+                    opts=child,
+                )
+        self.register_outputs({})
+
+
+def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, protect: bool) -> aws.cloudtrail.Trail:
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(
+        f"{name}-trail-bucket", tags=tags, opts=pulumi.ResourceOptions(parent=parent, protect=protect)
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-trail-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-trail-encryption",
+        bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
+        opts=child,
+    )
+    aws.s3.BucketVersioning(
+        f"{name}-trail-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+    )
+    trail_name = f"{name}-trail"
+    trail_arn = account.arn("cloudtrail", f"trail/{trail_name}")
+    policy = aws.s3.BucketPolicy(
+        f"{name}-trail-bucket-policy",
+        bucket=bucket.id,
+        policy=pulumi.Output.all(bucket.arn, account.id, trail_arn).apply(lambda a: _trail_bucket_policy(*a)),
+        opts=child,
+    )
+    return aws.cloudtrail.Trail(
+        trail_name,
+        name=trail_name,
+        s3_bucket_name=bucket.bucket,
+        is_multi_region_trail=True,
+        include_global_service_events=True,
+        enable_log_file_validation=True,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+    )
+
+
+def _trail_bucket_policy(bucket_arn: str, account_id: str, trail_arn: str) -> str:
+    from_this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TrailChecksAcl",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": bucket_arn,
+                    "Condition": from_this_trail,
+                },
+                {
+                    "Sid": "TrailWritesLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
+                    },
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def scp_document(protected_arns: Sequence[str], deployer_role_arn: str) -> str:
+    """A service control policy (for AWS Organizations, applied by its administrators) that denies
+    changing or deleting this pipeline, its projects and roles except by the deploying role:
+    no bypass of the delivery process through the console or a stray script."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OnlyTheDeployerChangesThePipeline",
+                    "Effect": "Deny",
+                    "Action": [
+                        "codebuild:DeleteProject",
+                        "codebuild:UpdateProject",
+                        "codepipeline:DeletePipeline",
+                        "codepipeline:UpdatePipeline",
+                        "iam:AttachRolePolicy",
+                        "iam:DeleteRole",
+                        "iam:DeleteRolePolicy",
+                        "iam:DetachRolePolicy",
+                        "iam:PutRolePolicy",
+                        "iam:UpdateAssumeRolePolicy",
+                    ],
+                    "Resource": sorted(protected_arns),
+                    "Condition": {"ArnNotLike": {"aws:PrincipalArn": deployer_role_arn}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def deployer_role_arn(caller_arn: str) -> str:
+    """The IAM role behind an assumed-role session ARN (what `pulumi up` runs as)."""
+    parts = caller_arn.split(":")
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
+    return caller_arn
