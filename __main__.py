@@ -1,4 +1,7 @@
-"""ecs-cicd: GitHub -> CodeBuild (image to ECR) -> [approval] -> ECS, one stack per environment."""
+"""ecs-cicd: GitHub -> CodeBuild (image to ECR) -> [approval] -> ECS, one stack per environment.
+
+Source  -> Build (image | scans | tests, in parallel) -> [Approve] -> Deploy (+ check, rolls back)
+"""
 
 import pulumi
 
@@ -6,27 +9,37 @@ from components import (
     AccountGuardrails,
     ArtifactStore,
     AwsAccount,
+    CodeDeployBlueGreen,
+    ContainerContract,
     EcsDeploy,
+    EcsService,
     GitHubSource,
     ImageBuild,
     ManualApproval,
     Pipeline,
     PipelineAlerts,
     SecurityScans,
+    ServiceCheck,
+    TestCommands,
     guardrails,
     settings,
 )
+from components.deploy import roles_of_running_service
 
 config = settings.load()
 name = config.pipeline.name
 account = AwsAccount.current()
+tags = config.tags
+boundary = config.permissions_boundary
+contract = ContainerContract(config.service.container, config.service.port)
+blue_green = config.deploy.strategy == "blue-green"
 
 artifacts = ArtifactStore(
     f"{name}-artifacts",
     {
         "expiration_days": config.pipeline.artifact_expiration_days,
         "protect": config.protect,
-        "tags": config.tags,
+        "tags": tags,
         "account": account,
     },
 )
@@ -39,8 +52,44 @@ source = GitHubSource(
         "connection_arn": config.source.connection_arn,
         "connection_name": settings.connection_name(name),
         "full_clone": config.source.full_clone,
-        "tags": config.tags,
+        "tags": tags,
     },
+)
+
+# The target service: created here (service.create) or an existing one, by name.
+service = (
+    EcsService(
+        f"{name}-service",
+        {
+            "cluster": config.service.cluster,
+            "service": config.service.name,
+            "container": contract,
+            "image_repository_arn": account.arn("ecr", f"repository/{config.build.repository_name}"),
+            "bootstrap_image": config.service.bootstrap_image,
+            "cpu": config.service.cpu,
+            "memory": config.service.memory,
+            "desired_count": config.service.desired_count,
+            "environment": config.service.environment,
+            "secrets": config.service.secrets,
+            "health_check_path": config.service.health_check_path,
+            "health_check_interval_seconds": config.service.health_check_interval_seconds,
+            "healthy_threshold": config.service.healthy_threshold,
+            "unhealthy_threshold": config.service.unhealthy_threshold,
+            "deregistration_delay_seconds": config.service.deregistration_delay_seconds,
+            "certificate_arn": config.service.certificate_arn,
+            "availability_zones": config.service.availability_zones,
+            "nat_gateways": config.service.nat_gateways,
+            "blue_green": blue_green,
+            "rollback_on_alarm": config.service.rollback_on_alarm,
+            "autoscaling": config.service.autoscaling and vars(config.service.autoscaling),
+            "log_retention_days": config.build.log_retention_days,
+            "protect": config.protect,
+            "tags": tags,
+            "account": account,
+        },
+    )
+    if config.service.create
+    else None
 )
 
 build = ImageBuild(
@@ -48,7 +97,7 @@ build = ImageBuild(
     {
         "source": source,
         "artifact_store": artifacts,
-        "container_name": config.service.container,
+        "container_name": contract.name,
         "repository_name": config.build.repository_name,
         "compute_type": config.build.compute_type,
         "image": config.build.image,
@@ -60,28 +109,51 @@ build = ImageBuild(
         "log_retention_days": config.build.log_retention_days,
         "keep_images": config.build.keep_images,
         "fail_on_severity": config.build.fail_on_severity,
-        "permissions_boundary": config.permissions_boundary,
+        **(
+            {
+                "appspec": contract.appspec(),
+                **({"taskdef_template": service.taskdef_template} if service else {"task_family": config.service.name}),
+            }
+            if blue_green
+            else {}
+        ),
+        "permissions_boundary": boundary,
         "protect": config.protect,
-        "tags": config.tags,
+        "tags": tags,
         "account": account,
     },
 )
+build_stage = build.stage
 
-scans = (
-    None
-    if config.insecure.skip_security_scans
-    else SecurityScans(
+if not config.insecure.skip_security_scans:
+    scans = SecurityScans(
         f"{name}-scan",
         {
             "source": source,
             "artifact_store": artifacts,
             "log_retention_days": config.build.log_retention_days,
-            "permissions_boundary": config.permissions_boundary,
-            "tags": config.tags,
+            "permissions_boundary": boundary,
+            "tags": tags,
             "account": account,
         },
     )
-)
+    build_stage = build_stage.alongside(scans.stage)
+
+if config.build.test_commands:
+    tests = TestCommands(
+        f"{name}-tests",
+        {
+            "source": source,
+            "artifact_store": artifacts,
+            "commands": config.build.test_commands,
+            "compute_type": config.build.compute_type,
+            "log_retention_days": config.build.log_retention_days,
+            "permissions_boundary": boundary,
+            "tags": tags,
+            "account": account,
+        },
+    )
+    build_stage = build_stage.alongside(tests.stage)
 
 approval = (
     ManualApproval(
@@ -91,62 +163,106 @@ approval = (
             "artifact_store": artifacts,
             "summary": f"Deploy {config.source.repository} to {config.environment}?",
             "emails": config.deploy.approval_emails,
-            "tags": config.tags,
+            "tags": tags,
         },
     )
     if config.deploy.require_approval
     else None
 )
 
-deploy = EcsDeploy(
-    f"{name}-deploy",
-    {
-        "build": build,
-        "cluster": config.service.cluster,
-        "service": config.service.name,
-        "timeout_minutes": config.deploy.timeout_minutes,
-        "account": account,
-    },
-)
+task_role_arns = service.task_role_arns if service else None
+if blue_green:
+    deploy = CodeDeployBlueGreen(
+        f"{name}-deploy",
+        {
+            "build": build,
+            "artifact_store": artifacts,
+            "cluster": config.service.cluster,
+            "service": config.service.name,
+            "created_service": service,
+            "application": config.deploy.blue_green.application,
+            "deployment_group": config.deploy.blue_green.deployment_group,
+            "task_role_arns": task_role_arns
+            or roles_of_running_service(account, config.service.cluster, config.service.name),
+            "deployment_config": config.deploy.blue_green.deployment_config,
+            "termination_wait_minutes": config.deploy.blue_green.termination_wait_minutes,
+            "permissions_boundary": boundary,
+            "tags": tags,
+            "account": account,
+        },
+    )
+else:
+    deploy = EcsDeploy(
+        f"{name}-deploy",
+        {
+            "build": build,
+            "cluster": config.service.cluster,
+            "service": config.service.name,
+            "timeout_minutes": config.deploy.timeout_minutes,
+            "task_role_arns": task_role_arns,
+            "account": account,
+        },
+    )
+deploy_stage = deploy.stage
+
+health_url = config.deploy.health_check_url or (service.health_url if service else None)
+if health_url:
+    check = ServiceCheck(
+        f"{name}-check",
+        {
+            "artifact_store": artifacts,
+            "source": source,
+            "url": health_url,
+            "timeout_seconds": config.deploy.check_timeout_seconds,
+            "commands": config.deploy.check_commands,
+            "log_retention_days": config.build.log_retention_days,
+            "permissions_boundary": boundary,
+            "tags": tags,
+            "account": account,
+        },
+    )
+    deploy_stage = deploy_stage.followed_by(check.stage)
+if config.deploy.rollback_on_failure:
+    deploy_stage = deploy_stage.rolling_back_on_failure()
 
 pipeline = Pipeline(
     name,
     {
-        "stages": [
-            source.stage,
-            build.stage.alongside(scans.stage) if scans else build.stage,
-            *([approval.stage] if approval else []),
-            deploy.stage,
-        ],
+        "stages": [source.stage, build_stage, *([approval.stage] if approval else []), deploy_stage],
         "artifact_store": artifacts,
         "triggers": [source.trigger()],
         "execution_mode": config.pipeline.execution_mode,
-        "permissions_boundary": config.permissions_boundary,
-        "tags": config.tags,
+        "permissions_boundary": boundary,
+        "tags": tags,
         "account": account,
     },
 )
 
+# Watching: alerts on failures, on changes to what the pipeline is made of, and on deploys that bypass it.
+build_projects = pipeline.codebuild_projects()
+pipeline_roles = [
+    pipeline.role,
+    *pipeline.action_roles.values(),
+    *pipeline.stage_roles(),
+    *([service.execution_role, service.task_role] if service else []),
+]
 deploy_role = pipeline.action_roles[("Deploy", "Service")]
-scan_projects = list(scans.projects.values()) if scans else []
-scan_roles = list(scans.roles.values()) if scans else []
 alerts = PipelineAlerts(
     f"{name}-alerts",
     {
         "artifact_store": artifacts,
         "pipeline_name": pipeline.pipeline.name,
         "pipeline_arn": pipeline.pipeline.arn,
-        "project_names": [project.name for project in [build.project, *scan_projects]],
-        "role_names": [role.name for role in [pipeline.role, deploy_role, build.role, *scan_roles]],
+        "project_names": build_projects,
+        "role_names": [role.name for role in pipeline_roles],
         "connection_arn": source.connection_arn,
         "cluster": config.service.cluster,
         "service": config.service.name,
         "deploy_role_name": deploy_role.name,
         "emails": config.notification_emails,
-        "tags": config.tags,
+        "tags": tags,
     },
 )
-
 AccountGuardrails(
     f"{name}-guardrails",
     {
@@ -154,17 +270,13 @@ AccountGuardrails(
         "guard_duty": config.guardrails.guard_duty,
         "config_rules": config.guardrails.config_rules,
         "protect": config.protect,
-        "tags": config.tags,
+        "tags": tags,
         "account": account,
     },
 )
-scp = pulumi.Output.all(
-    pipeline.pipeline.arn,
-    build.project.arn,
-    *(project.arn for project in scan_projects),
-    *(role.arn for role in [pipeline.role, deploy_role, build.role, *scan_roles]),
-    account.caller_arn,
-).apply(lambda arns: guardrails.scp_document(arns[:-1], guardrails.deployer_role_arn(arns[-1])))
+scp = pulumi.Output.all(account.caller_arn, pipeline.pipeline.arn, *(role.arn for role in pipeline_roles)).apply(
+    lambda arns: guardrails.scp_document(arns[1:], guardrails.deployer_role_arn(arns[0]))
+)
 
 pulumi.export("pipelineName", pipeline.pipeline.name)
 pulumi.export("pipelineConsoleUrl", pipeline.console_url)
@@ -173,6 +285,8 @@ pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("connectionArn", source.connection_arn)
 pulumi.export("alertTopicArn", alerts.topic.arn)
 pulumi.export("scpDocument", scp)
+if service is not None:
+    pulumi.export("serviceUrl", service.health_url)
 if source.handshake_url is not None:
     pulumi.export("connectionHandshakeUrl", source.handshake_url)
     pulumi.export(

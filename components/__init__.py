@@ -8,11 +8,15 @@ from .account import AwsAccount
 from .alerts import PipelineAlerts, PipelineAlertsArgs
 from .approval import ManualApproval, ManualApprovalArgs
 from .artifacts import ArtifactStore, ArtifactStoreArgs
+from .bluegreen import CodeDeployBlueGreen, CodeDeployBlueGreenArgs
 from .build import ImageBuild, ImageBuildArgs
+from .checks import ServiceCheck, ServiceCheckArgs, TestCommands, TestCommandsArgs
+from .contract import ContainerContract
 from .deploy import EcsDeploy, EcsDeployArgs
 from .guardrails import AccountGuardrails, AccountGuardrailsArgs
 from .pipeline import Pipeline, PipelineArgs
 from .security import SecurityScans, SecurityScansArgs
+from .service import EcsService, EcsServiceArgs
 from .settings import Settings, SettingsError
 from .source import GitHubSource, GitHubSourceArgs
 from .stage import StageDefinition
@@ -23,8 +27,13 @@ __all__ = [
     "ArtifactStore",
     "ArtifactStoreArgs",
     "AwsAccount",
+    "CodeDeployBlueGreen",
+    "CodeDeployBlueGreenArgs",
+    "ContainerContract",
     "EcsDeploy",
     "EcsDeployArgs",
+    "EcsService",
+    "EcsServiceArgs",
     "GitHubSource",
     "GitHubSourceArgs",
     "ImageBuild",
@@ -37,7 +46,11 @@ __all__ = [
     "PipelineArgs",
     "SecurityScans",
     "SecurityScansArgs",
+    "ServiceCheck",
+    "ServiceCheckArgs",
     "Settings",
     "SettingsError",
     "StageDefinition",
+    "TestCommands",
+    "TestCommandsArgs",
 ]

@@ -19,7 +19,11 @@ from .source import GitHubSource
 from .stage import StageDefinition
 
 OUTPUT_ARTIFACT = "BuildOutput"
-IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
+# Files of the build's output artifact (written by buildspecs/build-image.yml into its root).
+IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"  # ECS rolling deploy
+IMAGE_DETAIL_FILE = "imageDetail.json"  # CodeDeployToECS: the image
+TASKDEF_FILE = "taskdef.json"  # CodeDeployToECS: the task definition template
+APPSPEC_FILE = "appspec.yaml"  # CodeDeployToECS: the AppSpec template
 
 # Everything `docker push`, `aws ecr describe-images` and the scan gate need on the one repository.
 _ECR_PUSH_ACTIONS = [
@@ -62,6 +66,12 @@ class ImageBuildArgs(TypedDict, total=False):
     """Build log retention. Default 30."""
     fail_on_severity: str
     """Image scan gate: fail the build on findings at or above CRITICAL, HIGH, MEDIUM or LOW. Default CRITICAL."""
+    taskdef_template: pulumi.Input[str]
+    """Blue/green: taskdef.json rendered from the container contract (a service this program created)."""
+    task_family: str
+    """Blue/green on an existing service: derive taskdef.json from this family's current revision."""
+    appspec: str
+    """Blue/green: appspec.yaml rendered from the container contract."""
     keep_images: int
     """How many images the ECR lifecycle rule keeps. Default 50."""
     protect: bool
@@ -120,6 +130,11 @@ class ImageBuild(pulumi.ComponentResource):
         ]
         if source.full_clone:
             statements.append(source.use_connection_statement("FullCloneUseConnection"))
+        if args.get("task_family") and not args.get("taskdef_template"):
+            # DescribeTaskDefinition has no resource-level permissions.
+            statements.append(
+                allow("ReadTaskDefinitionNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"])
+            )
         built = codebuild_project(
             name,
             parent=self,
@@ -167,6 +182,7 @@ class ImageBuild(pulumi.ComponentResource):
                 )
             ],
             pipeline_role_statements=[run_project_statement("RunBuildProject", [built.arn])],
+            roles=[built.role],
         )
         self.register_outputs({"repository_url": self.repository.repository_url, "project_name": self.project.name})
 
@@ -204,7 +220,13 @@ def _environment_variables(
         {"name": "DOCKER_CONTEXT", "value": args.get("context", "."), "type": "PLAINTEXT"},
         {"name": "FAIL_ON_SEVERITY", "value": args.get("fail_on_severity", "CRITICAL"), "type": "PLAINTEXT"},
     ]
-    reserved = {v["name"] for v in fixed} | {"COMMIT_ID"}
+    blue_green = {"appspec": "APPSPEC_TEMPLATE", "taskdef_template": "TASKDEF_TEMPLATE", "task_family": "TASK_FAMILY"}
+    fixed += [
+        {"name": variable, "value": args[key], "type": "PLAINTEXT"}
+        for key, variable in blue_green.items()
+        if args.get(key)
+    ]
+    reserved = {v["name"] for v in fixed} | {"COMMIT_ID", *blue_green.values()}
     user = dict(args.get("environment", {}))
     clashes = sorted(reserved & (set(user) | {s.name for s in secrets}))
     if clashes:

@@ -20,6 +20,18 @@ COMPUTE_TYPES = [
 
 EXECUTION_MODES = ["QUEUED", "SUPERSEDED", "PARALLEL"]
 
+FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384]
+
+STRATEGIES = ["rolling", "blue-green"]
+
+CODEDEPLOY_CONFIGS = [
+    "CodeDeployDefault.ECSAllAtOnce",
+    "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+    "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+    "CodeDeployDefault.ECSCanary10Percent5Minutes",
+    "CodeDeployDefault.ECSCanary10Percent15Minutes",
+]
+
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 
 # The values CloudWatch Logs accepts for retentionInDays (0, "never expire", is left out on purpose).
@@ -186,6 +198,13 @@ KEYS: dict[str, dict] = {
                 "default": 30,
                 "description": "Retention of the build's CloudWatch log group, in days.",
             },
+            "testCommands": {
+                "type": "array",
+                "default": [],
+                "items": {"type": "string", "minLength": 1},
+                "description": "Shell commands run before the deploy, in their own CodeBuild project and role, in "
+                "parallel with the image build. No test action when empty.",
+            },
             "failOnSeverity": {
                 "enum": SEVERITIES,
                 "default": "CRITICAL",
@@ -203,10 +222,17 @@ KEYS: dict[str, dict] = {
     },
     "service": {
         "type": "object",
-        "description": "The existing ECS service the pipeline deploys to: the container contract.",
+        "description": "The ECS service the pipeline deploys to, and the container contract (name, port) "
+        "shared by the task definition, the build's image definitions and the blue/green templates.",
         "additionalProperties": False,
         "required": ["cluster", "name", "container"],
         "properties": {
+            "create": {
+                "type": "boolean",
+                "default": False,
+                "description": "Create the service (VPC, load balancer, cluster, task definition, service) instead "
+                "of deploying to an existing one.",
+            },
             "cluster": {
                 "type": "string",
                 "pattern": r"^[A-Za-z0-9_-]{1,255}$",
@@ -226,6 +252,132 @@ KEYS: dict[str, dict] = {
                 "description": "Container in the service's task definition that runs the built image: the one "
                 "name the build's image definitions and the deploy use.",
             },
+            "port": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 65535,
+                "default": 8080,
+                "description": "Port the container listens on (created services and blue/green).",
+            },
+            "cpu": {"enum": FARGATE_CPU, "default": 256, "description": "Fargate task CPU units (created services)."},
+            "memory": {
+                "type": "integer",
+                "minimum": 512,
+                "maximum": 30720,
+                "default": 512,
+                "description": "Fargate task memory in MiB (created services); must suit the CPU size.",
+            },
+            "desiredCount": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 100,
+                "default": 2,
+                "description": "Tasks to run (created services).",
+            },
+            "bootstrapImage": {
+                "type": "string",
+                "default": "public.ecr.aws/docker/library/nginx:stable-alpine",
+                "pattern": r"^[a-z0-9][a-z0-9._/:@-]*$",
+                "x-allowed": "an image reference",
+                "description": "Image a created service runs until the pipeline's first deploy.",
+            },
+            "environment": {
+                "type": "object",
+                "default": {},
+                "propertyNames": {"pattern": ENV_VAR_NAME},
+                "additionalProperties": {"type": "string"},
+                "x-allowed": "a map of variable names to plain, non-secret values",
+                "description": "Plain container environment variables (created services).",
+            },
+            "secrets": {
+                "type": "object",
+                "default": {},
+                "propertyNames": {"pattern": ENV_VAR_NAME},
+                "additionalProperties": {
+                    "type": "string",
+                    "anyOf": [{"pattern": SECRETS_MANAGER_REF}, {"pattern": SSM_PARAMETER_REF}],
+                    "x-allowed": "a Secrets Manager secret ARN or an SSM parameter name starting with '/'",
+                },
+                "x-allowed": "a map of variable names to secret references",
+                "description": "Container secrets (created services): the execution role may read exactly these.",
+            },
+            "healthCheckPath": {
+                "type": "string",
+                "default": "/health",
+                "pattern": r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$",
+                "maxLength": 1024,
+                "x-allowed": "a URL path starting with '/'",
+                "description": "Load balancer health check path, also called by the post-deploy check.",
+            },
+            "healthCheckIntervalSeconds": {
+                "type": "integer",
+                "minimum": 5,
+                "maximum": 300,
+                "default": 10,
+                "description": "Seconds between load balancer health checks (AWS default 30).",
+            },
+            "healthyThreshold": {
+                "type": "integer",
+                "minimum": 2,
+                "maximum": 10,
+                "default": 2,
+                "description": "Consecutive passes before a task takes traffic (AWS default 5).",
+            },
+            "unhealthyThreshold": {
+                "type": "integer",
+                "minimum": 2,
+                "maximum": 10,
+                "default": 3,
+                "description": "Consecutive failures before a task is taken out (AWS default 2).",
+            },
+            "deregistrationDelaySeconds": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 3600,
+                "default": 30,
+                "description": "Connection draining before an old task stops (AWS default 300).",
+            },
+            "certificateArn": {
+                "type": "string",
+                "pattern": r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$",
+                "x-allowed": "an ACM certificate ARN",
+                "description": "ACM certificate for the HTTPS listener of a created service. Required with "
+                "`create: true` unless `insecure.allowHttp` is set.",
+            },
+            "availabilityZones": {
+                "type": "integer",
+                "minimum": 2,
+                "maximum": 3,
+                "default": 2,
+                "description": "Availability zones of the created VPC.",
+            },
+            "natGateways": {
+                "enum": ["Single", "OnePerAz"],
+                "default": "Single",
+                "description": "NAT strategy of the created VPC: one shared gateway (cheaper) or one per zone.",
+            },
+            "rollbackOnAlarm": {
+                "type": "boolean",
+                "default": True,
+                "description": "Create a 5xx alarm on the target group and roll a deployment back when it fires.",
+            },
+            "autoscaling": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["min", "max"],
+                "properties": {
+                    "min": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Fewest tasks."},
+                    "max": {"type": "integer", "minimum": 1, "maximum": 500, "description": "Most tasks."},
+                    "targetCpuPercent": {
+                        "type": "integer",
+                        "minimum": 10,
+                        "maximum": 90,
+                        "default": 60,
+                        "description": "Average CPU the target-tracking policy keeps.",
+                    },
+                },
+                "description": "Target-tracking autoscaling of a created service (off when absent).",
+            },
         },
     },
     "deploy": {
@@ -234,6 +386,70 @@ KEYS: dict[str, dict] = {
         "additionalProperties": False,
         "default": {},
         "properties": {
+            "strategy": {
+                "enum": STRATEGIES,
+                "default": "rolling",
+                "description": "`rolling`: the ECS deploy action. `blue-green`: CodeDeploy shifts traffic between "
+                "two target groups and can roll back on alarm.",
+            },
+            "blueGreen": {
+                "type": "object",
+                "additionalProperties": False,
+                "default": {},
+                "description": "Blue/green settings (strategy `blue-green`).",
+                "properties": {
+                    "deploymentConfig": {
+                        "enum": CODEDEPLOY_CONFIGS,
+                        "default": "CodeDeployDefault.ECSCanary10Percent5Minutes",
+                        "description": "How traffic shifts: canary, linear or all at once.",
+                    },
+                    "terminationWaitMinutes": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 2880,
+                        "default": 5,
+                        "description": "Minutes the old (blue) tasks are kept after the shift, for a fast rollback.",
+                    },
+                    "application": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9._+-]{1,100}$",
+                        "x-allowed": "a CodeDeploy application name",
+                        "description": "Existing CodeDeploy application (existing services on blue/green).",
+                    },
+                    "deploymentGroup": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9._+-]{1,100}$",
+                        "x-allowed": "a CodeDeploy deployment group name",
+                        "description": "Existing CodeDeploy deployment group (existing services on blue/green).",
+                    },
+                },
+            },
+            "healthCheckUrl": {
+                "type": "string",
+                "pattern": r"^https?://[^\s]+$",
+                "x-allowed": "an http(s) URL",
+                "description": "URL the post-deploy check calls. Defaults to the created load balancer's health "
+                "check path; without either there is no check stage.",
+            },
+            "checkCommands": {
+                "type": "array",
+                "default": [],
+                "items": {"type": "string", "minLength": 1},
+                "description": "Extra shell commands the post-deploy check runs after the health URL passes "
+                "(`$SERVICE_URL` is set).",
+            },
+            "checkTimeoutSeconds": {
+                "type": "integer",
+                "minimum": 10,
+                "maximum": 1800,
+                "default": 120,
+                "description": "How long the post-deploy check waits for the expected status.",
+            },
+            "rollbackOnFailure": {
+                "type": "boolean",
+                "default": True,
+                "description": "Roll the deploy stage back (CodePipeline V2) when the deploy or its check fails.",
+            },
             "timeoutMinutes": {
                 "type": "integer",
                 "minimum": 1,
@@ -347,6 +563,11 @@ KEYS["insecure"] = {
             "type": "boolean",
             "default": False,
             "description": "Allow `deploy.requireApproval: false` in the prod environment.",
+        },
+        "allowHttp": {
+            "type": "boolean",
+            "default": False,
+            "description": "Let a created service's load balancer serve plain HTTP without a certificate.",
         },
         "skipSecurityScans": {
             "type": "boolean",

@@ -53,7 +53,8 @@ class EcsDeploy(pulumi.ComponentResource):
 
         role_arns = args.get("task_role_arns")
         if role_arns is None:
-            role_arns, family = _roles_of_running_service(cluster_arn, service, self)
+            running = _running_task_definition(account, cluster, service, self)
+            role_arns, family = [running.execution_role_arn, running.task_role_arn], running.family
         else:
             family = None
 
@@ -109,14 +110,20 @@ class EcsDeploy(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _roles_of_running_service(
-    cluster_arn: pulumi.Output[str], service: str, parent: pulumi.Resource
-) -> tuple[list[pulumi.Output[str]], pulumi.Output[str]]:
-    """The roles the service's current task definition uses: what a new revision will pass."""
+def _running_task_definition(
+    account: AwsAccount, cluster: str, service: str, parent: Optional[pulumi.Resource] = None
+) -> aws.ecs.AwaitableGetTaskDefinitionResult:
+    """The service's current task definition: its roles are what a new revision will pass."""
     invoke = pulumi.InvokeOutputOptions(parent=parent)
+    cluster_arn = account.arn("ecs", f"cluster/{cluster}")
     running = aws.ecs.get_service_output(cluster_arn=cluster_arn, service_name=service, opts=invoke)
-    task_definition = aws.ecs.get_task_definition_output(task_definition=running.task_definition, opts=invoke)
-    return [task_definition.execution_role_arn, task_definition.task_role_arn], task_definition.family
+    return aws.ecs.get_task_definition_output(task_definition=running.task_definition, opts=invoke)
+
+
+def roles_of_running_service(account: AwsAccount, cluster: str, service: str) -> list[pulumi.Output[str]]:
+    """Execution and task role ARNs of an existing service: the only roles a deploy may pass."""
+    running = _running_task_definition(account, cluster, service)
+    return [running.execution_role_arn, running.task_role_arn]
 
 
 def _pass_role_statement(role_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Optional[dict]]:

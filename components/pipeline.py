@@ -42,6 +42,7 @@ class Pipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: PipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:Pipeline", name, None, opts)
         stages = list(args.get("stages", ()))
+        self.stages = stages
         _validate(name, stages, args)
         store: ArtifactStore = args["artifact_store"]
         account = args.get("account") or AwsAccount.current()
@@ -99,6 +100,19 @@ class Pipeline(pulumi.ComponentResource):
             self.pipeline.name,
         )
         self.register_outputs({"name": self.pipeline.name, "console_url": self.console_url})
+
+    def codebuild_projects(self) -> list[pulumi.Input[str]]:
+        """Names of the CodeBuild projects the pipeline's actions run."""
+        return [
+            action.configuration["ProjectName"]
+            for stage in self.stages
+            for action in stage.actions
+            if action.provider == "CodeBuild"
+        ]
+
+    def stage_roles(self) -> list[aws.iam.Role]:
+        """Roles the stages' own resources run as."""
+        return [role for stage in self.stages for role in stage.roles]
 
     def _action_roles(self, name, stages, store, boundary, tags) -> dict[tuple[str, str], aws.iam.Role]:
         """A role per action that asks for one, assumable by this pipeline's role only."""

@@ -89,5 +89,6 @@ class SecurityScans(pulumi.ComponentResource):
             name="Scan",
             actions=actions,
             pipeline_role_statements=[run_project_statement("RunScanProjects", arns)],
+            roles=list(self.roles.values()),
         )
         self.register_outputs({})

@@ -93,6 +93,14 @@ class BuildSettings:
     log_retention_days: int = 30
     keep_images: int = 50
     fail_on_severity: str = "CRITICAL"
+    test_commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AutoscalingSettings:
+    min: int
+    max: int
+    target_cpu_percent: int = 60
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,32 @@ class ServiceSettings:
     cluster: str
     name: str
     container: str
+    create: bool = False
+    port: int = 8080
+    cpu: int = 256
+    memory: int = 512
+    desired_count: int = 2
+    bootstrap_image: str = "public.ecr.aws/docker/library/nginx:stable-alpine"
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[SecretRef, ...] = ()
+    health_check_path: str = "/health"
+    health_check_interval_seconds: int = 10
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 3
+    deregistration_delay_seconds: int = 30
+    certificate_arn: Optional[str] = None
+    availability_zones: int = 2
+    nat_gateways: str = "Single"
+    rollback_on_alarm: bool = True
+    autoscaling: Optional[AutoscalingSettings] = None
+
+
+@dataclass(frozen=True)
+class BlueGreenSettings:
+    deployment_config: str = "CodeDeployDefault.ECSCanary10Percent5Minutes"
+    termination_wait_minutes: int = 5
+    application: Optional[str] = None
+    deployment_group: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +141,12 @@ class DeploySettings:
     timeout_minutes: int = 20
     require_approval: bool = False
     approval_emails: tuple[str, ...] = ()
+    strategy: str = "rolling"
+    blue_green: BlueGreenSettings = field(default_factory=BlueGreenSettings)
+    health_check_url: Optional[str] = None
+    check_commands: tuple[str, ...] = ()
+    check_timeout_seconds: int = 120
+    rollback_on_failure: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,12 +169,14 @@ class InsecureSettings:
 
     allow_unapproved_prod_deploys: bool = False
     skip_security_scans: bool = False
+    allow_http: bool = False
 
     @property
     def enabled(self) -> list[str]:
         flags = {
             "allowUnapprovedProdDeploys": self.allow_unapproved_prod_deploys,
             "skipSecurityScans": self.skip_security_scans,
+            "allowHttp": self.allow_http,
         }
         return [f"{NAMESPACE}:insecure.{name}" for name, on in flags.items() if on]
 
@@ -200,7 +242,12 @@ def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:
     if problems:
         raise SettingsError(problems)
     values = {key: _with_defaults(KEYS[key], values.get(key)) for key in KEYS}
-    problems = _plaintext_secret_problems(values["build"]["environment"]) + _prod_approval_problems(values)
+    problems = (
+        _plaintext_secret_problems(values["build"]["environment"], "build")
+        + _plaintext_secret_problems(values["service"]["environment"], "service")
+        + _prod_approval_problems(values)
+        + _service_problems(values)
+    )
     if problems:
         raise SettingsError(problems)
     return _build(values)
@@ -280,14 +327,14 @@ def _with_defaults(schema: dict, value: Any) -> Any:
     return value
 
 
-def _plaintext_secret_problems(environment: Mapping[str, str]) -> list[str]:
+def _plaintext_secret_problems(environment: Mapping[str, str], section: str) -> list[str]:
     problems = []
     for name, value in environment.items():
         if _SECRET_NAME.search(name) or _SECRET_VALUE.search(value):
             problems.append(
-                f"{NAMESPACE}:build.environment.{name} looks like a secret; plaintext build variables are "
+                f"{NAMESPACE}:{section}.environment.{name} looks like a secret; plaintext variables are "
                 f"visible to anyone who can read the project. Store it in Secrets Manager or SSM Parameter "
-                f"Store and reference it under {NAMESPACE}:build.secrets.{name}"
+                f"Store and reference it under {NAMESPACE}:{section}.secrets.{name}"
             )
     return problems
 
@@ -304,6 +351,32 @@ def _prod_approval_problems(values: dict[str, Any]) -> list[str]:
             f"{NAMESPACE}:insecure.allowUnapprovedProdDeploys to true to deploy prod without approval"
         ]
     return []
+
+
+def _service_problems(values: dict[str, Any]) -> list[str]:
+    """Rules that span keys: what a created or blue/green service needs."""
+    service, deploy, insecure = values["service"], values["deploy"], values["insecure"]
+    problems = []
+    if service["create"] and not service["certificateArn"] and not insecure["allowHttp"]:
+        problems.append(
+            f"{NAMESPACE}:service.certificateArn is required with service.create: true; allowed: an ACM "
+            f"certificate ARN for HTTPS, or set {NAMESPACE}:insecure.allowHttp to true to serve plain HTTP"
+        )
+    blue_green = deploy["blueGreen"]
+    if deploy["strategy"] == "blue-green" and not service["create"]:
+        missing = [k for k in ("application", "deploymentGroup") if not blue_green[k]]
+        if missing:
+            problems.append(
+                f"{NAMESPACE}:deploy.blueGreen.{missing[0]} is required for an existing service on blue/green; "
+                f"allowed: the name of its CodeDeploy {missing[0]}"
+            )
+    scaling = service["autoscaling"]
+    if scaling and scaling["min"] > scaling["max"]:
+        problems.append(
+            f"{NAMESPACE}:service.autoscaling.min = {scaling['min']} is above max = {scaling['max']}; "
+            "allowed: min <= max"
+        )
+    return problems
 
 
 def _build(values: Mapping[str, Any]) -> Settings:
@@ -333,12 +406,54 @@ def _build(values: Mapping[str, Any]) -> Settings:
             log_retention_days=build["logRetentionDays"],
             keep_images=build["keepImages"],
             fail_on_severity=build["failOnSeverity"],
+            test_commands=tuple(build["testCommands"]),
         ),
-        service=ServiceSettings(cluster=service["cluster"], name=service["name"], container=service["container"]),
+        service=ServiceSettings(
+            cluster=service["cluster"],
+            name=service["name"],
+            container=service["container"],
+            create=service["create"],
+            port=service["port"],
+            cpu=service["cpu"],
+            memory=service["memory"],
+            desired_count=service["desiredCount"],
+            bootstrap_image=service["bootstrapImage"],
+            environment=MappingProxyType(dict(service["environment"])),
+            secrets=tuple(SecretRef(name, ref) for name, ref in sorted(service["secrets"].items())),
+            health_check_path=service["healthCheckPath"],
+            health_check_interval_seconds=service["healthCheckIntervalSeconds"],
+            healthy_threshold=service["healthyThreshold"],
+            unhealthy_threshold=service["unhealthyThreshold"],
+            deregistration_delay_seconds=service["deregistrationDelaySeconds"],
+            certificate_arn=service["certificateArn"],
+            availability_zones=service["availabilityZones"],
+            nat_gateways=service["natGateways"],
+            rollback_on_alarm=service["rollbackOnAlarm"],
+            autoscaling=(
+                AutoscalingSettings(
+                    min=service["autoscaling"]["min"],
+                    max=service["autoscaling"]["max"],
+                    target_cpu_percent=service["autoscaling"]["targetCpuPercent"],
+                )
+                if service["autoscaling"]
+                else None
+            ),
+        ),
         deploy=DeploySettings(
             timeout_minutes=deploy["timeoutMinutes"],
             require_approval=deploy["requireApproval"],
             approval_emails=tuple(deploy["approvalEmails"]),
+            strategy=deploy["strategy"],
+            blue_green=BlueGreenSettings(
+                deployment_config=deploy["blueGreen"]["deploymentConfig"],
+                termination_wait_minutes=deploy["blueGreen"]["terminationWaitMinutes"],
+                application=deploy["blueGreen"]["application"],
+                deployment_group=deploy["blueGreen"]["deploymentGroup"],
+            ),
+            health_check_url=deploy["healthCheckUrl"],
+            check_commands=tuple(deploy["checkCommands"]),
+            check_timeout_seconds=deploy["checkTimeoutSeconds"],
+            rollback_on_failure=deploy["rollbackOnFailure"],
         ),
         pipeline=PipelineSettings(
             name=pipeline["name"] or pipeline_name(service["name"], environment),
@@ -355,6 +470,7 @@ def _build(values: Mapping[str, Any]) -> Settings:
         insecure=InsecureSettings(
             allow_unapproved_prod_deploys=values["insecure"]["allowUnapprovedProdDeploys"],
             skip_security_scans=values["insecure"]["skipSecurityScans"],
+            allow_http=values["insecure"]["allowHttp"],
         ),
     )
 

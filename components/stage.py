@@ -6,6 +6,7 @@ looks inside a stage, so adding a stage is adding a component, not editing the p
 """
 
 import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -25,6 +26,9 @@ class StageDefinition:
     action_role_statements: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
     """Per action name: the statements of a role of its own, which the pipeline creates, trusts
     only to the pipeline role, and runs that action with (one role per actor, CICD-SEC-2)."""
+    roles: Sequence[aws.iam.Role] = field(default_factory=tuple)
+    """Roles the stage's own resources run as (its CodeBuild projects): watched by the alerts and
+    covered by the SCP with the pipeline's roles."""
     on_failure: Optional[aws.codepipeline.PipelineStageOnFailureArgs] = None
 
     def alongside(self, other: "StageDefinition") -> "StageDefinition":
@@ -34,8 +38,29 @@ class StageDefinition:
             actions=[*self.actions, *other.actions],
             pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
             action_role_statements={**self.action_role_statements, **other.action_role_statements},
+            roles=[*self.roles, *other.roles],
             on_failure=self.on_failure,
         )
+
+    def followed_by(self, other: "StageDefinition") -> "StageDefinition":
+        """This stage with `other`'s actions running after its own (next run order): a check that
+        fails after a deploy fails the same stage, so the stage's rollback covers it."""
+        after = 1 + max((action.run_order or 1) for action in self.actions)
+        later = [copy.copy(action) for action in other.actions]
+        for action in later:
+            action.run_order = after
+        return StageDefinition(
+            name=self.name,
+            actions=[*self.actions, *later],
+            pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
+            action_role_statements={**self.action_role_statements, **other.action_role_statements},
+            roles=[*self.roles, *other.roles],
+            on_failure=self.on_failure,
+        )
+
+    def rolling_back_on_failure(self) -> "StageDefinition":
+        """This stage, rolled back to the last successful execution when it fails (CodePipeline V2)."""
+        return dataclasses.replace(self, on_failure=aws.codepipeline.PipelineStageOnFailureArgs(result="ROLLBACK"))
 
     def to_args(
         self, action_roles: Optional[Mapping[str, pulumi.Input[str]]] = None

@@ -102,7 +102,9 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
         # What AWS computes, never overriding what the program set (an EventTarget's `arn` input).
-        state = {**_computed_state(args.typ, physical, inputs, self.region), **inputs}
+        # A remote component (awsx) has outputs of its own shape: its inputs are not echoed back.
+        computed = _computed_state(args.typ, physical, inputs, self.region)
+        state = computed if args.typ.startswith("awsx:") else {**computed, **inputs}
         return f"{physical}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
@@ -286,6 +288,38 @@ def _computed_state(type_: str, physical: str, state: Mapping[str, Any], region:
                 arn=f"arn:aws:{service}:{region}:{account}:connection/{_uuid_like(physical)}",
                 connectionStatus="PENDING",
             )
+        case "awsx:ec2:Vpc":
+            computed.update(
+                vpcId=f"vpc-{_short_hash(physical)}",
+                publicSubnetIds=[f"subnet-pub{i}-{_short_hash(physical)}" for i in range(2)],
+                privateSubnetIds=[f"subnet-prv{i}-{_short_hash(physical)}" for i in range(2)],
+            )
+        case "aws:lb/loadBalancer:LoadBalancer":
+            computed.update(
+                arn=f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/{physical}/0123456789abcdef",
+                arnSuffix=f"app/{physical}/0123456789abcdef",
+                dnsName=f"{physical}-123456789.{region}.elb.amazonaws.com",
+            )
+        case "aws:lb/targetGroup:TargetGroup":
+            computed.update(
+                name=physical,
+                arn=f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{physical}/0123456789abcdef",
+                arnSuffix=f"targetgroup/{physical}/0123456789abcdef",
+            )
+        case "aws:lb/listener:Listener":
+            computed.update(
+                arn=f"arn:aws:elasticloadbalancing:{region}:{account}:listener/app/lb/0123456789abcdef/{_short_hash(physical)}"
+            )
+        case "aws:ecs/cluster:Cluster":
+            computed.update(arn=f"arn:aws:ecs:{region}:{account}:cluster/{physical}")
+        case "aws:ecs/service:Service":
+            computed.update(arn=f"arn:aws:ecs:{region}:{account}:service/{physical}")
+        case "aws:ecs/taskDefinition:TaskDefinition":
+            computed.update(arn=f"arn:aws:ecs:{region}:{account}:task-definition/{state.get('family')}:1", revision=1)
+        case "aws:cloudwatch/metricAlarm:MetricAlarm":
+            computed.update(name=physical, arn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{physical}")
+        case "aws:codedeploy/application:Application":
+            computed.update(name=physical, arn=f"arn:aws:codedeploy:{region}:{account}:application:{physical}")
         case "aws:cloudwatch/eventRule:EventRule":
             computed.update(name=physical, arn=f"arn:aws:events:{region}:{account}:rule/{physical}")
         case "aws:sns/topic:Topic":

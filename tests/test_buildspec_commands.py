@@ -58,11 +58,16 @@ def run_buildspec(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
 def test_imagedefinitions_names_the_container_and_the_pushed_digest(tmp_path):
     result = run_buildspec(tmp_path)
     assert result.returncode == 0, result.stderr
-    definitions = json.loads((tmp_path / "imagedefinitions.json").read_text())
+    definitions = json.loads((tmp_path / "deploy" / "imagedefinitions.json").read_text())
     assert definitions == [
         {"name": "app", "imageUri": f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod@{DIGEST}"}
     ]
-    assert yaml.safe_load(BUILDSPEC.read_text())["artifacts"]["files"] == ["imagedefinitions.json"]
+    assert yaml.safe_load(BUILDSPEC.read_text())["artifacts"] == {"base-directory": "deploy", "files": ["**/*"]}
+    assert json.loads((tmp_path / "deploy" / "imageDetail.json").read_text()) == {
+        "ImageURI": f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod@{DIGEST}"
+    }
+    # A rolling deploy's artifact carries no blue/green templates.
+    assert sorted(p.name for p in (tmp_path / "deploy").iterdir()) == ["imageDetail.json", "imagedefinitions.json"]
 
 
 def test_the_image_is_tagged_by_commit_and_build_never_latest(tmp_path):
@@ -86,7 +91,7 @@ def test_login_uses_the_region_codebuild_provides(tmp_path):
 def test_the_build_fails_when_ecr_reports_no_digest(tmp_path, digest):
     result = run_buildspec(tmp_path, FAKE_DIGEST=digest)
     assert result.returncode != 0
-    assert not (tmp_path / "imagedefinitions.json").exists()
+    assert not (tmp_path / "deploy" / "imagedefinitions.json").exists()
 
 
 def test_nothing_account_or_region_specific_is_written_in_the_buildspec():
@@ -108,7 +113,7 @@ def test_nothing_account_or_region_specific_is_written_in_the_buildspec():
 def test_the_image_scan_gate_fails_the_build_at_or_above_the_configured_severity(tmp_path, limit, counts, passes):
     result = run_buildspec(tmp_path, FAIL_ON_SEVERITY=limit, FAKE_COUNTS=counts)
     assert (result.returncode == 0) is passes, result.stderr
-    assert (tmp_path / "imagedefinitions.json").exists() is passes
+    assert (tmp_path / "deploy" / "imagedefinitions.json").exists() is passes
     calls = (tmp_path / "calls.log").read_text()
     wait = "aws ecr wait image-scan-complete --region eu-west-1 --repository-name orders-api-prod"
     assert f"{wait} --image-id imageDigest={DIGEST}" in calls

@@ -23,9 +23,10 @@ def build_stage(run):
     return next(s for s in stages if s["name"] == "Build")
 
 
-def test_scans_run_in_parallel_with_the_image_build_on_the_source(run):
+def test_scans_run_in_parallel_with_the_image_build_on_the_source(run, settings):
     actions = build_stage(run)["actions"]
-    assert [a["name"] for a in actions] == ["Image", "Dependencies", "Code", "Secrets"]
+    tests = ["Tests"] if settings.build.test_commands else []
+    assert [a["name"] for a in actions] == ["Image", "Dependencies", "Code", "Secrets", *tests]
     assert {a.get("runOrder", 1) for a in actions} == {1}
     assert all(a["inputArtifacts"] == ["SourceOutput"] for a in actions)
 

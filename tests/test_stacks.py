@@ -21,6 +21,7 @@ UNTAGGABLE = {
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:sns/topicPolicy:TopicPolicy",
+    "aws:appautoscaling/policy:Policy",
 }
 
 

@@ -1,0 +1,465 @@
+"""The target service, created: VPC, internet-facing ALB, ECS cluster, Fargate task definition and
+service in private subnets, with the deployment circuit breaker, alarm rollback and autoscaling.
+
+Ownership contract: after the first `pulumi up` the pipeline owns the running task definition
+(and, on blue/green, which target group each listener forwards to). The service and listeners
+ignore those fields, so a later `pulumi up` never reverts what the pipeline deployed.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from .account import AwsAccount
+from .contract import ContainerContract
+from .iam import allow, attach_policy, trust_policy
+from .settings import SecretRef
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HTTPS_PORT, HTTP_PORT, TEST_PORT = 443, 80, 8443
+
+
+class EcsServiceArgs(TypedDict, total=False):
+    cluster: str
+    """Name of the cluster to create. Required."""
+    service: str
+    """Name of the service to create. Required."""
+    container: ContainerContract
+    """The container name and port. Required."""
+    image_repository_arn: pulumi.Input[str]
+    """ECR repository the pipeline deploys from; the execution role may pull from it only. Required."""
+    bootstrap_image: str
+    """Image to run until the pipeline's first deploy."""
+    cpu: int
+    """Fargate CPU units. Default 256."""
+    memory: int
+    """Fargate memory in MiB. Default 512."""
+    desired_count: int
+    """Tasks to run. Default 2."""
+    environment: Mapping[str, str]
+    """Plain container environment."""
+    secrets: Sequence[SecretRef]
+    """Container secrets; the execution role may read exactly these."""
+    health_check_path: str
+    """Target group health check path. Default /health."""
+    health_check_interval_seconds: int
+    """Default 10 (AWS: 30)."""
+    healthy_threshold: int
+    """Default 2 (AWS: 5)."""
+    unhealthy_threshold: int
+    """Default 3 (AWS: 2)."""
+    deregistration_delay_seconds: int
+    """Default 30 (AWS: 300)."""
+    certificate_arn: Optional[str]
+    """ACM certificate: HTTPS on 443 and a redirect from 80. Without it, plain HTTP on 80."""
+    availability_zones: int
+    """VPC availability zones. Default 2."""
+    nat_gateways: str
+    """`Single` or `OnePerAz`. Default Single."""
+    blue_green: bool
+    """Two target groups, a test listener, and the CODE_DEPLOY deployment controller."""
+    rollback_on_alarm: bool
+    """A target 5xx alarm that rolls a deployment back. Default True."""
+    autoscaling: Optional[Mapping[str, int]]
+    """`{"min": n, "max": m, "target_cpu_percent": p}` or None."""
+    log_retention_days: int
+    """Task log retention. Default 30."""
+    protect: bool
+    """Deletion protection on the load balancer. Default True."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+class EcsService(pulumi.ComponentResource):
+    """A Fargate service behind an ALB, ready for the pipeline to deploy into."""
+
+    cluster: aws.ecs.Cluster
+    service: aws.ecs.Service
+    task_definition: aws.ecs.TaskDefinition
+    execution_role: aws.iam.Role
+    task_role: aws.iam.Role
+    target_groups: list[aws.lb.TargetGroup]
+    prod_listener: aws.lb.Listener
+    test_listener: Optional[aws.lb.Listener]
+    alarm_names: list[pulumi.Output[str]]
+    health_url: pulumi.Output[str]
+    taskdef_template: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EcsServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:EcsService", name, None, opts)
+        for required in ("cluster", "service", "container", "image_repository_arn"):
+            if required not in args:
+                raise ValueError(f"EcsService {name}: {required} is required")
+        contract: ContainerContract = args["container"]
+        account = args.get("account") or AwsAccount.current()
+        tags = dict(args.get("tags", {}))
+        blue_green = args.get("blue_green", False)
+        child = pulumi.ResourceOptions(parent=self)
+
+        vpc = awsx.ec2.Vpc(
+            f"{name}-vpc",
+            number_of_availability_zones=args.get("availability_zones", 2),
+            nat_gateways={"strategy": args.get("nat_gateways", "Single")},
+            tags=tags,
+            opts=child,
+        )
+        alb_sg, task_sg = self._security_groups(
+            name, vpc, contract, bool(args.get("certificate_arn")), blue_green, tags
+        )
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[alb_sg.id],
+            subnets=vpc.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.get("protect", True),
+            tags=tags,
+            opts=child,
+        )
+        colours = ["blue", "green"] if blue_green else ["blue"]
+        self.target_groups = [self._target_group(f"{name}-{c}", vpc, contract, args, tags) for c in colours]
+        self.prod_listener, self.test_listener = self._listeners(
+            name, alb, args.get("certificate_arn"), blue_green, tags
+        )
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=args["cluster"],
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=tags,
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-task-logs",
+            name=f"/ecs/{args['cluster']}/{args['service']}",
+            retention_in_days=args.get("log_retention_days", 30),
+            tags=tags,
+            opts=child,
+        )
+        secrets = list(args.get("secrets", ()))
+        self.execution_role, self.task_role = self._roles(name, account, args, log_group, secrets, tags)
+
+        container_definitions = pulumi.Output.all(log_group.name, account.region).apply(
+            lambda v: [
+                contract.container_definition(
+                    args.get("bootstrap_image", "public.ecr.aws/docker/library/nginx:stable-alpine"),
+                    log_group=v[0],
+                    region=v[1],
+                    environment=args.get("environment", {}),
+                    secrets=[(s.name, s.reference) for s in secrets],
+                )
+            ]
+        )
+        family = args["service"]
+        cpu, memory = str(args.get("cpu", 256)), str(args.get("memory", 512))
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=family,
+            cpu=cpu,
+            memory=memory,
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=container_definitions.apply(json.dumps),
+            tags=tags,
+            opts=child,
+        )
+        # Rendered from the very inputs of the task definition above: one source for both.
+        self.taskdef_template = pulumi.Output.all(
+            container_definitions, self.execution_role.arn, self.task_role.arn
+        ).apply(
+            lambda v: contract.taskdef_template(
+                {
+                    "family": family,
+                    "cpu": cpu,
+                    "memory": memory,
+                    "networkMode": "awsvpc",
+                    "requiresCompatibilities": ["FARGATE"],
+                    "executionRoleArn": v[1],
+                    "taskRoleArn": v[2],
+                    "containerDefinitions": v[0],
+                }
+            )
+        )
+
+        self.alarm_names = []
+        if args.get("rollback_on_alarm", True):
+            alarm = aws.cloudwatch.MetricAlarm(
+                f"{name}-target-5xx",
+                alarm_description=f"{args['service']}: targets answer 5xx; deployments roll back on it",
+                namespace="AWS/ApplicationELB",
+                metric_name="HTTPCode_Target_5XX_Count",
+                dimensions={"LoadBalancer": alb.arn_suffix, "TargetGroup": self.target_groups[0].arn_suffix},
+                statistic="Sum",
+                period=60,
+                evaluation_periods=2,
+                threshold=10,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                tags=tags,
+                opts=child,
+            )
+            self.alarm_names.append(alarm.name)
+
+        self.service = self._service(name, args, vpc, task_sg, contract, blue_green, tags)
+        if args.get("autoscaling"):
+            self._autoscaling(name, args, args["autoscaling"], tags)
+
+        scheme = "https" if args.get("certificate_arn") else "http"
+        self.health_url = pulumi.Output.concat(f"{scheme}://", alb.dns_name, args.get("health_check_path", "/health"))
+        self.register_outputs({"health_url": self.health_url, "service_name": self.service.name})
+
+    @property
+    def task_role_arns(self) -> list[pulumi.Output[str]]:
+        return [self.execution_role.arn, self.task_role.arn]
+
+    def _security_groups(self, name, vpc, contract, https: bool, blue_green: bool, tags):
+        child = pulumi.ResourceOptions(parent=self)
+        public_ports = [HTTPS_PORT, HTTP_PORT] if https else [HTTP_PORT]
+        alb_sg = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            description="Load balancer: public listeners",
+            vpc_id=vpc.vpc_id,
+            ingress=[
+                {"protocol": "tcp", "from_port": p, "to_port": p, "cidr_blocks": ["0.0.0.0/0"], "description": "public"}
+                for p in public_ports
+            ],
+            tags=tags,
+            opts=child,
+        )
+        task_sg = aws.ec2.SecurityGroup(
+            f"{name}-task-sg",
+            description="Tasks: reachable from the load balancer only",
+            vpc_id=vpc.vpc_id,
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": contract.port,
+                    "to_port": contract.port,
+                    "security_groups": [alb_sg.id],
+                    "description": "from the load balancer",
+                }
+            ],
+            egress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                    "description": "ECR, logs, APIs",
+                }
+            ],
+            tags=tags,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-tasks",
+            security_group_id=alb_sg.id,
+            referenced_security_group_id=task_sg.id,
+            ip_protocol="tcp",
+            from_port=contract.port,
+            to_port=contract.port,
+            description="to the tasks only",
+            tags=tags,
+            opts=child,
+        )
+        return alb_sg, task_sg
+
+    def _target_group(self, name, vpc, contract, args, tags) -> aws.lb.TargetGroup:
+        return aws.lb.TargetGroup(
+            name,
+            target_type="ip",
+            port=contract.port,
+            protocol="HTTP",
+            vpc_id=vpc.vpc_id,
+            deregistration_delay=args.get("deregistration_delay_seconds", 30),
+            health_check={
+                "path": args.get("health_check_path", "/health"),
+                "interval": args.get("health_check_interval_seconds", 10),
+                "healthy_threshold": args.get("healthy_threshold", 2),
+                "unhealthy_threshold": args.get("unhealthy_threshold", 3),
+                "timeout": 5,
+                "matcher": "200-399",
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _listeners(self, name, alb, certificate_arn, blue_green, tags):
+        # On blue/green CodeDeploy flips which target group a listener forwards to: not ours to revert.
+        owned_by_codedeploy = pulumi.ResourceOptions(
+            parent=self, ignore_changes=["defaultActions"] if blue_green else None
+        )
+        forward_blue = [{"type": "forward", "target_group_arn": self.target_groups[0].arn}]
+        if certificate_arn:
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=alb.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[
+                    {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
+                ],
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            prod = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=certificate_arn,
+                default_actions=forward_blue,
+                tags=tags,
+                opts=owned_by_codedeploy,
+            )
+        else:
+            prod = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=forward_blue,
+                tags=tags,
+                opts=owned_by_codedeploy,
+            )
+        test = None
+        if blue_green:
+            # The test route is not opened in the security group: only CodeDeploy's checks use it.
+            test = aws.lb.Listener(
+                f"{name}-test",
+                load_balancer_arn=alb.arn,
+                port=TEST_PORT,
+                protocol="HTTPS" if certificate_arn else "HTTP",
+                ssl_policy=TLS_POLICY if certificate_arn else None,
+                certificate_arn=certificate_arn,
+                default_actions=[{"type": "forward", "target_group_arn": self.target_groups[1].arn}],
+                tags=tags,
+                opts=owned_by_codedeploy,
+            )
+        return prod, test
+
+    def _roles(self, name, account, args, log_group, secrets, tags):
+        tasks_in_account = account.arn("ecs", "*")
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            assume_role_policy=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        statements = [
+            # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
+            allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
+            allow(
+                "PullServiceImages",
+                ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                [args["image_repository_arn"]],
+            ),
+            allow(
+                "WriteTaskLogs",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [log_group.arn.apply(lambda a: f"{a}:*")],
+            ),
+        ]
+        managed = [s.secret_arn_pattern for s in secrets if s.kind == "SECRETS_MANAGER"]
+        if managed:
+            statements.append(allow("ReadTaskSecrets", ["secretsmanager:GetSecretValue"], managed))
+        parameters = [
+            s.reference if s.reference.startswith("arn:") else account.arn("ssm", f"parameter{s.reference}")
+            for s in secrets
+            if s.kind == "PARAMETER_STORE"
+        ]
+        if parameters:
+            statements.append(allow("ReadTaskParameters", ["ssm:GetParameters"], parameters))
+        attach_policy(f"{name}-execution-role", execution_role, statements)
+        # The application's own role: no permissions until the application needs some.
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            assume_role_policy=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return execution_role, task_role
+
+    def _service(self, name, args, vpc, task_sg, contract, blue_green, tags) -> aws.ecs.Service:
+        # The pipeline owns the running task definition (and on blue/green, the load balancer
+        # wiring and task sets); autoscaling owns the desired count.
+        ignored = ["taskDefinition"]
+        if blue_green:
+            ignored += ["loadBalancers"]
+        if args.get("autoscaling"):
+            ignored.append("desiredCount")
+        rolling = {
+            "deployment_circuit_breaker": {"enable": True, "rollback": True},
+            "alarms": (
+                {"alarm_names": self.alarm_names, "enable": True, "rollback": True} if self.alarm_names else None
+            ),
+            "deployment_minimum_healthy_percent": 100,
+            "deployment_maximum_percent": 200,
+        }
+        return aws.ecs.Service(
+            f"{name}-service",
+            name=args["service"],
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            desired_count=args.get("desired_count", 2),
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration={
+                "subnets": vpc.private_subnet_ids,
+                "security_groups": [task_sg.id],
+                "assign_public_ip": False,
+            },
+            load_balancers=[
+                {
+                    "target_group_arn": self.target_groups[0].arn,
+                    "container_name": contract.name,
+                    "container_port": contract.port,
+                }
+            ],
+            deployment_controller={"type": "CODE_DEPLOY" if blue_green else "ECS"},
+            health_check_grace_period_seconds=30,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            wait_for_steady_state=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored, depends_on=[self.prod_listener]),
+            **({} if blue_green else rolling),
+        )
+
+    def _autoscaling(self, name, args, scaling, tags) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling-target",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", args["cluster"], "/", self.service.name),
+            min_capacity=scaling["min"],
+            max_capacity=scaling["max"],
+            tags=tags,
+            opts=child,
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-scaling-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "target_value": scaling.get("target_cpu_percent", 60),
+                "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
+                "scale_in_cooldown": 120,
+                "scale_out_cooldown": 60,
+            },
+            opts=child,
+        )

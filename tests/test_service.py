@@ -1,0 +1,349 @@
+"""The ECS side (issue 4): a created service, rolling and blue/green deploys, the post-deploy
+check and rollback, all from one container contract."""
+
+import json
+
+import pytest
+import yaml
+
+from components.settings import SettingsError, from_mapping
+from components.testing import run_stack
+
+from .helpers import evaluated
+
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+BLUE_GREEN = {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": False}}
+
+
+def stages(run) -> dict[str, dict]:
+    return {s["name"]: s for s in run.one(PIPELINE).inputs["stages"]}
+
+
+def build_env(run, name: str) -> dict[str, str]:
+    project = run.named(f"{name}-build-project").inputs
+    return {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+
+
+@pytest.fixture(scope="module")
+def blue_green_created():
+    return run_stack("staging", BLUE_GREEN)
+
+
+# --- a created service -------------------------------------------------------------------
+
+
+def test_the_created_vpc_follows_the_config():
+    vpc = evaluated("staging").one("awsx:ec2:Vpc")
+    assert vpc.custom is False  # a remote component: its arguments are what we can check offline
+    run = evaluated("staging")
+    assert [r.type for r in run.resources if r.name == "orders-api-staging-service-vpc"] == ["awsx:ec2:Vpc"]
+
+
+def test_the_load_balancer_serves_https_and_redirects_http():
+    run = evaluated("staging")
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["internal"] is False and alb["dropInvalidHeaderFields"] is True
+    listeners = {r.inputs["port"]: r.inputs for r in run.of_type("aws:lb/listener:Listener")}
+    assert set(listeners) == {443, 80}
+    assert listeners[443]["protocol"] == "HTTPS"
+    assert listeners[443]["certificateArn"].startswith("arn:aws:acm:")
+    assert listeners[443]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listeners[80]["defaultActions"][0]["redirect"] == {
+        "port": "443",
+        "protocol": "HTTPS",
+        "statusCode": "HTTP_301",
+    }
+
+
+def test_target_group_health_check_and_draining_use_tuned_defaults():
+    (group,) = evaluated("staging").of_type("aws:lb/targetGroup:TargetGroup")
+    inputs = group.inputs
+    assert inputs["port"] == 8080 and inputs["targetType"] == "ip"
+    assert inputs["deregistrationDelay"] == 30
+    assert inputs["healthCheck"] == {
+        "path": "/healthz",
+        "interval": 10,
+        "healthyThreshold": 2,
+        "unhealthyThreshold": 3,
+        "timeout": 5,
+        "matcher": "200-399",
+    }
+
+
+def test_the_cluster_has_container_insights():
+    cluster = evaluated("staging").one("aws:ecs/cluster:Cluster").inputs
+    assert cluster["name"] == "staging"
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_the_task_definition_runs_the_contract_container_with_logs_and_secrets():
+    task = evaluated("staging").one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert (task["cpu"], task["memory"], task["networkMode"]) == ("512", "1024", "awsvpc")
+    (container,) = json.loads(task["containerDefinitions"])
+    assert container["name"] == "app"
+    assert container["image"] == "public.ecr.aws/docker/library/nginx:stable-alpine"
+    assert container["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
+    assert container["environment"] == [{"name": "APP_ENV", "value": "staging"}]
+    assert container["secrets"][0]["name"] == "DATABASE_URL"
+    assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/staging/orders-api"
+
+
+def test_the_execution_role_pulls_only_our_repository_and_reads_only_our_secrets():
+    run = evaluated("staging")
+    policy = run.named("orders-api-staging-service-execution-role-policy").json_input("policy")
+    sids = {s["Sid"]: s for s in policy["Statement"]}
+    assert sids["PullServiceImages"]["Resource"] == ["arn:aws:ecr:eu-west-1:111122223333:repository/orders-api-staging"]
+    assert sids["ReadTaskSecrets"]["Resource"] == [
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:staging/orders-api/database-url-Q1w2E3"
+    ]
+    assert not [
+        r
+        for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name.startswith("orders-api-staging-service-task-role")
+    ]
+
+
+def test_the_service_runs_privately_with_circuit_breaker_and_alarm_rollback():
+    run = evaluated("staging")
+    service = run.one("aws:ecs/service:Service")
+    inputs = service.inputs
+    assert inputs["launchType"] == "FARGATE"
+    assert inputs["networkConfiguration"]["assignPublicIp"] is False
+    assert all("prv" in subnet for subnet in inputs["networkConfiguration"]["subnets"])
+    assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    assert inputs["alarms"] == {"alarmNames": [alarm["name"]], "enable": True, "rollback": True}
+    assert inputs["deploymentController"] == {"type": "ECS"}
+    assert inputs["loadBalancers"] == [
+        {
+            "targetGroupArn": run.one("aws:lb/targetGroup:TargetGroup").inputs["arn"],
+            "containerName": "app",
+            "containerPort": 8080,
+        }
+    ]
+
+
+def test_pulumi_never_reverts_what_the_pipeline_deployed():
+    service = evaluated("staging").one("aws:ecs/service:Service")
+    # The pipeline registers new task definition revisions; autoscaling owns the count.
+    assert service.ignore_changes == ("taskDefinition", "desiredCount")
+
+
+def test_autoscaling_tracks_cpu_between_the_configured_bounds():
+    run = evaluated("staging")
+    target = run.one("aws:appautoscaling/target:Target").inputs
+    assert (target["minCapacity"], target["maxCapacity"]) == (2, 6)
+    assert target["resourceId"] == "service/staging/orders-api"
+    policy = run.one("aws:appautoscaling/policy:Policy").inputs
+    assert policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] == 60
+
+
+def test_the_rolling_deploy_passes_the_created_roles_without_looking_anything_up():
+    run = evaluated("staging")
+    assert not [t for t in run.invokes if t.startswith("aws:ecs/")]
+    policy = run.named("orders-api-staging-deploy-service-role-policy").json_input("policy")
+    pass_role = next(s for s in policy["Statement"] if s["Sid"] == "PassOnlyTheServiceRoles")
+    roles = {r.name: r.inputs["arn"] for r in run.of_type("aws:iam/role:Role")}
+    assert pass_role["Resource"] == sorted(
+        [roles["orders-api-staging-service-execution-role"], roles["orders-api-staging-service-task-role"]]
+    )
+
+
+# --- the check after the deploy, and rollback ---------------------------------------------
+
+
+def test_the_deploy_stage_checks_the_service_and_rolls_back_on_failure():
+    run = evaluated("staging")
+    deploy = stages(run)["Deploy"]
+    assert [(a["name"], a.get("runOrder")) for a in deploy["actions"]] == [("Service", None), ("Check", 2)]
+    assert deploy["onFailure"] == {"result": "ROLLBACK"}
+    check = run.named("orders-api-staging-check-project").inputs
+    env = {v["name"]: v["value"] for v in check["environment"]["environmentVariables"]}
+    assert env["SERVICE_URL"] == run.outputs["serviceUrl"]
+    assert env["SERVICE_URL"].startswith("https://") and env["SERVICE_URL"].endswith("/healthz")
+    assert env["CHECK_COMMANDS"] == 'curl --fail --silent "$SERVICE_URL/../version"'
+    assert check["environment"]["privilegedMode"] is False
+
+
+def test_without_a_health_url_there_is_no_check_but_still_a_rollback():
+    deploy = stages(evaluated("dev"))["Deploy"]
+    assert [a["name"] for a in deploy["actions"]] == ["Service"]
+    assert deploy["onFailure"] == {"result": "ROLLBACK"}
+
+
+def test_rollback_can_be_turned_off():
+    run = run_stack("dev", {"ecs-cicd:deploy": {"rollbackOnFailure": False}})
+    assert "onFailure" not in stages(run)["Deploy"]
+
+
+def test_pre_deploy_tests_run_in_their_own_project_beside_the_image_build():
+    run = evaluated("staging")
+    actions = {a["name"]: a for a in stages(run)["Build"]["actions"]}
+    assert actions["Tests"]["inputArtifacts"] == ["SourceOutput"]
+    project = run.named("orders-api-staging-tests-project").inputs
+    assert project["environment"]["environmentVariables"] == [
+        {"name": "TEST_COMMANDS", "value": "make unit-test", "type": "PLAINTEXT"}
+    ]
+    assert project["environment"]["privilegedMode"] is False
+    policy = run.named("orders-api-staging-tests-role-policy").json_input("policy")
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert not {a for a in actions if a.startswith(("ecr:", "ecs:", "iam:"))}
+
+
+# --- blue/green ---------------------------------------------------------------------------
+
+
+def test_blue_green_uses_the_codedeploy_controller_two_target_groups_and_a_test_listener(blue_green_created):
+    run = blue_green_created
+    service = run.one("aws:ecs/service:Service")
+    assert service.inputs["deploymentController"] == {"type": "CODE_DEPLOY"}
+    assert "deploymentCircuitBreaker" not in service.inputs
+    assert service.ignore_changes == ("taskDefinition", "loadBalancers", "desiredCount")
+    assert len(run.of_type("aws:lb/targetGroup:TargetGroup")) == 2
+    listeners = {r.inputs["port"]: r for r in run.of_type("aws:lb/listener:Listener")}
+    assert set(listeners) == {80, 443, 8443}
+    assert listeners[443].ignore_changes == ("defaultActions",)
+    assert listeners[8443].ignore_changes == ("defaultActions",)
+
+
+def test_the_deployment_group_shifts_traffic_and_rolls_back_on_failure_and_alarm(blue_green_created):
+    run = blue_green_created
+    group = run.one("aws:codedeploy/deploymentGroup:DeploymentGroup").inputs
+    assert group["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
+    assert group["autoRollbackConfiguration"] == {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+    assert group["alarmConfiguration"]["alarms"] == [run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs["name"]]
+    assert group["blueGreenDeploymentConfig"]["terminateBlueInstancesOnDeploymentSuccess"] == {
+        "action": "TERMINATE",
+        "terminationWaitTimeInMinutes": 5,
+    }
+    pair = group["loadBalancerInfo"]["targetGroupPairInfo"]
+    assert [tg["name"] for tg in pair["targetGroups"]] == [
+        tg.inputs["name"] for tg in run.of_type("aws:lb/targetGroup:TargetGroup")
+    ]
+    assert run.one("aws:codedeploy/application:Application").inputs["computePlatform"] == "ECS"
+
+
+def test_the_codedeploy_action_names_the_artifacts_the_build_writes(blue_green_created):
+    (action,) = stages(blue_green_created)["Deploy"]["actions"][:1]
+    assert action["provider"] == "CodeDeployToECS"
+    assert action["configuration"] == {
+        "ApplicationName": "orders-api",
+        "DeploymentGroupName": "orders-api-staging",
+        "TaskDefinitionTemplateArtifact": "BuildOutput",
+        "TaskDefinitionTemplatePath": "taskdef.json",
+        "AppSpecTemplateArtifact": "BuildOutput",
+        "AppSpecTemplatePath": "appspec.yaml",
+        "Image1ArtifactName": "BuildOutput",
+        "Image1ContainerName": "IMAGE1_NAME",
+    }
+
+
+def test_taskdef_and_appspec_name_the_same_container_and_port_as_everything_else(blue_green_created):
+    run = blue_green_created
+    env = build_env(run, "orders-api-staging")
+    taskdef = json.loads(env["TASKDEF_TEMPLATE"])
+    appspec = yaml.safe_load(env["APPSPEC_TEMPLATE"])
+    (container,) = taskdef["containerDefinitions"]
+    lb_info = appspec["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"]
+    names = {env["CONTAINER_NAME"], container["name"], lb_info["ContainerName"]}
+    names |= {lb["containerName"] for lb in run.one("aws:ecs/service:Service").inputs["loadBalancers"]}
+    assert names == {"app"}
+    ports = {container["portMappings"][0]["containerPort"], lb_info["ContainerPort"]}
+    ports |= {tg.inputs["port"] for tg in run.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert ports == {8080}
+    assert container["image"] == "<IMAGE1_NAME>"
+    deployed = json.loads(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    assert [{**c, "image": "<IMAGE1_NAME>"} for c in deployed] == taskdef["containerDefinitions"]
+    assert taskdef["executionRoleArn"] == run.named("orders-api-staging-service-execution-role").inputs["arn"]
+
+
+def test_an_existing_service_on_blue_green_names_its_application_and_group():
+    run = evaluated("prod")
+    configuration = stages(run)["Deploy"]["actions"][0]["configuration"]
+    assert (configuration["ApplicationName"], configuration["DeploymentGroupName"]) == ("orders-api", "orders-api-prod")
+    assert run.of_type("aws:codedeploy/application:Application") == []
+    env = build_env(run, "orders-api-prod")
+    assert env["TASK_FAMILY"] == "orders-api" and "TASKDEF_TEMPLATE" not in env
+    assert yaml.safe_load(env["APPSPEC_TEMPLATE"])["Resources"][0]["TargetService"]["Properties"][
+        "LoadBalancerInfo"
+    ] == {
+        "ContainerName": "app",
+        "ContainerPort": 8080,
+    }
+    policy = run.named("orders-api-prod-deploy-service-role-policy").json_input("policy")
+    sids = {s["Sid"]: s for s in policy["Statement"]}
+    assert sids["DeployThisGroup"]["Resource"] == [
+        "arn:aws:codedeploy:eu-west-1:111122223333:deploymentgroup:orders-api/orders-api-prod"
+    ]
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/5e1d2c3b-4a59-4f6e-8d7c-9b0a1f2e3d4c"
+GOOD = {
+    "source": {"repository": "acme/orders-api"},
+    "service": {"cluster": "dev", "name": "orders-api", "container": "app"},
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"deploy": {"strategy": "canary"}},
+            "ecs-cicd:deploy.strategy = 'canary' is not allowed; allowed: rolling, blue-green",
+        ),
+        (
+            {"service": {**GOOD["service"], "port": 70000}},
+            "ecs-cicd:service.port = 70000 is out of range; allowed: 1 to 65535",
+        ),
+        ({"service": {**GOOD["service"], "port": 0}}, "ecs-cicd:service.port = 0 is out of range"),
+        (
+            {"service": {**GOOD["service"], "healthCheckPath": "health"}},
+            "ecs-cicd:service.healthCheckPath = 'health' is not valid; allowed: a URL path starting with '/'",
+        ),
+        (
+            {"service": {**GOOD["service"], "create": True}},
+            "ecs-cicd:service.certificateArn is required with service.create: true",
+        ),
+        (
+            {"deploy": {"strategy": "blue-green"}},
+            "ecs-cicd:deploy.blueGreen.application is required for an existing service on blue/green",
+        ),
+        (
+            {
+                "service": {
+                    **GOOD["service"],
+                    "create": True,
+                    "certificateArn": CERTIFICATE,
+                    "autoscaling": {"min": 5, "max": 2},
+                }
+            },
+            "ecs-cicd:service.autoscaling.min = 5 is above max = 2",
+        ),
+    ],
+)
+def test_bad_service_and_deploy_settings_are_rejected(changes, expected):
+    with pytest.raises(SettingsError) as caught:
+        from_mapping({**GOOD, **changes}, stack="dev")
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
+
+
+def test_plain_http_needs_the_explicit_insecure_flag():
+    settings = from_mapping(
+        {**GOOD, "service": {**GOOD["service"], "create": True}, "insecure": {"allowHttp": True}}, stack="dev"
+    )
+    assert settings.service.create and settings.insecure.enabled == ["ecs-cicd:insecure.allowHttp"]
+    run = run_stack(
+        "staging",
+        {
+            "ecs-cicd:service": {"create": True, "cluster": "staging", "name": "orders-api", "container": "app"},
+            "ecs-cicd:insecure": {"allowHttp": True},
+        },
+    )
+    (listener,) = run.of_type("aws:lb/listener:Listener")
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    assert run.outputs["serviceUrl"].startswith("http://")
