@@ -568,6 +568,11 @@ RESOURCE_STAR_ACTIONS = frozenset(
         "ecs:describetaskdefinition",  # ECS deploy action reads the running revision
         "ecs:registertaskdefinition",  # ECS deploy action registers the new revision
         "ecs:listtasks",  # ECS deploy action watches the rollout; needs an ecs:cluster condition
+        # CodeDeploy blue/green reads the load balancer wiring it shifts traffic on.
+        "elasticloadbalancing:describelisteners",
+        "elasticloadbalancing:describerules",
+        "elasticloadbalancing:describetargetgroups",
+        "elasticloadbalancing:describetargethealth",
     }
 )
 # AWS-managed policies that grant whole services (or everything): never attach them here.
@@ -598,7 +603,7 @@ def _policy_document_problems(document: Mapping[str, Any], where: str) -> list[s
                 problems.append(
                     f'{label}: Resource "*" for {", ".join(broad)}; Resource "*" is allowed only for actions '
                     "without resource-level permissions (ecr:GetAuthorizationToken, ecs:DescribeTaskDefinition, "
-                    "ecs:RegisterTaskDefinition, ecs:ListTasks)"
+                    "ecs:RegisterTaskDefinition, ecs:ListTasks, elasticloadbalancing:Describe*)"
                 )
             if "ecs:listtasks" in lowered and "ecs:cluster" not in keys:
                 problems.append(f'{label}: ecs:ListTasks on Resource "*" needs an ecs:cluster condition')

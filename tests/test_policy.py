@@ -163,6 +163,17 @@ def test_recorded_stack_passes_every_policy(stack):
     assert evaluate(stack_resources(stack)) == {spec.name: [] for spec in registry.POLICIES}
 
 
+def test_a_created_service_on_blue_green_passes_every_policy():
+    run = run_stack("staging", {"ecs-cicd:deploy": {"strategy": "blue-green"}})
+    resources = [
+        StackResource(r.type, copy.deepcopy(dict(r.inputs)), r.urn, r.name, id=harness_id(r))
+        for r in run.resources
+        if r.custom
+    ]
+    assert "aws:codedeploy/deploymentGroup:DeploymentGroup" in {r.type for r in run.resources}
+    assert evaluate(resources) == {spec.name: [] for spec in registry.POLICIES}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_recorded_stacks_contain_what_the_policies_inspect(stack):
     # Compliance is not vacuous: the stacks hold the resource types the policies are about.
