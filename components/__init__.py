@@ -15,6 +15,7 @@ from .contract import ContainerContract
 from .deploy import EcsDeploy, EcsDeployArgs
 from .guardrails import AccountGuardrails, AccountGuardrailsArgs
 from .pipeline import Pipeline, PipelineArgs
+from .pullcache import DockerHubCache, DockerHubCacheArgs
 from .security import SecurityScans, SecurityScansArgs
 from .service import EcsService, EcsServiceArgs
 from .settings import Settings, SettingsError
@@ -30,6 +31,8 @@ __all__ = [
     "CodeDeployBlueGreen",
     "CodeDeployBlueGreenArgs",
     "ContainerContract",
+    "DockerHubCache",
+    "DockerHubCacheArgs",
     "EcsDeploy",
     "EcsDeployArgs",
     "EcsService",

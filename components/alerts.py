@@ -20,9 +20,9 @@ from .artifacts import ArtifactStore
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 
 
-class PipelineAlertsArgs(TypedDict, total=False):
-    artifact_store: ArtifactStore
-    """Its KMS key encrypts the alert topic. Required."""
+class WatchedPipelineArgs(TypedDict, total=False):
+    """One pipeline and what it is made of."""
+
     pipeline_name: pulumi.Input[str]
     """The pipeline to watch. Required."""
     pipeline_arn: pulumi.Input[str]
@@ -39,6 +39,13 @@ class PipelineAlertsArgs(TypedDict, total=False):
     """ECS service name: updates not made by the deploy role are reported. Required."""
     deploy_role_name: pulumi.Input[str]
     """The only role expected to update the service. Required."""
+
+
+class PipelineAlertsArgs(TypedDict, total=False):
+    artifact_store: ArtifactStore
+    """Its KMS key encrypts the alert topic. Required."""
+    pipelines: Mapping[str, WatchedPipelineArgs]
+    """The pipelines to watch, by a short name used in rule names. Required."""
     emails: Sequence[str]
     """Addresses subscribed to the alert topic."""
     tags: Mapping[str, str]
@@ -46,16 +53,19 @@ class PipelineAlertsArgs(TypedDict, total=False):
 
 
 class PipelineAlerts(pulumi.ComponentResource):
-    """An encrypted topic and the rules that feed it."""
+    """One encrypted topic per stack, and for each pipeline the rules that feed it."""
 
     topic: aws.sns.Topic
     rules: dict[str, aws.cloudwatch.EventRule]
 
     def __init__(self, name: str, args: PipelineAlertsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:PipelineAlerts", name, None, opts)
-        for required in ("artifact_store", "pipeline_name", "pipeline_arn", "cluster", "service", "deploy_role_name"):
-            if required not in args:
-                raise ValueError(f"PipelineAlerts {name}: {required} is required")
+        if "artifact_store" not in args or not args.get("pipelines"):
+            raise ValueError(f"PipelineAlerts {name}: artifact_store and pipelines are required")
+        for key, watched in args["pipelines"].items():
+            for required in ("pipeline_name", "pipeline_arn", "cluster", "service", "deploy_role_name"):
+                if required not in watched:
+                    raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].{required} is required")
         tags = dict(args.get("tags", {}))
         child = pulumi.ResourceOptions(parent=self)
         self.topic = aws.sns.Topic(
@@ -70,23 +80,23 @@ class PipelineAlerts(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self.topic),
             )
 
-        patterns = _patterns(args)
         self.rules = {}
-        for rule_name, (description, pattern) in patterns.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{rule_name}",
-                description=description,
-                event_pattern=pulumi.Output.from_input(pattern).apply(lambda p: json.dumps(p, sort_keys=True)),
-                tags=tags,
-                opts=child,
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{rule_name}-to-topic",
-                rule=rule.name,
-                arn=self.topic.arn,
-                opts=pulumi.ResourceOptions(parent=rule),
-            )
-            self.rules[rule_name] = rule
+        for key, watched in args["pipelines"].items():
+            for rule_name, (description, pattern) in _patterns(watched).items():
+                rule = aws.cloudwatch.EventRule(
+                    f"{name}-{key}-{rule_name}",
+                    description=description,
+                    event_pattern=pulumi.Output.from_input(pattern).apply(lambda p: json.dumps(p, sort_keys=True)),
+                    tags=tags,
+                    opts=child,
+                )
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{key}-{rule_name}-to-topic",
+                    rule=rule.name,
+                    arn=self.topic.arn,
+                    opts=pulumi.ResourceOptions(parent=rule),
+                )
+                self.rules[f"{key}-{rule_name}"] = rule
 
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
@@ -99,7 +109,7 @@ class PipelineAlerts(pulumi.ComponentResource):
         self.register_outputs({"topic_arn": self.topic.arn})
 
 
-def _patterns(args: PipelineAlertsArgs) -> dict[str, tuple[str, Mapping[str, Any]]]:
+def _patterns(args: WatchedPipelineArgs) -> dict[str, tuple[str, Mapping[str, Any]]]:
     service_arn_suffix = f"service/{args['cluster']}/{args['service']}"
     deploy_session = pulumi.Output.concat(":assumed-role/", args["deploy_role_name"], "/")
     return {

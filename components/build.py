@@ -14,6 +14,7 @@ from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
 from .iam import Statement, allow
+from .pullcache import DockerHubCache
 from .settings import SecretRef
 from .source import GitHubSource
 from .stage import StageDefinition
@@ -24,6 +25,17 @@ IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"  # ECS rolling deploy
 IMAGE_DETAIL_FILE = "imageDetail.json"  # CodeDeployToECS: the image
 TASKDEF_FILE = "taskdef.json"  # CodeDeployToECS: the task definition template
 APPSPEC_FILE = "appspec.yaml"  # CodeDeployToECS: the AppSpec template
+
+# The BuildKit registry cache: read and rewrite the cache manifest and its layers.
+_ECR_CACHE_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
 
 # Everything `docker push`, `aws ecr describe-images` and the scan gate need on the one repository.
 _ECR_PUSH_ACTIONS = [
@@ -66,6 +78,8 @@ class ImageBuildArgs(TypedDict, total=False):
     """Build log retention. Default 30."""
     fail_on_severity: str
     """Image scan gate: fail the build on findings at or above CRITICAL, HIGH, MEDIUM or LOW. Default CRITICAL."""
+    docker_hub_mirror: "DockerHubCache"
+    """An ECR pull-through cache for Docker Hub: the build pulls base images through it."""
     taskdef_template: pulumi.Input[str]
     """Blue/green: taskdef.json rendered from the container contract (a service this program created)."""
     task_family: str
@@ -89,6 +103,7 @@ class ImageBuild(pulumi.ComponentResource):
 
     project: aws.codebuild.Project
     repository: aws.ecr.Repository
+    cache_repository: aws.ecr.Repository
     role: aws.iam.Role
     log_group: aws.cloudwatch.LogGroup
     stage: StageDefinition
@@ -122,14 +137,37 @@ class ImageBuild(pulumi.ComponentResource):
             policy=_lifecycle_policy(args.get("keep_images", 50)),
             opts=child,
         )
+        # BuildKit's layer cache: rewritten by every build, so its tag must be mutable. It lives in a
+        # repository of its own that nothing deploys from; the image repository stays immutable.
+        self.cache_repository = aws.ecr.Repository(
+            f"{name}-cache-repository",
+            name=f"{args.get('repository_name', name)}-buildcache",
+            image_tag_mutability="MUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            force_delete=True,
+            tags={**tags, "ecs-cicd:purpose": "build-cache"},
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-cache-repository-lifecycle",
+            repository=self.cache_repository.name,
+            policy=_lifecycle_policy(keep_images=1),
+            opts=child,
+        )
+        mirror = args.get("docker_hub_mirror")
+
         statements: list[Statement] = [
             # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
             allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
             allow("PushToServiceRepository", _ECR_PUSH_ACTIONS, [self.repository.arn]),
+            allow("ReadWriteBuildCache", _ECR_CACHE_ACTIONS, [self.cache_repository.arn]),
             *_secret_statements(secrets, account),
         ]
         if source.full_clone:
             statements.append(source.use_connection_statement("FullCloneUseConnection"))
+        if mirror is not None:
+            statements.append(mirror.pull_statement("PullBaseImagesThroughCache"))
         if args.get("task_family") and not args.get("taskdef_template"):
             # DescribeTaskDefinition has no resource-level permissions.
             statements.append(
@@ -145,7 +183,7 @@ class ImageBuild(pulumi.ComponentResource):
             writes_artifacts=True,
             statements=statements,
             environment_variables=_environment_variables(
-                self.repository.repository_url, self.container_name, args, secrets
+                self.repository.repository_url, self.cache_repository.repository_url, self.container_name, args, secrets
             ),
             # Docker-in-Docker needs privileged mode; only this image-building project gets it.
             privileged=True,
@@ -211,22 +249,29 @@ def _validate(name: str, args: ImageBuildArgs) -> None:
 
 
 def _environment_variables(
-    repository_url: pulumi.Output[str], container_name: str, args: ImageBuildArgs, secrets: Sequence[SecretRef]
+    repository_url: pulumi.Output[str],
+    cache_url: pulumi.Output[str],
+    container_name: str,
+    args: ImageBuildArgs,
+    secrets: Sequence[SecretRef],
 ) -> list[dict]:
     fixed = [
         {"name": "REPOSITORY_URI", "value": repository_url, "type": "PLAINTEXT"},
+        {"name": "CACHE_REPOSITORY_URI", "value": cache_url, "type": "PLAINTEXT"},
         {"name": "CONTAINER_NAME", "value": container_name, "type": "PLAINTEXT"},
         {"name": "DOCKERFILE", "value": args.get("dockerfile", "Dockerfile"), "type": "PLAINTEXT"},
         {"name": "DOCKER_CONTEXT", "value": args.get("context", "."), "type": "PLAINTEXT"},
         {"name": "FAIL_ON_SEVERITY", "value": args.get("fail_on_severity", "CRITICAL"), "type": "PLAINTEXT"},
     ]
+    if args.get("docker_hub_mirror") is not None:
+        fixed.append({"name": "DOCKER_HUB_MIRROR", "value": args["docker_hub_mirror"].prefix_uri, "type": "PLAINTEXT"})
     blue_green = {"appspec": "APPSPEC_TEMPLATE", "taskdef_template": "TASKDEF_TEMPLATE", "task_family": "TASK_FAMILY"}
     fixed += [
         {"name": variable, "value": args[key], "type": "PLAINTEXT"}
         for key, variable in blue_green.items()
         if args.get(key)
     ]
-    reserved = {v["name"] for v in fixed} | {"COMMIT_ID", *blue_green.values()}
+    reserved = {v["name"] for v in fixed} | {"COMMIT_ID", "DOCKER_HUB_MIRROR", *blue_green.values()}
     user = dict(args.get("environment", {}))
     clashes = sorted(reserved & (set(user) | {s.name for s in secrets}))
     if clashes:

@@ -10,6 +10,9 @@ NAMESPACE = "ecs-cicd"
 
 RESOURCE_NAME_FRAGMENT = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
+# CodePipeline trigger filters take at most 8 patterns each.
+GLOBS = {"type": "array", "default": [], "maxItems": 8, "items": {"type": "string", "minLength": 1, "maxLength": 255}}
+
 COMPUTE_TYPES = [
     "BUILD_GENERAL1_SMALL",
     "BUILD_GENERAL1_MEDIUM",
@@ -115,6 +118,27 @@ KEYS: dict[str, dict] = {
                 "description": "Existing GitHub connection to reuse. When absent the program creates one, "
                 "which stays PENDING until its GitHub handshake is completed in the console.",
             },
+            "filePaths": {
+                "type": "object",
+                "additionalProperties": False,
+                "default": {},
+                "description": "Only pushes that touch these paths start the pipeline (V2 trigger filter): "
+                "`{includes: [globs], excludes: [globs]}`. For monorepos, e.g. `services/api/**`.",
+                "properties": {
+                    "includes": {**GLOBS, "description": "Globs of paths that start the pipeline."},
+                    "excludes": {**GLOBS, "description": "Globs of paths that never start it."},
+                },
+            },
+            "tags": {
+                **GLOBS,
+                "description": "Git tag globs whose push also starts the pipeline (e.g. `v*`).",
+            },
+            "pullRequests": {
+                "type": "boolean",
+                "default": False,
+                "description": "Also run on pull requests opened or updated against the branch. They deploy "
+                "unmerged code, so this is refused in prod.",
+            },
             "fullClone": {
                 "type": "boolean",
                 "default": False,
@@ -197,6 +221,14 @@ KEYS: dict[str, dict] = {
                 "enum": LOG_RETENTION_DAYS,
                 "default": 30,
                 "description": "Retention of the build's CloudWatch log group, in days.",
+            },
+            "dockerHubCredentialsArn": {
+                "type": "string",
+                "pattern": r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:"
+                r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+$",
+                "x-allowed": "a Secrets Manager secret ARN whose name starts with ecr-pullthroughcache/",
+                "description": "Docker Hub credentials for an ECR pull-through cache: base images come from ECR, "
+                "past Docker Hub's rate limits. The build rewrites Docker Hub `FROM` lines to the cache.",
             },
             "testCommands": {
                 "type": "array",
@@ -487,8 +519,8 @@ KEYS: dict[str, dict] = {
             },
             "executionMode": {
                 "enum": EXECUTION_MODES,
-                "default": "SUPERSEDED",
-                "description": "How the V2 pipeline handles overlapping executions.",
+                "description": "How the V2 pipeline handles overlapping executions. Defaults to QUEUED in prod "
+                "(every release runs) and SUPERSEDED elsewhere (only the newest commit matters).",
             },
             "artifactExpirationDays": {
                 "type": "integer",
@@ -573,6 +605,35 @@ KEYS["insecure"] = {
             "type": "boolean",
             "default": False,
             "description": "Leave out the dependency, code and secret scans that run beside the image build.",
+        },
+    },
+}
+
+
+PER_SERVICE_KEYS = ("source", "build", "service", "deploy", "pipeline")
+
+KEYS["services"] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 100,
+    "description": "Several services in one stack (a monorepo): one pipeline each, one artifact store for "
+    "all. Each entry has a `name` and optional `source`, `build`, `service`, `deploy` and `pipeline` objects "
+    "whose fields override the top-level keys of the same name. Without it, the top-level keys describe "
+    "the one service.",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$",
+                "x-allowed": "an ECS service name (letters, digits, hyphens, underscores)",
+                "description": "The service's name (its ECS service name unless `service.name` says otherwise).",
+            },
+            **{
+                key: {"type": "object", "description": f"Overrides of `{NAMESPACE}:{key}`."} for key in PER_SERVICE_KEYS
+            },
         },
     },
 }

@@ -60,7 +60,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
 def render(run: StackRun, console: Console) -> None:
     console.print(f"[bold]Stack {run.stack}[/]: {sum(1 for _ in run.custom_resources())} resources, offline plan\n")
-    for pipeline in run.of_type(PIPELINE_TYPE):
+    for pipeline in sorted(run.of_type(PIPELINE_TYPE), key=lambda p: p.name):
         console.print(_stage_tree(pipeline))
     console.print(_resource_table(run))
     if run.outputs:
@@ -71,9 +71,11 @@ def _stage_tree(pipeline: RecordedResource) -> Tree:
     inputs = pipeline.inputs
     tree = Tree(f"[bold]pipeline {inputs['name']}[/] ({inputs.get('pipelineType')}, {inputs.get('executionMode')})")
     for trigger in inputs.get("triggers") or []:
-        pushes = trigger.get("gitConfiguration", {}).get("pushes") or []
-        branches = [b for push in pushes for b in (push.get("branches") or {}).get("includes") or []]
-        tree.add(f"trigger: push to {', '.join(branches) or 'any branch'}")
+        git = trigger.get("gitConfiguration", {})
+        for push in git.get("pushes") or []:
+            tree.add("trigger: push " + _filter_words(push))
+        for pull in git.get("pullRequests") or []:
+            tree.add(f"trigger: pull request {', '.join(pull.get('events') or [])} " + _filter_words(pull))
     for number, stage in enumerate(inputs["stages"], start=1):
         branch = tree.add(f"[bold cyan]{number}. {stage['name']}[/]")
         for action in stage["actions"]:
@@ -81,6 +83,20 @@ def _stage_tree(pipeline: RecordedResource) -> Tree:
             outs = ", ".join(action.get("outputArtifacts") or []) or "-"
             branch.add(f"{action['name']}: {action['provider']} ({action['category']})  in: {ins}  out: {outs}")
     return tree
+
+
+def _filter_words(event: dict) -> str:
+    words = []
+    for kind in ("branches", "tags"):
+        includes = (event.get(kind) or {}).get("includes")
+        if includes:
+            words.append(f"{'to' if kind == 'branches' else 'of tags'} {', '.join(includes)}")
+    paths = event.get("filePaths") or {}
+    if paths.get("includes"):
+        words.append(f"touching {', '.join(paths['includes'])}")
+    if paths.get("excludes"):
+        words.append(f"not only {', '.join(paths['excludes'])}")
+    return " ".join(words) or "anything"
 
 
 def _resource_table(run: StackRun) -> Table:

@@ -16,7 +16,7 @@ import jsonschema
 import pulumi
 import yaml
 
-from .config_schema import KEYS, NAMESPACE, schema_for
+from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, schema_for
 
 PROJECT = "ecs-cicd"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +48,10 @@ class SourceSettings:
     branch: str = "main"
     connection_arn: Optional[str] = None
     full_clone: bool = False
+    file_paths_include: tuple[str, ...] = ()
+    file_paths_exclude: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    pull_requests: bool = False
 
     @property
     def owner(self) -> str:
@@ -94,6 +98,7 @@ class BuildSettings:
     keep_images: int = 50
     fail_on_severity: str = "CRITICAL"
     test_commands: tuple[str, ...] = ()
+    docker_hub_credentials_arn: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -182,19 +187,55 @@ class InsecureSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
-    environment: str
-    protect: bool
-    tags: Mapping[str, str]
+class ServicePipeline:
+    """Everything one service's pipeline needs: the top-level keys, with its overrides applied."""
+
     source: SourceSettings
     build: BuildSettings
     service: ServiceSettings
     deploy: DeploySettings
     pipeline: PipelineSettings
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    protect: bool
+    tags: Mapping[str, str]
+    """Stack-wide tags (the per-service ones add `service`)."""
+    services: tuple[ServicePipeline, ...]
     permissions_boundary: Optional[str] = None
     notification_emails: tuple[str, ...] = ()
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     insecure: InsecureSettings = field(default_factory=InsecureSettings)
+
+    # The first (in a one-service stack, the only) service: the shorthand most stacks use.
+    @property
+    def source(self) -> SourceSettings:
+        return self.services[0].source
+
+    @property
+    def build(self) -> BuildSettings:
+        return self.services[0].build
+
+    @property
+    def service(self) -> ServiceSettings:
+        return self.services[0].service
+
+    @property
+    def deploy(self) -> DeploySettings:
+        return self.services[0].deploy
+
+    @property
+    def pipeline(self) -> PipelineSettings:
+        return self.services[0].pipeline
+
+    def service_named(self, name: str) -> ServicePipeline:
+        for entry in self.services:
+            if entry.service.name == name:
+                return entry
+        raise KeyError(f"no service {name!r}; services: {', '.join(e.service.name for e in self.services)}")
 
 
 def pipeline_name(service_name: str, environment: str) -> str:
@@ -235,27 +276,73 @@ def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:
     """Validate plain config values (as `pulumi config` would hand them over) into Settings."""
     values = {key: _coerce(KEYS[key], value) for key, value in raw.items() if key in KEYS}
     values.setdefault("environment", stack)
-    problems = _schema_problems(values)
-    for key in ("source", "service"):
-        if key not in values:
-            problems.append(f"{NAMESPACE}:{key} is required: {_required_hint(key)}")
+    entries = values.get("services")
+    stack_wide = {k: v for k, v in values.items() if k not in PER_SERVICE_KEYS}
+    problems = _schema_problems(stack_wide)
     if problems:
         raise SettingsError(problems)
-    values = {key: _with_defaults(KEYS[key], values.get(key)) for key in KEYS}
-    problems = (
-        _plaintext_secret_problems(values["build"]["environment"], "build")
-        + _plaintext_secret_problems(values["service"]["environment"], "service")
-        + _prod_approval_problems(values)
-        + _service_problems(values)
-    )
+    stack_values = {key: _with_defaults(KEYS[key], values.get(key)) for key in KEYS if key not in PER_SERVICE_KEYS}
+
+    labelled = [("", {})] if not entries else [(f"services[{i}].", entry) for i, entry in enumerate(entries)]
+    merged_services = []
+    for prefix, entry in labelled:
+        merged = _merged_service(values, entry)
+        for key in ("source", "service"):
+            if merged[key] is None:
+                problems.append(f"{NAMESPACE}:{prefix}{key} is required: {_required_hint(key)}")
+        present = {k: v for k, v in merged.items() if v is not None}
+        problems += _schema_problems(present, prefix)
+        merged_services.append((prefix, merged))
     if problems:
         raise SettingsError(problems)
-    return _build(values)
+
+    services = []
+    for prefix, merged in merged_services:
+        service_values = {**stack_values, **{k: _with_defaults(KEYS[k], merged[k]) for k in PER_SERVICE_KEYS}}
+        problems += (
+            _plaintext_secret_problems(service_values["build"]["environment"], f"{prefix}build")
+            + _plaintext_secret_problems(service_values["service"]["environment"], f"{prefix}service")
+            + _prod_rules(service_values, prefix)
+            + _service_problems(service_values, prefix)
+        )
+        services.append(_service_pipeline(service_values))
+    problems += _unique_names(services)
+    if problems:
+        raise SettingsError(problems)
+    return _build(stack_values, tuple(services))
 
 
 def _required_hint(key: str) -> str:
-    required = KEYS[key].get("required", [])
-    return "an object with " + ", ".join(required)
+    return "an object with " + ", ".join(KEYS[key].get("required", []))
+
+
+def _merged_service(values: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A service's config: the top-level keys with the entry's overrides deep-merged in."""
+    merged = {key: _deep_merge(values.get(key), entry.get(key)) for key in PER_SERVICE_KEYS}
+    if entry.get("name") and not (entry.get("service") or {}).get("name"):
+        merged["service"] = {**(merged["service"] or {}), "name": entry["name"]}
+    return merged
+
+
+def _deep_merge(base: Any, override: Any) -> Any:
+    if override is None:
+        return base
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: _deep_merge(base.get(k), v) for k, v in override.items()}}
+    return override
+
+
+def _unique_names(services: list["ServicePipeline"]) -> list[str]:
+    problems = []
+    for what, names in (
+        ("service name", [s.service.name for s in services]),
+        ("pipeline name", [s.pipeline.name for s in services]),
+        ("ECR repository", [s.build.repository_name for s in services]),
+    ):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            problems.append(f"{NAMESPACE}:services has the same {what} twice: {', '.join(duplicates)}; allowed: unique")
+    return problems
 
 
 def _coerce(schema: dict, value: Any) -> Any:
@@ -269,19 +356,19 @@ def _coerce(schema: dict, value: Any) -> Any:
     return value
 
 
-def _schema_problems(values: Mapping[str, Any]) -> list[str]:
+def _schema_problems(values: Mapping[str, Any], prefix: str = "") -> list[str]:
     problems = []
     for key, value in values.items():
         validator = jsonschema.Draft202012Validator(schema_for(key))
         for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
-            problems.append(_describe(key, error))
+            problems.append(_describe(prefix + key, error))
     return problems
 
 
 def _describe(key: str, error: jsonschema.ValidationError) -> str:
     """One line for one schema violation: the key path, the bad value, what is allowed."""
-    path = ".".join(str(part) for part in error.absolute_path)
-    where = f"{NAMESPACE}:{key}" + (f".{path}" if path else "")
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    where = f"{NAMESPACE}:{key}" + (("" if path.startswith("[") else ".") + path if path else "")
     schema = error.schema if isinstance(error.schema, dict) else {}
     bad = repr(error.instance)
     match error.validator:
@@ -339,27 +426,36 @@ def _plaintext_secret_problems(environment: Mapping[str, str], section: str) -> 
     return problems
 
 
-def _prod_approval_problems(values: dict[str, Any]) -> list[str]:
-    """Prod deploys wait for a person (CICD-SEC-1) unless the stack says otherwise, explicitly."""
-    deploy = values["deploy"]
+def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
+    """Prod deploys wait for a person and deploy only merged code (CICD-SEC-1), unless the stack
+    says otherwise, explicitly. Also fills the per-environment defaults."""
+    deploy, pipeline, source = values["deploy"], values["pipeline"], values["source"]
     is_prod = values["environment"] == "prod"
     if deploy["requireApproval"] is None:
         deploy["requireApproval"] = is_prod
+    if pipeline["executionMode"] is None:
+        pipeline["executionMode"] = "QUEUED" if is_prod else "SUPERSEDED"
+    problems = []
     if is_prod and not deploy["requireApproval"] and not values["insecure"]["allowUnapprovedProdDeploys"]:
-        return [
-            f"{NAMESPACE}:deploy.requireApproval = False is not allowed in prod; allowed: true, or set "
+        problems.append(
+            f"{NAMESPACE}:{prefix}deploy.requireApproval = False is not allowed in prod; allowed: true, or set "
             f"{NAMESPACE}:insecure.allowUnapprovedProdDeploys to true to deploy prod without approval"
-        ]
-    return []
+        )
+    if is_prod and source["pullRequests"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}source.pullRequests = True is not allowed in prod; allowed: false "
+            "(pull request runs deploy unmerged code)"
+        )
+    return problems
 
 
-def _service_problems(values: dict[str, Any]) -> list[str]:
+def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
     """Rules that span keys: what a created or blue/green service needs."""
     service, deploy, insecure = values["service"], values["deploy"], values["insecure"]
     problems = []
     if service["create"] and not service["certificateArn"] and not insecure["allowHttp"]:
         problems.append(
-            f"{NAMESPACE}:service.certificateArn is required with service.create: true; allowed: an ACM "
+            f"{NAMESPACE}:{prefix}service.certificateArn is required with service.create: true; allowed: an ACM "
             f"certificate ARN for HTTPS, or set {NAMESPACE}:insecure.allowHttp to true to serve plain HTTP"
         )
     blue_green = deploy["blueGreen"]
@@ -367,24 +463,22 @@ def _service_problems(values: dict[str, Any]) -> list[str]:
         missing = [k for k in ("application", "deploymentGroup") if not blue_green[k]]
         if missing:
             problems.append(
-                f"{NAMESPACE}:deploy.blueGreen.{missing[0]} is required for an existing service on blue/green; "
+                f"{NAMESPACE}:{prefix}deploy.blueGreen.{missing[0]} is required for an existing service on blue/green; "
                 f"allowed: the name of its CodeDeploy {missing[0]}"
             )
     scaling = service["autoscaling"]
     if scaling and scaling["min"] > scaling["max"]:
         problems.append(
-            f"{NAMESPACE}:service.autoscaling.min = {scaling['min']} is above max = {scaling['max']}; "
+            f"{NAMESPACE}:{prefix}service.autoscaling.min = {scaling['min']} is above max = {scaling['max']}; "
             "allowed: min <= max"
         )
     return problems
 
 
-def _build(values: Mapping[str, Any]) -> Settings:
-    source, build, service, deploy, pipeline = (values[k] for k in ("source", "build", "service", "deploy", "pipeline"))
+def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
+    source, build, service, deploy, pipeline = (values[k] for k in PER_SERVICE_KEYS)
     environment = values["environment"]
-    return Settings(
-        environment=environment,
-        protect=values["protect"],
+    return ServicePipeline(
         tags=MappingProxyType(
             {"project": PROJECT, "environment": environment, "service": service["name"], **values["tags"]}
         ),
@@ -393,6 +487,10 @@ def _build(values: Mapping[str, Any]) -> Settings:
             branch=source["branch"],
             connection_arn=source["connectionArn"],
             full_clone=source["fullClone"],
+            file_paths_include=tuple(source["filePaths"]["includes"]),
+            file_paths_exclude=tuple(source["filePaths"]["excludes"]),
+            tags=tuple(source["tags"]),
+            pull_requests=source["pullRequests"],
         ),
         build=BuildSettings(
             repository_name=build["repositoryName"] or pipeline_name(service["name"], environment).lower(),
@@ -407,6 +505,7 @@ def _build(values: Mapping[str, Any]) -> Settings:
             keep_images=build["keepImages"],
             fail_on_severity=build["failOnSeverity"],
             test_commands=tuple(build["testCommands"]),
+            docker_hub_credentials_arn=build["dockerHubCredentialsArn"],
         ),
         service=ServiceSettings(
             cluster=service["cluster"],
@@ -460,6 +559,16 @@ def _build(values: Mapping[str, Any]) -> Settings:
             execution_mode=pipeline["executionMode"],
             artifact_expiration_days=pipeline["artifactExpirationDays"],
         ),
+    )
+
+
+def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...]) -> Settings:
+    environment = values["environment"]
+    return Settings(
+        environment=environment,
+        protect=values["protect"],
+        tags=MappingProxyType({"project": PROJECT, "environment": environment, **values["tags"]}),
+        services=services,
         permissions_boundary=values["iam"]["permissionsBoundaryArn"],
         notification_emails=tuple(values["notifications"]["emails"]),
         guardrails=GuardrailSettings(

@@ -1,6 +1,6 @@
 """Source stage: a GitHub repository through a CodeConnections connection."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
 import pulumi
@@ -18,7 +18,7 @@ class GitHubSourceArgs(TypedDict, total=False):
     """GitHub repository as `owner/name`. Required."""
     branch: str
     """Branch to build. Default `main`."""
-    connection_arn: Optional[str]
+    connection_arn: Optional[pulumi.Input[str]]
     """Existing connection to reuse; when None a new GitHub connection is created (PENDING until its
     handshake is completed in the console)."""
     connection_name: str
@@ -93,21 +93,30 @@ class GitHubSource(pulumi.ComponentResource):
         """`UseConnection` on this connection, only for this repository (CICD-SEC-8)."""
         return self.connection_arn.apply(lambda arn: _use_connection(sid, arn, self.repository))
 
-    def trigger(self) -> aws.codepipeline.PipelineTriggerArgs:
-        """The V2 trigger: pushes to the configured branch, and nothing else, start the pipeline."""
-        return aws.codepipeline.PipelineTriggerArgs(
-            provider_type="CodeStarSourceConnection",
-            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(
-                source_action_name="Source",
-                pushes=[
-                    aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
-                        branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(
-                            includes=[self.branch]
-                        )
-                    )
-                ],
-            ),
-        )
+    def trigger(
+        self,
+        file_paths: Optional[Mapping[str, Sequence[str]]] = None,
+        tags: Sequence[str] = (),
+        pull_requests: bool = False,
+    ) -> aws.codepipeline.PipelineTriggerArgs:
+        """The V2 trigger: pushes to the configured branch (only those touching `file_paths`, when
+        given), pushes of matching `tags`, and optionally pull requests against the branch."""
+        paths = None
+        if file_paths and (file_paths.get("includes") or file_paths.get("excludes")):
+            paths = {k: list(v) for k, v in file_paths.items() if v}
+        pushes: list[dict] = [{"branches": {"includes": [self.branch]}, **({"file_paths": paths} if paths else {})}]
+        if tags:
+            pushes.append({"tags": {"includes": list(tags)}})
+        git: dict = {"source_action_name": "Source", "pushes": pushes}
+        if pull_requests:
+            git["pull_requests"] = [
+                {
+                    "events": ["OPEN", "UPDATED"],
+                    "branches": {"includes": [self.branch]},
+                    **({"file_paths": paths} if paths else {}),
+                }
+            ]
+        return aws.codepipeline.PipelineTriggerArgs(provider_type="CodeStarSourceConnection", git_configuration=git)
 
 
 def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Output[dict]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
@@ -198,12 +199,19 @@ def run_stack(
             config.pop(key, None)
         else:
             config[key] = value
-    main = project_dir / "__main__.py"
-    sys.path.insert(0, str(project_dir))
+    # Pulumi.yaml's `main` may point the project at a program elsewhere (examples/monorepo does).
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    program_dir = (project_dir / project.get("main", ".")).resolve()
+    sys.path.insert(0, str(program_dir))
     try:
-        return run_program(lambda: runpy.run_path(str(main), run_name="__main__"), config, stack=stack, preview=preview)
+        return run_program(
+            lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"),
+            config,
+            stack=stack,
+            preview=preview,
+        )
     finally:
-        sys.path.remove(str(project_dir))
+        sys.path.remove(str(program_dir))
 
 
 def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> dict[str, Callable[[dict], dict]]:

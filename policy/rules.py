@@ -547,6 +547,11 @@ def check_log_group_retention(resource_type: str, props: Mapping[str, Any]) -> l
 def check_ecr_repository(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if resource_type != ECR_REPOSITORY:
         return []
+    purpose = dig(props, "tags", "ecs-cicd:purpose")
+    if purpose == "build-cache" or purpose is UNKNOWN:
+        # A BuildKit layer cache is rewritten by every build; nothing is deployed from it (the
+        # task execution role may pull only from the image repository). Unknown: cannot tell.
+        return []
     problems = []
     mutability = dig(props, "imageTagMutability")
     if mutability is not UNKNOWN and mutability != "IMMUTABLE":

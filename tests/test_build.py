@@ -74,12 +74,13 @@ def test_build_logs_go_to_a_log_group_with_retention(run, settings):
 
 
 def test_the_repository_is_immutable_scanned_encrypted_and_pruned(run, settings):
-    repository = run.one("aws:ecr/repository:Repository").inputs
+    repository = run.named(f"{run.outputs['pipelineName']}-build-repository").inputs
     assert repository["imageTagMutability"] == "IMMUTABLE"
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
     assert repository["forceDelete"] is False
-    rules = json.loads(run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
+    lifecycle = run.named(f"{run.outputs['pipelineName']}-build-repository-lifecycle")
+    rules = json.loads(lifecycle.inputs["policy"])["rules"]
     keep = next(r for r in rules if r["selection"]["countType"] == "imageCountMoreThan")
     assert keep["selection"]["countNumber"] == settings.build.keep_images
 
@@ -93,3 +94,16 @@ def test_the_build_action_passes_the_commit_from_the_source_stage(run):
         {"name": "COMMIT_ID", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT"}
     ]
     assert stages["Source"]["actions"][0]["namespace"] == "SourceVariables"
+
+
+def test_the_layer_cache_lives_in_its_own_repository_that_the_build_alone_rewrites(run, settings):
+    cache = run.named(f"{settings.pipeline.name}-build-cache-repository").inputs
+    assert cache["name"] == f"{settings.build.repository_name}-buildcache"
+    assert cache["tags"]["ecs-cicd:purpose"] == "build-cache"
+    assert env_vars(run)["CACHE_REPOSITORY_URI"]["value"].endswith(f"/{cache['name']}")
+    build_policy = run.named(f"{settings.pipeline.name}-build-role-policy").json_input("policy")
+    cache_access = next(s for s in build_policy["Statement"] if s["Sid"] == "ReadWriteBuildCache")
+    assert cache_access["Resource"] == [cache["arn"]]
+    for role_policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if role_policy.name != f"{settings.pipeline.name}-build-role-policy":
+            assert cache["arn"] not in role_policy.inputs["policy"], f"{role_policy.name} can reach the cache"

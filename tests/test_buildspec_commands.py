@@ -49,6 +49,7 @@ def run_buildspec(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
         "COMMIT_ID": "0123456789abcdef0123456789abcdef01234567",
         "CODEBUILD_BUILD_NUMBER": "42",
         "FAIL_ON_SEVERITY": "CRITICAL",
+        "CACHE_REPOSITORY_URI": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod-buildcache",
         "CODEBUILD_BUILD_ARN": "arn:aws:codebuild:eu-west-1:111122223333:build/orders-api-prod-build:1",
         **overrides,
     }
@@ -74,10 +75,54 @@ def test_the_image_is_tagged_by_commit_and_build_never_latest(tmp_path):
     run_buildspec(tmp_path)
     calls = (tmp_path / "calls.log").read_text()
     repo = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod"
-    assert f"--tag {repo}:0123456789ab-42" in calls
-    assert f"docker push {repo}:0123456789ab-42" in calls
-    assert "--file docker/Dockerfile" in calls and calls.splitlines()[2].endswith(" services/api")
+    build = next(line for line in calls.splitlines() if line.startswith("docker buildx build"))
+    assert f"--tag {repo}:0123456789ab-42" in build and "--push" in build
+    assert "--file docker/Dockerfile" in build and build.endswith(" services/api")
     assert "latest" not in calls
+
+
+def test_layers_come_from_and_go_to_the_registry_cache(tmp_path):
+    run_buildspec(tmp_path)
+    calls = (tmp_path / "calls.log").read_text()
+    cache = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod-buildcache:buildcache"
+    assert "docker buildx create --name ecs-cicd --driver docker-container --use" in calls
+    build = next(line for line in calls.splitlines() if line.startswith("docker buildx build"))
+    assert f"--cache-from type=registry,ref={cache}" in build
+    assert f"--cache-to type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true" in build
+
+
+DOCKERFILE = """FROM --platform=linux/amd64 node:20-alpine AS deps
+RUN npm ci
+FROM docker.io/bitnami/python:3.12 AS tools
+FROM public.ecr.aws/docker/library/busybox:1.36 AS ecr
+FROM localhost:5000/internal/base AS local
+FROM deps AS build
+COPY --from=tools /x /x
+FROM scratch
+COPY --from=build /app /app
+"""
+
+
+def test_docker_hub_base_images_are_pulled_through_the_ecr_cache(tmp_path):
+    mirror = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/prod-docker-hub"
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text(DOCKERFILE)
+    result = run_buildspec(tmp_path, DOCKER_HUB_MIRROR=mirror)
+    assert result.returncode == 0, result.stderr
+    rewritten = (tmp_path / "docker" / "Dockerfile.ecs-cicd").read_text().splitlines()
+    assert rewritten[0] == f"FROM --platform=linux/amd64 {mirror}/library/node:20-alpine AS deps"
+    assert rewritten[2] == f"FROM {mirror}/bitnami/python:3.12 AS tools"
+    assert rewritten[3] == "FROM public.ecr.aws/docker/library/busybox:1.36 AS ecr"
+    assert rewritten[4] == "FROM localhost:5000/internal/base AS local"
+    assert rewritten[5] == "FROM deps AS build"
+    assert rewritten[7] == "FROM scratch"
+    calls = (tmp_path / "calls.log").read_text()
+    assert "--file docker/Dockerfile.ecs-cicd" in calls
+
+
+def test_without_a_mirror_the_dockerfile_is_used_as_it_is(tmp_path):
+    run_buildspec(tmp_path)
+    assert "--file docker/Dockerfile " in (tmp_path / "calls.log").read_text()
 
 
 def test_login_uses_the_region_codebuild_provides(tmp_path):

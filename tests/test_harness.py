@@ -34,7 +34,7 @@ def test_config_does_not_leak_between_runs():
 
 def test_options_are_recorded_with_the_resource():
     run = run_stack("prod")
-    repository = run.one("aws:ecr/repository:Repository")
+    repository = run.named(f"{run.outputs['pipelineName']}-build-repository")
     assert repository.protect is True
     assert repository.parent_name == "orders-api-prod-build"
     project = run.named("orders-api-prod-build-project")

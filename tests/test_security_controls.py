@@ -102,8 +102,8 @@ def test_no_long_lived_credentials_are_created(run):
     assert not [r for r in run.resources if r.type in ("aws:iam/user:User", "aws:iam/accessKey:AccessKey")]
 
 
-def alert_pattern(run, rule: str) -> dict:
-    return run.named(f"{run.outputs['pipelineName']}-alerts-{rule}").json_input("eventPattern")
+def alert_pattern(run, rule: str, service: str = "orders-api") -> dict:
+    return run.named(f"{run.outputs['pipelineName']}-alerts-{service}-{rule}").json_input("eventPattern")
 
 
 def test_pipeline_failures_are_sent_to_the_encrypted_alert_topic(run):

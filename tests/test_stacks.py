@@ -67,13 +67,13 @@ def test_only_the_configured_branch_triggers_the_pipeline(run, settings):
 
 def test_prod_protects_its_stateful_resources_and_dev_does_not():
     stateful = ["aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:ecr/repository:Repository"]
-    assert all(evaluated("prod").one(t).protect for t in stateful)
-    assert not any(evaluated("dev").one(t).protect for t in stateful)
+    assert all(evaluated("prod").of_type(t)[0].protect for t in stateful)
+    assert not any(evaluated("dev").of_type(t)[0].protect for t in stateful)
 
 
 def test_protection_is_on_when_a_stack_does_not_say():
     run = run_stack("dev", {"ecs-cicd:protect": None})
-    assert run.one("aws:ecr/repository:Repository").protect
+    assert run.named(f"{run.outputs['pipelineName']}-build-repository").protect
     assert run.one("aws:s3/bucket:Bucket").protect
 
 

@@ -1,0 +1,485 @@
+"""The components as a Pulumi component provider, for TypeScript, Go, C#, Java and YAML programs.
+
+`PulumiPlugin.yaml` at the repository root makes the repository a source-based plugin package:
+`pulumi package add <repository>@<tag>` runs this provider, asks for its schema (inferred by
+Pulumi's Python analyzer from each hosted class's `args` TypedDict and output annotations) and
+generates an SDK for the consumer's language. Start it by hand with `python -m components.provider`.
+
+Only plain data crosses a language boundary: strings, numbers, booleans, lists and maps of them,
+and references to resources of published providers (`aws`). The stage components hand each other
+Python objects (a `GitHubSource`, an `ArtifactStore`, `StageDefinition`s), which no schema can
+describe, so the provider hosts:
+
+- `ServicePipeline`: the whole pipeline (Source -> Build with scans and tests -> [Approve] ->
+  rolling ECS deploy with a post-deploy check -> alerts) into an existing service, from plain
+  settings. It composes the library's components exactly as a Python program would.
+- `ArtifactStore`, `AccountGuardrails` and `DockerHubCache`: the library classes, with their
+  arguments minus `account` (an `AwsAccount` of Python outputs; the provider looks the account up
+  itself).
+
+`tests/test_provider_schema.py` says, component by component, why the others are left out.
+"""
+
+import importlib.metadata
+import inspect
+import json
+import re
+import sys
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Optional, TypedDict, Union
+
+import pulumi
+import pulumi_aws as aws
+
+from . import artifacts, guardrails, pullcache
+from .account import AwsAccount
+from .alerts import PipelineAlerts
+from .approval import ManualApproval
+from .build import ImageBuild
+from .checks import ServiceCheck, TestCommands
+from .config_schema import SECRETS_MANAGER_REF, SSM_PARAMETER_REF
+from .deploy import EcsDeploy
+from .pipeline import Pipeline
+from .security import SecurityScans
+from .settings import _SECRET_NAME, _SECRET_VALUE, SecretRef, connection_name
+from .source import GitHubSource
+
+try:
+    from typing import Required  # Python 3.11+
+except ImportError:  # pragma: no cover - Python 3.10: the schema then lists every input as optional
+    from typing_extensions import Required
+
+PACKAGE = "cicd"
+"""The package of every component's type token (`cicd:index:Pipeline`), so the provider's name."""
+
+
+def whole_numbers(args: Mapping[str, Any], args_type: type) -> dict[str, Any]:
+    """`args` with whole floats turned back into ints where `args_type` declares an int.
+
+    Numbers cross gRPC as floats, and pulumi 3.272's `ComponentProvider.map_input_properties`
+    converts integer inputs with `int()` and then overwrites the result with the raw float
+    (pulumi/provider/experimental/component.py, lines 277-287). Without this the components'
+    own range checks (`isinstance(value, int)`) reject every number a TypeScript program sends.
+    """
+    fixed = dict(args)
+    for key, hint in inspect.get_annotations(args_type).items():
+        value = fixed.get(key)
+        if _declares_int(hint) and isinstance(value, float) and value.is_integer():
+            fixed[key] = int(value)
+    return fixed
+
+
+def _declares_int(hint: Any) -> bool:
+    """`int`, `Optional[int]` or `Required[int]` (not a list or map of ints)."""
+    if hint is int:
+        return True
+    return typing.get_origin(hint) in (Union, Required) and any(_declares_int(a) for a in typing.get_args(hint))
+
+
+class ArtifactStoreArgs(TypedDict, total=False):
+    expiration_days: int
+    """Days after which artifacts and their noncurrent versions are deleted (1-3650). Default 30."""
+    protect: bool
+    """Protect the bucket and key from deletion. Default true."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+
+
+class ArtifactStore(artifacts.ArtifactStore):
+    """A versioned, KMS-encrypted, private, TLS-only artifact bucket with a rotating customer key."""
+
+    bucket: aws.s3.Bucket
+    """The artifact bucket."""
+    key: aws.kms.Key
+    """The customer-managed key that encrypts the artifacts."""
+
+    def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, whole_numbers(args, ArtifactStoreArgs), opts)
+
+
+class AccountGuardrailsArgs(TypedDict, total=False):
+    cloud_trail: bool
+    """Create a multi-region CloudTrail trail with log file validation. Default false."""
+    guard_duty: bool
+    """Enable a GuardDuty detector. Default false."""
+    config_rules: bool
+    """Add the AWS Config managed rules for CodeBuild (needs a Config recorder). Default false."""
+    protect: bool
+    """Protect the trail bucket from deletion. Default true."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+
+
+class AccountGuardrails(guardrails.AccountGuardrails):
+    """Account-wide safeguards, each opt-in because each is a singleton per account or region."""
+
+    trail: Optional[aws.cloudtrail.Trail]
+    """The trail, when `cloudTrail` is set."""
+    detector: Optional[aws.guardduty.Detector]
+    """The GuardDuty detector, when `guardDuty` is set."""
+
+    def __init__(self, name: str, args: AccountGuardrailsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, whole_numbers(args, AccountGuardrailsArgs), opts)
+
+
+class DockerHubCacheArgs(TypedDict, total=False):
+    credentials_arn: Required[str]
+    """Secrets Manager secret (its name must start with `ecr-pullthroughcache/`) holding
+    `{"username": ..., "accessToken": ...}` for Docker Hub."""
+    prefix: str
+    """ECR repository prefix of the cache. Default: the component name."""
+    tags: Mapping[str, str]
+    """Unused by the rule (it takes no tags); kept for symmetry with the other components."""
+
+
+class DockerHubCache(pullcache.DockerHubCache):
+    """An ECR pull-through cache for Docker Hub: one rule per account and region, shared by every build."""
+
+    prefix: str
+    """The ECR repository prefix of the cache."""
+    prefix_uri: pulumi.Output[str]
+    """Where to pull Docker Hub images through the cache: `<prefixUri>/library/node:22`."""
+
+    def __init__(self, name: str, args: DockerHubCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, whole_numbers(args, DockerHubCacheArgs), opts)
+
+
+class ServicePipelineArgs(TypedDict, total=False):
+    repository: Required[str]
+    """GitHub repository to build, as `owner/name`."""
+    branch: str
+    """Branch whose pushes start the pipeline. Default `main`."""
+    connection_arn: str
+    """Existing GitHub connection to reuse. Without it one is created, which stays PENDING until its
+    handshake is completed in the console (see the `handshakeUrl` output)."""
+    full_clone: bool
+    """Hand the build a full git clone instead of a zip of the commit. Default false."""
+    cluster: Required[str]
+    """Name of the existing ECS cluster."""
+    service: Required[str]
+    """Name of the existing ECS service the pipeline deploys to."""
+    container: Required[str]
+    """Container in the service's task definition that runs the built image."""
+    execution_role_arn: pulumi.Input[str]
+    """The service's task execution role. With `taskRoleArn`, the only roles the deploy may pass;
+    when both are omitted they are read from the running service."""
+    task_role_arn: pulumi.Input[str]
+    """The service's task role (see `executionRoleArn`)."""
+    repository_name: str
+    """ECR repository for the image. Default: `<name>-build`."""
+    compute_type: str
+    """CodeBuild compute type. Default BUILD_GENERAL1_SMALL."""
+    build_image: str
+    """CodeBuild build image. Default aws/codebuild/amazonlinux-x86_64-standard:5.0."""
+    build_timeout_minutes: int
+    """Image build timeout, 5-2160 minutes. Default 20."""
+    dockerfile: str
+    """Dockerfile path in the repository. Default `Dockerfile`."""
+    context: str
+    """Docker build context in the repository. Default `.`."""
+    environment: Mapping[str, str]
+    """Plain build variables. Names or values that look like secrets are rejected: use `secrets`."""
+    secrets: Mapping[str, str]
+    """Secret build variables: name -> Secrets Manager secret ARN or SSM parameter name. The build
+    role may read exactly these."""
+    fail_on_severity: str
+    """Image scan gate: CRITICAL, HIGH, MEDIUM or LOW. Default CRITICAL."""
+    keep_images: int
+    """How many images the ECR lifecycle rule keeps. Default 50."""
+    log_retention_days: int
+    """Retention of every build and check log group, in days. Default 30."""
+    security_scans: bool
+    """Run the dependency, code and secret scans beside the image build. Default true."""
+    test_commands: Sequence[str]
+    """Shell commands run on the source beside the image build. No test action when empty."""
+    require_approval: bool
+    """Add a manual approval stage before the deploy. Default false."""
+    approval_emails: Sequence[str]
+    """Addresses subscribed to the approval topic."""
+    deploy_timeout_minutes: int
+    """ECS deploy action timeout, 1-60 minutes. Default 20."""
+    health_check_url: str
+    """URL a post-deploy check calls; the deploy stage fails (and rolls back) when it does not answer."""
+    rollback_on_failure: bool
+    """Roll the deploy stage back when the deploy or its check fails. Default true."""
+    execution_mode: str
+    """QUEUED, SUPERSEDED or PARALLEL. Default SUPERSEDED."""
+    artifact_expiration_days: int
+    """Days after which pipeline artifacts are deleted. Default 30."""
+    alert_emails: Sequence[str]
+    """Addresses subscribed to the alert topic (failures, changes to the pipeline, bypasses)."""
+    permissions_boundary: str
+    """Permissions boundary attached to every role."""
+    protect: bool
+    """Protect the ECR repository, artifact bucket and key from deletion. Default true."""
+    tags: Mapping[str, str]
+    """Tags for every resource."""
+
+
+class ServicePipeline(pulumi.ComponentResource):
+    """A CodePipeline V2 named after the component: GitHub -> CodeBuild (image to ECR, scans and tests
+    beside it) -> optional approval -> rolling ECS deploy with a post-deploy check -> alerts."""
+
+    pipeline_name: pulumi.Output[str]
+    """The pipeline."""
+    console_url: pulumi.Output[str]
+    """The pipeline's page in the AWS console."""
+    repository_url: pulumi.Output[str]
+    """Where the build pushes images."""
+    artifact_bucket: pulumi.Output[str]
+    """The KMS-encrypted artifact bucket."""
+    connection_arn: pulumi.Output[str]
+    """The GitHub connection in use."""
+    handshake_url: Optional[pulumi.Output[str]]
+    """Only when the connection was created: where to authorise it (it is PENDING until then)."""
+    alert_topic_arn: pulumi.Output[str]
+    """The SNS topic the alerts publish to."""
+
+    def __init__(self, name: str, args: ServicePipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PACKAGE}:index:ServicePipeline", name, None, opts)
+        args = whole_numbers(args, ServicePipelineArgs)
+        for required in ("repository", "cluster", "service", "container"):
+            if not args.get(required):
+                raise ValueError(f"ServicePipeline {name}: {required} is required")
+        child = pulumi.ResourceOptions(parent=self)
+        account = AwsAccount.current(pulumi.InvokeOptions(parent=self))
+        tags = dict(args.get("tags", {}))
+        boundary = args.get("permissions_boundary")
+        logs = args.get("log_retention_days", 30)
+        common = {"permissions_boundary": boundary, "tags": tags, "account": account}
+
+        store = artifacts.ArtifactStore(
+            f"{name}-artifacts",
+            {
+                "expiration_days": args.get("artifact_expiration_days", 30),
+                "protect": args.get("protect", True),
+                "tags": tags,
+                "account": account,
+            },
+            child,
+        )
+        source = GitHubSource(
+            f"{name}-source",
+            {
+                "repository": args["repository"],
+                "branch": args.get("branch", "main"),
+                "connection_arn": args.get("connection_arn"),
+                "connection_name": connection_name(name),
+                "full_clone": args.get("full_clone", False),
+                "tags": tags,
+            },
+            child,
+        )
+        build = ImageBuild(
+            f"{name}-build",
+            {
+                "source": source,
+                "artifact_store": store,
+                "container_name": args["container"],
+                "repository_name": args.get("repository_name", f"{name}-build"),
+                "compute_type": args.get("compute_type", "BUILD_GENERAL1_SMALL"),
+                **({"image": args["build_image"]} if "build_image" in args else {}),
+                "timeout_minutes": args.get("build_timeout_minutes", 20),
+                "dockerfile": args.get("dockerfile", "Dockerfile"),
+                "context": args.get("context", "."),
+                "environment": _plain_environment(name, args.get("environment", {})),
+                "secrets": _secret_refs(name, args.get("secrets", {})),
+                "log_retention_days": logs,
+                "fail_on_severity": args.get("fail_on_severity", "CRITICAL"),
+                "keep_images": args.get("keep_images", 50),
+                "protect": args.get("protect", True),
+                **common,
+            },
+            child,
+        )
+        build_stage = build.stage
+        if args.get("security_scans", True):
+            scans = SecurityScans(
+                f"{name}-scan", {"source": source, "artifact_store": store, "log_retention_days": logs, **common}, child
+            )
+            build_stage = build_stage.alongside(scans.stage)
+        if args.get("test_commands"):
+            tests = TestCommands(
+                f"{name}-tests",
+                {
+                    "source": source,
+                    "artifact_store": store,
+                    "commands": list(args["test_commands"]),
+                    "compute_type": args.get("compute_type", "BUILD_GENERAL1_SMALL"),
+                    "log_retention_days": logs,
+                    **common,
+                },
+                child,
+            )
+            build_stage = build_stage.alongside(tests.stage)
+        stages = [source.stage, build_stage]
+        if args.get("require_approval", False):
+            approval = ManualApproval(
+                f"{name}-approval",
+                {
+                    "source": source,
+                    "artifact_store": store,
+                    "emails": list(args.get("approval_emails", ())),
+                    "tags": tags,
+                },
+                child,
+            )
+            stages.append(approval.stage)
+
+        role_arns = [args[k] for k in ("execution_role_arn", "task_role_arn") if args.get(k)]
+        deploy = EcsDeploy(
+            f"{name}-deploy",
+            {
+                "build": build,
+                "cluster": args["cluster"],
+                "service": args["service"],
+                "timeout_minutes": args.get("deploy_timeout_minutes", 20),
+                "task_role_arns": role_arns or None,
+                "account": account,
+            },
+            child,
+        )
+        deploy_stage = deploy.stage
+        if args.get("health_check_url"):
+            check = ServiceCheck(
+                f"{name}-check",
+                {"artifact_store": store, "source": source, "url": args["health_check_url"], "log_retention_days": logs}
+                | common,
+                child,
+            )
+            deploy_stage = deploy_stage.followed_by(check.stage)
+        if args.get("rollback_on_failure", True):
+            deploy_stage = deploy_stage.rolling_back_on_failure()
+        stages.append(deploy_stage)
+
+        pipeline = Pipeline(
+            name,
+            {
+                "stages": stages,
+                "artifact_store": store,
+                "triggers": [source.trigger()],
+                "execution_mode": args.get("execution_mode", "SUPERSEDED"),
+                **common,
+            },
+            child,
+        )
+        roles = [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
+        alerts = PipelineAlerts(
+            f"{name}-alerts",
+            {
+                "artifact_store": store,
+                "pipelines": {
+                    "pipeline": {
+                        "pipeline_name": pipeline.pipeline.name,
+                        "pipeline_arn": pipeline.pipeline.arn,
+                        "project_names": pipeline.codebuild_projects(),
+                        "role_names": [role.name for role in roles],
+                        "connection_arn": source.connection_arn,
+                        "cluster": args["cluster"],
+                        "service": args["service"],
+                        "deploy_role_name": pipeline.action_roles[("Deploy", "Service")].name,
+                    }
+                },
+                "emails": list(args.get("alert_emails", ())),
+                "tags": tags,
+            },
+            child,
+        )
+
+        self.pipeline_name = pipeline.pipeline.name
+        self.console_url = pipeline.console_url
+        self.repository_url = build.repository.repository_url
+        self.artifact_bucket = store.bucket.bucket
+        self.connection_arn = source.connection_arn
+        self.handshake_url = source.handshake_url
+        self.alert_topic_arn = alerts.topic.arn
+        self.register_outputs(
+            {
+                "pipeline_name": self.pipeline_name,
+                "console_url": self.console_url,
+                "repository_url": self.repository_url,
+                "artifact_bucket": self.artifact_bucket,
+                "connection_arn": self.connection_arn,
+                "alert_topic_arn": self.alert_topic_arn,
+            }
+        )
+
+
+def _plain_environment(name: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """Plain build variables; one that looks like a secret is rejected, as the stack config does (CICD-SEC-6)."""
+    leaks = sorted(k for k, v in environment.items() if _SECRET_NAME.search(k) or _SECRET_VALUE.search(str(v)))
+    if leaks:
+        raise ValueError(
+            f"ServicePipeline {name}: environment {leaks} look like secrets; plaintext variables are visible "
+            "in the console and logs. Store them in Secrets Manager or Parameter Store and pass them in `secrets`"
+        )
+    return dict(environment)
+
+
+def _secret_refs(name: str, secrets: Mapping[str, str]) -> list[SecretRef]:
+    bad = sorted(
+        k for k, ref in secrets.items() if not (re.match(SECRETS_MANAGER_REF, ref) or re.match(SSM_PARAMETER_REF, ref))
+    )
+    if bad:
+        raise ValueError(
+            f"ServicePipeline {name}: secrets {bad} are not references; allowed: a Secrets Manager secret ARN "
+            "or an SSM parameter name or ARN"
+        )
+    return [SecretRef(key, ref) for key, ref in sorted(secrets.items())]
+
+
+COMPONENTS: Sequence[type[pulumi.ComponentResource]] = (
+    ServicePipeline,
+    ArtifactStore,
+    AccountGuardrails,
+    DockerHubCache,
+)
+"""What the provider hosts: each class's name is its type in the schema (`cicd:index:<name>`)."""
+
+
+def version() -> str:
+    """The package version: pyproject.toml's in a checkout (how `pulumi package add` runs it), else the
+    installed distribution's."""
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.is_file():
+        found = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE)
+        if found:
+            return found.group(1)
+    return importlib.metadata.version("ecs-cicd")
+
+
+def launched_as_plugin() -> bool:
+    """True when this process was started as a provider plugin rather than as a Pulumi program.
+
+    The engine starts a plugin bare, as `python <plugin dir> <engine address> [flags]`; a program
+    runs only after the language host (or the offline harness) has connected a resource monitor.
+    A plugin directory's `__main__.py` is what the Python language host runs, so a repository whose
+    `__main__.py` is also a Pulumi program uses this to hand over to `main()`."""
+    from pulumi.runtime import settings
+
+    return settings.get_monitor() is None and len(sys.argv) > 1 and not sys.argv[1].startswith("-")
+
+
+def schema() -> dict[str, Any]:
+    """The schema the provider serves, inferred offline by the same analyzer: what SDKs are generated from."""
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    return json.loads(ComponentProvider(list(COMPONENTS), PACKAGE, None, version()).schema or "{}")
+
+
+def main() -> None:
+    """Serve the hosted components over gRPC until the engine stops the plugin.
+
+    `python -m components.provider --schema` prints the schema instead (no engine, no CLI needed)."""
+    if sys.argv[1:] == ["--schema"]:
+        print(json.dumps(schema(), indent=2, sort_keys=True))
+        return
+    from pulumi.provider.experimental import component_provider_host
+
+    component_provider_host(list(COMPONENTS), PACKAGE, version=version())
+
+
+if __name__ == "__main__":
+    main()
