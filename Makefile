@@ -1,5 +1,6 @@
 # The README's commands. Each creates the virtual environment on first use.
 STACK ?= dev
+PROJECT_DIR ?= .
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
@@ -15,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 ## plan: evaluate a stack offline under mocks and print what it would create (STACK=dev|staging|prod)
 plan: venv
-	@$(PY) -m components.plan $(STACK)
+	@$(PY) -m components.plan $(STACK) --project-dir $(PROJECT_DIR)
 
 ## test: lint and run the test suite, offline
 test: venv lint

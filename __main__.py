@@ -34,8 +34,7 @@ from components.deploy import roles_of_running_service
 
 config = settings.load()
 account = AwsAccount.current()
-# One-service stacks name shared resources after their pipeline; monorepo stacks after the stack.
-stack_name = config.pipeline.name if len(config.services) == 1 else f"{settings.PROJECT}-{config.environment}"
+stack_name = config.stack_name
 boundary = config.permissions_boundary
 
 artifacts = ArtifactStore(

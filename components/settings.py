@@ -231,6 +231,12 @@ class Settings:
     def pipeline(self) -> PipelineSettings:
         return self.services[0].pipeline
 
+    @property
+    def stack_name(self) -> str:
+        """What stack-wide resources (artifact store, connection, alerts) are named after: the
+        pipeline in a one-service stack, `ecs-cicd-<environment>` in a multi-service one."""
+        return self.pipeline.name if len(self.services) == 1 else f"{PROJECT}-{self.environment}"
+
     def service_named(self, name: str) -> ServicePipeline:
         for entry in self.services:
             if entry.service.name == name:

@@ -1,0 +1,41 @@
+"""`ecs-cicd rollback`: put the deploy stage back on the last execution that succeeded before the
+current one (CodePipeline V2 stage rollback: the same artifacts, redeployed, no rebuild)."""
+
+from .base import Command
+from .watch import add_follow_arguments, follow, validate_follow_arguments
+
+
+class Rollback(Command):
+    name = "rollback"
+    help = "roll the deploy stage back to the last successful execution (asks first)"
+    asks = True
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--watch", action="store_true", help="follow the rollback until it ends")
+        add_follow_arguments(parser)
+
+    def validate(self) -> None:
+        validate_follow_arguments(self.args)
+
+    def ask(self) -> None:
+        self.stage = self.ctx.pipeline.action_of(category="Deploy").stage
+        self.current, self.target = self.ctx.pipeline.rollback_target(self.stage)
+        self.confirm(
+            f"Roll back stage {self.stage} of {self.pipeline_name} from {self.current.describe()} "
+            f"to {self.target.describe()}?"
+        )
+
+    def execute(self) -> int:
+        response = self.ctx.pipeline.client.rollback_stage(
+            pipelineName=self.pipeline_name, stageName=self.stage, targetPipelineExecutionId=self.target.id
+        )
+        execution_id = response["pipelineExecutionId"]
+        self.terminal.line(
+            f"Rolling back stage {self.stage} of {self.pipeline_name} to {self.target.describe()} "
+            f"in execution {execution_id}."
+        )
+        if self.args.watch:
+            return follow(self.ctx, execution_id, self.args)
+        self.suggest_watch(execution_id)
+        return 0
