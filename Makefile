@@ -20,7 +20,7 @@ plan: venv
 
 ## test: lint and run the test suite, offline
 test: venv lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,7 @@ Per service, one pipeline:
 Per stack, shared: the artifact store, the Docker Hub pull-through cache, the alerts, the guardrails.
 """
 
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,9 +29,14 @@ from components import (
     ServiceCheck,
     TestCommands,
     guardrails,
+    provider,
     settings,
 )
 from components.deploy import roles_of_running_service
+
+if provider.launched_as_plugin():  # `pulumi package add` runs this file as the provider plugin (PulumiPlugin.yaml)
+    provider.main()
+    sys.exit()
 
 config = settings.load()
 account = AwsAccount.current()

@@ -453,13 +453,14 @@ def version() -> str:
 def launched_as_plugin() -> bool:
     """True when this process was started as a provider plugin rather than as a Pulumi program.
 
-    The engine starts a plugin bare, as `python <plugin dir> <engine address> [flags]`; a program
-    runs only after the language host (or the offline harness) has connected a resource monitor.
-    A plugin directory's `__main__.py` is what the Python language host runs, so a repository whose
-    `__main__.py` is also a Pulumi program uses this to hand over to `main()`."""
+    The engine starts a plugin bare, as `python <plugin dir> [--logtostderr -v=N --tracing URL]
+    <engine address>`; a program runs only after the language host (or the offline harness) has
+    connected a resource monitor. A plugin directory's `__main__.py` is what the Python language
+    host runs, so a repository whose `__main__.py` is also a Pulumi program uses this to hand over
+    to `main()`."""
     from pulumi.runtime import settings
 
-    return settings.get_monitor() is None and len(sys.argv) > 1 and not sys.argv[1].startswith("-")
+    return settings.get_monitor() is None and any(not arg.startswith("-") for arg in sys.argv[1:])
 
 
 def schema() -> dict[str, Any]:

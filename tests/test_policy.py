@@ -19,6 +19,8 @@ from components.testing import RecordedResource, StackRun, run_stack
 from policy import registry, rules
 from policy.rules import StackResource
 
+from .helpers import evaluated
+
 REPO = Path(__file__).resolve().parent.parent
 POLICY_DIR = REPO / "policy"
 STACKS = ("dev", "staging", "prod")
@@ -52,7 +54,7 @@ FAKE_PRIVATE_KEY = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow...\n-----END RS
 
 @cache
 def recorded(stack: str) -> StackRun:
-    return run_stack(stack)
+    return evaluated(stack)  # shared with the other test modules: each stack is evaluated once
 
 
 def custom_resources(stack: str) -> list[RecordedResource]:

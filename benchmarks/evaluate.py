@@ -1,0 +1,102 @@
+"""How fast the program evaluates as a stack grows: 1, 10 and 50 services, offline.
+
+    make bench            # or: python -m benchmarks.evaluate [--services 1 10 50] [--repeat 3]
+
+Each measurement runs in a fresh interpreter, so peak memory is that evaluation's alone and no
+cache from an earlier run helps it. Wall time includes importing Pulumi and the AWS provider SDK
+(paid once per `pulumi up`); "evaluate" is the program alone, which is what grows per service.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+MONOREPO = ROOT / "examples" / "monorepo"
+
+
+def services(count: int) -> list[dict]:
+    return [
+        {"name": f"svc{i:02d}", "source": {"filePaths": {"includes": [f"services/svc{i:02d}/**"]}}}
+        for i in range(count)
+    ]
+
+
+def measure(count: int) -> dict:
+    """One evaluation, in this process: call only in a fresh interpreter."""
+    started = time.perf_counter()
+    from components.testing import run_stack
+
+    imported = time.perf_counter()
+    run = run_stack("shop-dev", {"ecs-cicd:services": services(count)}, project_dir=MONOREPO)
+    finished = time.perf_counter()
+    custom = sum(1 for _ in run.custom_resources())
+    return {
+        "services": count,
+        "import_s": imported - started,
+        "evaluate_s": finished - imported,
+        "resources": custom,
+        "invokes": len(run.invokes),
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def in_fresh_interpreter(count: int) -> dict:
+    result = subprocess.run(  # noqa: S603 - our own module, with our own arguments
+        [sys.executable, "-m", "benchmarks.evaluate", "--child", str(count)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--services", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the fastest is shown")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(measure(args.child)))
+        return 0
+
+    table = Table(title=f"Offline evaluation of the program (fastest of {args.repeat} runs)")
+    columns = (
+        "services",
+        "resources",
+        "invokes",
+        "evaluate s",
+        "ms / resource",
+        "ms / service",
+        "import s",
+        "peak MiB",
+    )
+    for column in columns:
+        table.add_column(column, justify="right")
+    for count in args.services:
+        best = min((in_fresh_interpreter(count) for _ in range(args.repeat)), key=lambda r: r["evaluate_s"])
+        table.add_row(
+            str(best["services"]),
+            str(best["resources"]),
+            str(best["invokes"]),
+            f"{best['evaluate_s']:.2f}",
+            f"{1000 * best['evaluate_s'] / best['resources']:.2f}",
+            f"{1000 * best['evaluate_s'] / best['services']:.0f}",
+            f"{best['import_s']:.2f}",
+            f"{best['peak_mib']:.0f}",
+        )
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
