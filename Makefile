@@ -5,7 +5,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: plan test lint venv clean
+.PHONY: plan test lint bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ plan: venv
 ## test: lint and run the test suite, offline
 test: venv lint
 	$(PY) -m pytest -n auto
+
+## bench: offline evaluation time and memory for 1, 10 and 50 services
+bench: venv
+	@$(PY) -m benchmarks.evaluate
 
 lint: venv
 	$(VENV)/bin/ruff check .
