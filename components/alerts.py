@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .artifacts import ArtifactStore
+from .iam import deny_insecure_transport
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 
@@ -211,14 +212,7 @@ def _topic_policy(topic_arn: str, rule_arns: Sequence[str]) -> str:
                     "Resource": topic_arn,
                     "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
                 },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
+                deny_insecure_transport("sns:Publish", [topic_arn]),
             ],
         },
         sort_keys=True,

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
-from .iam import allow
+from .iam import allow, deny_insecure_transport
 
 
 class ArtifactStoreArgs(TypedDict, total=False):
@@ -182,14 +182,7 @@ def _tls_only_policy(bucket_arn: str) -> str:
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
+                deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]),
             ],
         },
         sort_keys=True,

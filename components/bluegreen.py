@@ -11,7 +11,7 @@ from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .build import APPSPEC_FILE, TASKDEF_FILE, ImageBuild
 from .config_schema import CODEDEPLOY_CONFIGS
-from .iam import Statement, allow, attach_policy, trust_policy
+from .iam import Statement, allow, attach_policy, pass_task_roles, trust_policy
 from .service import EcsService
 from .stage import StageDefinition
 
@@ -96,7 +96,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
             ),
             # RegisterTaskDefinition has no resource-level permissions.
             allow("TaskDefinitionsNoResourceLevelPermissions", ["ecs:RegisterTaskDefinition"], ["*"]),
-            _pass_roles(args["task_role_arns"]),
+            pass_task_roles(args["task_role_arns"]),
         ]
         artifact = build.output_artifact
         self.stage = StageDefinition(
@@ -172,7 +172,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
                 allow("SwitchTheListeners", ["elasticloadbalancing:ModifyListener"], listeners),
                 allow("ReadRollbackAlarms", ["cloudwatch:DescribeAlarms"], [account.arn("cloudwatch", "alarm:*")]),
                 *args["artifact_store"].read_statements("CodeDeploy"),
-                _pass_roles(args["task_role_arns"]),
+                pass_task_roles(args["task_role_arns"]),
             ],
         )
         wait = args.get("termination_wait_minutes", 5)
@@ -205,12 +205,3 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
         )
         self.application_name = application.name
         self.deployment_group_name = group.deployment_group_name
-
-
-def _pass_roles(role_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[dict]:
-    return allow(
-        "PassOnlyTheServiceRoles",
-        ["iam:PassRole"],
-        list(role_arns),
-        condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-    )

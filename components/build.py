@@ -13,7 +13,7 @@ from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
-from .iam import Statement, allow
+from .iam import Statement, allow, secret_read_statements
 from .pullcache import DockerHubCache
 from .settings import SecretRef
 from .source import GitHubSource
@@ -162,7 +162,7 @@ class ImageBuild(pulumi.ComponentResource):
             allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
             allow("PushToServiceRepository", _ECR_PUSH_ACTIONS, [self.repository.arn]),
             allow("ReadWriteBuildCache", _ECR_CACHE_ACTIONS, [self.cache_repository.arn]),
-            *_secret_statements(secrets, account),
+            *secret_read_statements(secrets, account, "Build"),
         ]
         if source.full_clone:
             statements.append(source.use_connection_statement("FullCloneUseConnection"))
@@ -279,22 +279,6 @@ def _environment_variables(
     plain = [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in sorted(user.items())]
     secret = [{"name": s.name, "value": s.reference, "type": s.kind} for s in secrets]
     return fixed + plain + secret
-
-
-def _secret_statements(secrets: Sequence[SecretRef], account: AwsAccount) -> list[Statement]:
-    """Read access to exactly the referenced secrets and parameters, nothing else (CICD-SEC-6)."""
-    statements: list[Statement] = []
-    managed = [s.secret_arn_pattern for s in secrets if s.kind == "SECRETS_MANAGER"]
-    if managed:
-        statements.append(allow("ReadBuildSecrets", ["secretsmanager:GetSecretValue"], managed))
-    parameters = [
-        s.reference if s.reference.startswith("arn:") else account.arn("ssm", f"parameter{s.reference}")
-        for s in secrets
-        if s.kind == "PARAMETER_STORE"
-    ]
-    if parameters:
-        statements.append(allow("ReadBuildParameters", ["ssm:GetParameters"], parameters))
-    return statements
 
 
 def _lifecycle_policy(keep_images: int) -> str:

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from .account import AwsAccount
 from .build import IMAGE_DEFINITIONS_FILE, ImageBuild
-from .iam import Statement, allow
+from .iam import Statement, allow, pass_task_roles
 from .stage import StageDefinition
 
 
@@ -74,7 +74,7 @@ class EcsDeploy(pulumi.ComponentResource):
                 ["*"],
                 condition={"ArnEquals": {"ecs:cluster": cluster_arn}},
             ),
-            _pass_role_statement(role_arns),
+            pass_task_roles(role_arns),
         ]
         if family is not None:
             statements.append(
@@ -124,19 +124,3 @@ def roles_of_running_service(account: AwsAccount, cluster: str, service: str) ->
     """Execution and task role ARNs of an existing service: the only roles a deploy may pass."""
     running = _running_task_definition(account, cluster, service)
     return [running.execution_role_arn, running.task_role_arn]
-
-
-def _pass_role_statement(role_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Optional[dict]]:
-    def render(resolved: list[str]) -> Optional[dict]:
-        arns = sorted({arn for arn in resolved if arn})
-        if not arns:
-            return None
-        return {
-            "Sid": "PassOnlyTheServiceRoles",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": arns,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        }
-
-    return pulumi.Output.all(*role_arns).apply(render)

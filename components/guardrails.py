@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
+from .iam import deny_insecure_transport
 
 # AWS Config managed rules for CodeBuild named in the seed's "Config Rules" practice.
 CODEBUILD_CONFIG_RULES = {
@@ -128,14 +129,7 @@ def _trail_bucket_policy(bucket_arn: str, account_id: str, trail_arn: str) -> st
                         "StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
                     },
                 },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
+                deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]),
             ],
         },
         sort_keys=True,

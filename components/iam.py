@@ -44,6 +44,54 @@ def allow(
     return pulumi.Output.all(pulumi.Output.from_input(condition or {}), *resources).apply(render)
 
 
+def secret_read_statements(secrets, account: AwsAccount, sid: str) -> list[pulumi.Output[dict]]:
+    """Read access to exactly the referenced secrets and parameters, nothing else (CICD-SEC-6).
+    `secrets` are `settings.SecretRef`s; `sid` names the reader, e.g. "Build" or "Task"."""
+    statements = []
+    managed = [s.secret_arn_pattern for s in secrets if s.kind == "SECRETS_MANAGER"]
+    if managed:
+        statements.append(allow(f"Read{sid}Secrets", ["secretsmanager:GetSecretValue"], managed))
+    parameters = [
+        s.reference if s.reference.startswith("arn:") else account.arn("ssm", f"parameter{s.reference}")
+        for s in secrets
+        if s.kind == "PARAMETER_STORE"
+    ]
+    if parameters:
+        statements.append(allow(f"Read{sid}Parameters", ["ssm:GetParameters"], parameters))
+    return statements
+
+
+def pass_task_roles(role_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Optional[dict]]:
+    """`iam:PassRole` for exactly these roles, and only to ECS tasks; None when there are none
+    (a task definition without roles), which `policy_document` leaves out."""
+
+    def render(resolved: list[str]) -> Optional[dict]:
+        arns = sorted({arn for arn in resolved if arn})
+        if not arns:
+            return None
+        return {
+            "Sid": "PassOnlyTheServiceRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": arns,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        }
+
+    return pulumi.Output.all(*role_arns).apply(render)
+
+
+def deny_insecure_transport(actions: str, resources: Sequence[str]) -> dict:
+    """A resource-policy statement refusing any request made without TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": actions,
+        "Resource": list(resources) if len(resources) > 1 else resources[0],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """A policy from statements; a statement that resolved to None (nothing to grant) is left out."""
     return pulumi.Output.all(*statements).apply(

@@ -16,7 +16,7 @@ import pulumi_awsx as awsx
 
 from .account import AwsAccount
 from .contract import ContainerContract
-from .iam import allow, attach_policy, trust_policy
+from .iam import allow, attach_policy, secret_read_statements, trust_policy
 from .settings import SecretRef
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -371,16 +371,7 @@ class EcsService(pulumi.ComponentResource):
                 [log_group.arn.apply(lambda a: f"{a}:*")],
             ),
         ]
-        managed = [s.secret_arn_pattern for s in secrets if s.kind == "SECRETS_MANAGER"]
-        if managed:
-            statements.append(allow("ReadTaskSecrets", ["secretsmanager:GetSecretValue"], managed))
-        parameters = [
-            s.reference if s.reference.startswith("arn:") else account.arn("ssm", f"parameter{s.reference}")
-            for s in secrets
-            if s.kind == "PARAMETER_STORE"
-        ]
-        if parameters:
-            statements.append(allow("ReadTaskParameters", ["ssm:GetParameters"], parameters))
+        statements += secret_read_statements(secrets, account, "Task")
         attach_policy(f"{name}-execution-role", execution_role, statements)
         # The application's own role: no permissions until the application needs some.
         task_role = aws.iam.Role(
