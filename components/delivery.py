@@ -1,0 +1,318 @@
+"""One service's delivery pipeline, composed from the stage components:
+
+    Source -> Build (image | scans | tests, in parallel) -> [Approve] -> Deploy (+ check, rolls back)
+
+The program (`__main__.py`) runs it once per service of a stack; the component provider's
+`ServicePipeline` runs it for TypeScript, Go and YAML programs. One composition, two entry points.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+
+from .account import AwsAccount
+from .approval import ManualApproval
+from .artifacts import ArtifactStore
+from .bluegreen import CodeDeployBlueGreen
+from .build import ImageBuild
+from .checks import ServiceCheck, TestCommands
+from .contract import ContainerContract
+from .deploy import EcsDeploy, roles_of_running_service
+from .pipeline import Pipeline
+from .pullcache import DockerHubCache
+from .security import SecurityScans
+from .service import EcsService
+from .settings import ServicePipeline
+from .source import GitHubSource
+
+
+@dataclass(frozen=True)
+class SharedResources:
+    """What every service of a stack shares."""
+
+    artifacts: ArtifactStore
+    account: AwsAccount
+    connection_name: str
+    """Name of the GitHub connection, when one is created."""
+    protect: bool = True
+    permissions_boundary: Optional[str] = None
+    docker_hub: Optional[DockerHubCache] = None
+    skip_security_scans: bool = False
+    """The explicit `insecure.skipSecurityScans` opt-out."""
+
+
+@dataclass
+class Delivery:
+    """What one service's pipeline produced, for the alerts, the SCP and the exports."""
+
+    pipeline: Pipeline
+    source: GitHubSource
+    build: ImageBuild
+    service: Optional[EcsService]
+    roles: list
+    cluster: str
+    service_name: str
+
+    def watched(self) -> dict[str, Any]:
+        """This pipeline as `PipelineAlerts` watches it."""
+        return {
+            "pipeline_name": self.pipeline.pipeline.name,
+            "pipeline_arn": self.pipeline.pipeline.arn,
+            "project_names": self.pipeline.codebuild_projects(),
+            "role_names": [role.name for role in self.roles],
+            "connection_arn": self.source.connection_arn,
+            "cluster": self.cluster,
+            "service": self.service_name,
+            "deploy_role_name": self.pipeline.action_roles[("Deploy", "Service")].name,
+        }
+
+
+def deliver(
+    svc: ServicePipeline,
+    shared: SharedResources,
+    *,
+    connection_arn: Optional[pulumi.Input[str]] = None,
+    task_role_arns: Optional[Sequence[pulumi.Input[str]]] = None,
+    parent: Optional[pulumi.Resource] = None,
+) -> Delivery:
+    """One service's pipeline: Source -> Build (+ scans, tests) -> [Approve] -> Deploy (+ check).
+
+    `connection_arn` is a connection shared with other services (used when the service names none);
+    `task_role_arns` the roles an existing service's deploy may pass (read from it when None)."""
+    name = svc.pipeline.name
+    account, artifacts, boundary = shared.account, shared.artifacts, shared.permissions_boundary
+    docker_hub = shared.docker_hub
+    opts = pulumi.ResourceOptions(parent=parent)
+    contract = ContainerContract(svc.service.container, svc.service.port)
+    blue_green = svc.deploy.strategy == "blue-green"
+
+    source = GitHubSource(
+        f"{name}-source",
+        {
+            "repository": svc.source.repository,
+            "branch": svc.source.branch,
+            "connection_arn": svc.source.connection_arn or connection_arn,
+            "connection_name": shared.connection_name,
+            "full_clone": svc.source.full_clone,
+            "tags": svc.tags,
+        },
+        opts,
+    )
+
+    # The target service: created here (service.create) or an existing one, by name.
+    service = (
+        EcsService(
+            f"{name}-service",
+            {
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "container": contract,
+                "image_repository_arn": account.arn("ecr", f"repository/{svc.build.repository_name}"),
+                "bootstrap_image": svc.service.bootstrap_image,
+                "cpu": svc.service.cpu,
+                "memory": svc.service.memory,
+                "desired_count": svc.service.desired_count,
+                "environment": svc.service.environment,
+                "secrets": svc.service.secrets,
+                "health_check_path": svc.service.health_check_path,
+                "health_check_interval_seconds": svc.service.health_check_interval_seconds,
+                "healthy_threshold": svc.service.healthy_threshold,
+                "unhealthy_threshold": svc.service.unhealthy_threshold,
+                "deregistration_delay_seconds": svc.service.deregistration_delay_seconds,
+                "certificate_arn": svc.service.certificate_arn,
+                "availability_zones": svc.service.availability_zones,
+                "nat_gateways": svc.service.nat_gateways,
+                "blue_green": blue_green,
+                "rollback_on_alarm": svc.service.rollback_on_alarm,
+                "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
+                "log_retention_days": svc.build.log_retention_days,
+                "protect": shared.protect,
+                "tags": svc.tags,
+                "account": account,
+            },
+            opts,
+        )
+        if svc.service.create
+        else None
+    )
+
+    build = ImageBuild(
+        f"{name}-build",
+        {
+            "source": source,
+            "artifact_store": artifacts,
+            "container_name": contract.name,
+            "repository_name": svc.build.repository_name,
+            "compute_type": svc.build.compute_type,
+            "image": svc.build.image,
+            "timeout_minutes": svc.build.timeout_minutes,
+            "dockerfile": svc.build.dockerfile,
+            "context": svc.build.context,
+            "environment": svc.build.environment,
+            "secrets": svc.build.secrets,
+            "log_retention_days": svc.build.log_retention_days,
+            "keep_images": svc.build.keep_images,
+            "fail_on_severity": svc.build.fail_on_severity,
+            **({"docker_hub_mirror": docker_hub} if docker_hub else {}),
+            **(
+                {
+                    "appspec": contract.appspec(),
+                    **(
+                        {"taskdef_template": service.taskdef_template} if service else {"task_family": svc.service.name}
+                    ),
+                }
+                if blue_green
+                else {}
+            ),
+            "permissions_boundary": boundary,
+            "protect": shared.protect,
+            "tags": svc.tags,
+            "account": account,
+        },
+        opts,
+    )
+    build_stage = build.stage
+
+    if not shared.skip_security_scans:
+        scans = SecurityScans(
+            f"{name}-scan",
+            {
+                "source": source,
+                "artifact_store": artifacts,
+                "log_retention_days": svc.build.log_retention_days,
+                "permissions_boundary": boundary,
+                "tags": svc.tags,
+                "account": account,
+            },
+            opts,
+        )
+        build_stage = build_stage.alongside(scans.stage)
+
+    if svc.build.test_commands:
+        tests = TestCommands(
+            f"{name}-tests",
+            {
+                "source": source,
+                "artifact_store": artifacts,
+                "commands": svc.build.test_commands,
+                "compute_type": svc.build.compute_type,
+                "log_retention_days": svc.build.log_retention_days,
+                "permissions_boundary": boundary,
+                "tags": svc.tags,
+                "account": account,
+            },
+            opts,
+        )
+        build_stage = build_stage.alongside(tests.stage)
+
+    approval = (
+        ManualApproval(
+            f"{name}-approval",
+            {
+                "source": source,
+                "artifact_store": artifacts,
+                "summary": f"Deploy {svc.source.repository} to {svc.tags['environment']}?",
+                "emails": svc.deploy.approval_emails,
+                "tags": svc.tags,
+            },
+            opts,
+        )
+        if svc.deploy.require_approval
+        else None
+    )
+
+    task_role_arns = service.task_role_arns if service else task_role_arns
+    if blue_green:
+        deploy = CodeDeployBlueGreen(
+            f"{name}-deploy",
+            {
+                "build": build,
+                "artifact_store": artifacts,
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "created_service": service,
+                "application": svc.deploy.blue_green.application,
+                "deployment_group": svc.deploy.blue_green.deployment_group,
+                "task_role_arns": task_role_arns
+                or roles_of_running_service(account, svc.service.cluster, svc.service.name),
+                "deployment_config": svc.deploy.blue_green.deployment_config,
+                "termination_wait_minutes": svc.deploy.blue_green.termination_wait_minutes,
+                "permissions_boundary": boundary,
+                "tags": svc.tags,
+                "account": account,
+            },
+            opts,
+        )
+    else:
+        deploy = EcsDeploy(
+            f"{name}-deploy",
+            {
+                "build": build,
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "timeout_minutes": svc.deploy.timeout_minutes,
+                "task_role_arns": task_role_arns,
+                "account": account,
+            },
+            opts,
+        )
+    deploy_stage = deploy.stage
+
+    health_url = svc.deploy.health_check_url or (service.health_url if service else None)
+    if health_url:
+        check = ServiceCheck(
+            f"{name}-check",
+            {
+                "artifact_store": artifacts,
+                "source": source,
+                "url": health_url,
+                "timeout_seconds": svc.deploy.check_timeout_seconds,
+                "commands": svc.deploy.check_commands,
+                "log_retention_days": svc.build.log_retention_days,
+                "permissions_boundary": boundary,
+                "tags": svc.tags,
+                "account": account,
+            },
+            opts,
+        )
+        deploy_stage = deploy_stage.followed_by(check.stage)
+    if svc.deploy.rollback_on_failure:
+        deploy_stage = deploy_stage.rolling_back_on_failure()
+
+    pipeline = Pipeline(
+        name,
+        {
+            "stages": [source.stage, build_stage, *([approval.stage] if approval else []), deploy_stage],
+            "artifact_store": artifacts,
+            "triggers": [
+                source.trigger(
+                    file_paths={"includes": svc.source.file_paths_include, "excludes": svc.source.file_paths_exclude},
+                    tags=svc.source.tags,
+                    pull_requests=svc.source.pull_requests,
+                )
+            ],
+            "execution_mode": svc.pipeline.execution_mode,
+            "permissions_boundary": boundary,
+            "tags": svc.tags,
+            "account": account,
+        },
+        opts,
+    )
+
+    roles = [
+        pipeline.role,
+        *pipeline.action_roles.values(),
+        *pipeline.stage_roles(),
+        *([service.execution_role, service.task_role] if service else []),
+    ]
+    return Delivery(
+        pipeline=pipeline,
+        source=source,
+        build=build,
+        service=service,
+        roles=roles,
+        cluster=svc.service.cluster,
+        service_name=svc.service.name,
+    )
