@@ -33,18 +33,12 @@ from typing import Any, Optional, TypedDict, Union
 import pulumi
 import pulumi_aws as aws
 
-from . import artifacts, guardrails, pullcache
+from . import artifacts, guardrails, pullcache, settings
 from .account import AwsAccount
 from .alerts import PipelineAlerts
-from .approval import ManualApproval
-from .build import ImageBuild
-from .checks import ServiceCheck, TestCommands
 from .config_schema import SECRETS_MANAGER_REF, SSM_PARAMETER_REF
-from .deploy import EcsDeploy
-from .pipeline import Pipeline
-from .security import SecurityScans
+from .delivery import SharedResources, deliver
 from .settings import _SECRET_NAME, _SECRET_VALUE, SecretRef, connection_name
-from .source import GitHubSource
 
 try:
     from typing import Required  # Python 3.11+
@@ -195,7 +189,7 @@ class ServicePipelineArgs(TypedDict, total=False):
     test_commands: Sequence[str]
     """Shell commands run on the source beside the image build. No test action when empty."""
     require_approval: bool
-    """Add a manual approval stage before the deploy. Default false."""
+    """Add a manual approval stage before the deploy. Default: true in a stack named `prod`, else false."""
     approval_emails: Sequence[str]
     """Addresses subscribed to the approval topic."""
     deploy_timeout_minutes: int
@@ -243,157 +237,53 @@ class ServicePipeline(pulumi.ComponentResource):
         for required in ("repository", "cluster", "service", "container"):
             if not args.get(required):
                 raise ValueError(f"ServicePipeline {name}: {required} is required")
-        child = pulumi.ResourceOptions(parent=self)
+        _plain_environment(name, args.get("environment", {}))
+        _secret_refs(name, args.get("secrets", {}))
+        # The same validation and defaults as a stack's config: one set of rules for both entry points.
+        try:
+            config = settings.from_mapping(_as_config(name, args), stack=pulumi.get_stack())
+        except settings.SettingsError as error:
+            raise _in_argument_names(name, error) from None
+        (svc,) = config.services
         account = AwsAccount.current(pulumi.InvokeOptions(parent=self))
-        tags = dict(args.get("tags", {}))
-        boundary = args.get("permissions_boundary")
-        logs = args.get("log_retention_days", 30)
-        common = {"permissions_boundary": boundary, "tags": tags, "account": account}
-
+        child = pulumi.ResourceOptions(parent=self)
         store = artifacts.ArtifactStore(
             f"{name}-artifacts",
             {
-                "expiration_days": args.get("artifact_expiration_days", 30),
-                "protect": args.get("protect", True),
-                "tags": tags,
+                "expiration_days": svc.pipeline.artifact_expiration_days,
+                "protect": config.protect,
+                "tags": dict(svc.tags),
                 "account": account,
             },
             child,
         )
-        source = GitHubSource(
-            f"{name}-source",
-            {
-                "repository": args["repository"],
-                "branch": args.get("branch", "main"),
-                "connection_arn": args.get("connection_arn"),
-                "connection_name": connection_name(name),
-                "full_clone": args.get("full_clone", False),
-                "tags": tags,
-            },
-            child,
+        shared = SharedResources(
+            artifacts=store,
+            account=account,
+            connection_name=connection_name(name),
+            protect=config.protect,
+            permissions_boundary=config.permissions_boundary,
+            skip_security_scans=config.insecure.skip_security_scans,
         )
-        build = ImageBuild(
-            f"{name}-build",
-            {
-                "source": source,
-                "artifact_store": store,
-                "container_name": args["container"],
-                "repository_name": args.get("repository_name", f"{name}-build"),
-                "compute_type": args.get("compute_type", "BUILD_GENERAL1_SMALL"),
-                **({"image": args["build_image"]} if "build_image" in args else {}),
-                "timeout_minutes": args.get("build_timeout_minutes", 20),
-                "dockerfile": args.get("dockerfile", "Dockerfile"),
-                "context": args.get("context", "."),
-                "environment": _plain_environment(name, args.get("environment", {})),
-                "secrets": _secret_refs(name, args.get("secrets", {})),
-                "log_retention_days": logs,
-                "fail_on_severity": args.get("fail_on_severity", "CRITICAL"),
-                "keep_images": args.get("keep_images", 50),
-                "protect": args.get("protect", True),
-                **common,
-            },
-            child,
-        )
-        build_stage = build.stage
-        if args.get("security_scans", True):
-            scans = SecurityScans(
-                f"{name}-scan", {"source": source, "artifact_store": store, "log_retention_days": logs, **common}, child
-            )
-            build_stage = build_stage.alongside(scans.stage)
-        if args.get("test_commands"):
-            tests = TestCommands(
-                f"{name}-tests",
-                {
-                    "source": source,
-                    "artifact_store": store,
-                    "commands": list(args["test_commands"]),
-                    "compute_type": args.get("compute_type", "BUILD_GENERAL1_SMALL"),
-                    "log_retention_days": logs,
-                    **common,
-                },
-                child,
-            )
-            build_stage = build_stage.alongside(tests.stage)
-        stages = [source.stage, build_stage]
-        if args.get("require_approval", False):
-            approval = ManualApproval(
-                f"{name}-approval",
-                {
-                    "source": source,
-                    "artifact_store": store,
-                    "emails": list(args.get("approval_emails", ())),
-                    "tags": tags,
-                },
-                child,
-            )
-            stages.append(approval.stage)
-
         role_arns = [args[k] for k in ("execution_role_arn", "task_role_arn") if args.get(k)]
-        deploy = EcsDeploy(
-            f"{name}-deploy",
-            {
-                "build": build,
-                "cluster": args["cluster"],
-                "service": args["service"],
-                "timeout_minutes": args.get("deploy_timeout_minutes", 20),
-                "task_role_arns": role_arns or None,
-                "account": account,
-            },
-            child,
-        )
-        deploy_stage = deploy.stage
-        if args.get("health_check_url"):
-            check = ServiceCheck(
-                f"{name}-check",
-                {"artifact_store": store, "source": source, "url": args["health_check_url"], "log_retention_days": logs}
-                | common,
-                child,
-            )
-            deploy_stage = deploy_stage.followed_by(check.stage)
-        if args.get("rollback_on_failure", True):
-            deploy_stage = deploy_stage.rolling_back_on_failure()
-        stages.append(deploy_stage)
-
-        pipeline = Pipeline(
-            name,
-            {
-                "stages": stages,
-                "artifact_store": store,
-                "triggers": [source.trigger()],
-                "execution_mode": args.get("execution_mode", "SUPERSEDED"),
-                **common,
-            },
-            child,
-        )
-        roles = [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
+        delivery = deliver(svc, shared, task_role_arns=role_arns or None, parent=self)
         alerts = PipelineAlerts(
             f"{name}-alerts",
             {
                 "artifact_store": store,
-                "pipelines": {
-                    "pipeline": {
-                        "pipeline_name": pipeline.pipeline.name,
-                        "pipeline_arn": pipeline.pipeline.arn,
-                        "project_names": pipeline.codebuild_projects(),
-                        "role_names": [role.name for role in roles],
-                        "connection_arn": source.connection_arn,
-                        "cluster": args["cluster"],
-                        "service": args["service"],
-                        "deploy_role_name": pipeline.action_roles[("Deploy", "Service")].name,
-                    }
-                },
+                "pipelines": {"pipeline": delivery.watched()},
                 "emails": list(args.get("alert_emails", ())),
-                "tags": tags,
+                "tags": dict(svc.tags),
             },
             child,
         )
 
-        self.pipeline_name = pipeline.pipeline.name
-        self.console_url = pipeline.console_url
-        self.repository_url = build.repository.repository_url
+        self.pipeline_name = delivery.pipeline.pipeline.name
+        self.console_url = delivery.pipeline.console_url
+        self.repository_url = delivery.build.repository.repository_url
         self.artifact_bucket = store.bucket.bucket
-        self.connection_arn = source.connection_arn
-        self.handshake_url = source.handshake_url
+        self.connection_arn = delivery.source.connection_arn
+        self.handshake_url = delivery.source.handshake_url
         self.alert_topic_arn = alerts.topic.arn
         self.register_outputs(
             {
@@ -405,6 +295,85 @@ class ServicePipeline(pulumi.ComponentResource):
                 "alert_topic_arn": self.alert_topic_arn,
             }
         )
+
+
+# Each argument of ServicePipeline and the `ecs-cicd:*` config path it stands for.
+ARGUMENT_CONFIG = {
+    "protect": "protect",
+    "tags": "tags",
+    "repository": "source.repository",
+    "branch": "source.branch",
+    "connection_arn": "source.connectionArn",
+    "full_clone": "source.fullClone",
+    "repository_name": "build.repositoryName",
+    "compute_type": "build.computeType",
+    "build_image": "build.image",
+    "build_timeout_minutes": "build.timeoutMinutes",
+    "dockerfile": "build.dockerfile",
+    "context": "build.context",
+    "environment": "build.environment",
+    "secrets": "build.secrets",
+    "log_retention_days": "build.logRetentionDays",
+    "keep_images": "build.keepImages",
+    "fail_on_severity": "build.failOnSeverity",
+    "test_commands": "build.testCommands",
+    "cluster": "service.cluster",
+    "service": "service.name",
+    "container": "service.container",
+    "deploy_timeout_minutes": "deploy.timeoutMinutes",
+    "require_approval": "deploy.requireApproval",
+    "approval_emails": "deploy.approvalEmails",
+    "health_check_url": "deploy.healthCheckUrl",
+    "rollback_on_failure": "deploy.rollbackOnFailure",
+    "execution_mode": "pipeline.executionMode",
+    "artifact_expiration_days": "pipeline.artifactExpirationDays",
+    "permissions_boundary": "iam.permissionsBoundaryArn",
+}
+
+
+def _as_config(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The component's plain arguments as the `ecs-cicd:*` stack config they stand for."""
+    config: dict[str, Any] = {
+        "environment": _environment_name(pulumi.get_stack()),
+        "build": {"repositoryName": f"{name}-build"},
+        "pipeline": {"name": name, "executionMode": "SUPERSEDED"},
+        "insecure": {"skipSecurityScans": not args.get("security_scans", True)},
+    }
+    for argument, path in ARGUMENT_CONFIG.items():
+        if args.get(argument) is None:
+            continue
+        value = args[argument]
+        value = (
+            dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, (list, tuple)) else value
+        )
+        *parents, leaf = path.split(".")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return config
+
+
+def _in_argument_names(name: str, error: settings.SettingsError) -> ValueError:
+    """A config problem, told in this component's argument names (`deployTimeoutMinutes`, not
+    `ecs-cicd:deploy.timeoutMinutes`)."""
+    problems = []
+    for problem in error.problems:
+        for argument, path in sorted(ARGUMENT_CONFIG.items(), key=lambda item: -len(item[1])):
+            problem = problem.replace(f"{settings.NAMESPACE}:{path}", _camel(argument))
+        problems.append(problem)
+    return ValueError(f"ServicePipeline {name}: " + "; ".join(problems))
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _environment_name(stack: str) -> str:
+    """The consumer's stack name as an environment name (tags, defaults): lowercase, safe, short."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")[:12].strip("-")
+    return cleaned if cleaned and cleaned[0].isalpha() else "default"
 
 
 def _plain_environment(name: str, environment: Mapping[str, str]) -> dict[str, str]:
