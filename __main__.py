@@ -67,6 +67,8 @@ for svc in config.services:
     shared_connection = shared_connection or delivery.source.connection_arn
     deliveries[svc.service.name] = delivery
 
+artifacts.limit_key_use([role for d in deliveries.values() for role in d.key_users])
+
 # Watching: alerts on failures, on changes to what the pipelines are made of, and on deploys that bypass them.
 alerts = PipelineAlerts(
     f"{stack_name}-alerts",

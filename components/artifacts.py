@@ -5,7 +5,7 @@ the pipeline exists, and because one store can serve several pipelines in a stac
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
 import pulumi
@@ -34,6 +34,7 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ArtifactStore", name, None, opts)
+        self._name = name
         expiration_days = args.get("expiration_days", 30)
         if not isinstance(expiration_days, int) or not 1 <= expiration_days <= 3650:
             raise ValueError(f"ArtifactStore expiration_days must be 1-3650, got {expiration_days!r}")
@@ -47,7 +48,6 @@ class ArtifactStore(pulumi.ComponentResource):
             description=f"{name}: pipeline artifacts",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=_key_policy(account),
             tags=tags,
             opts=stateful,
         )
@@ -110,7 +110,21 @@ class ArtifactStore(pulumi.ComponentResource):
             policy=self.bucket.arn.apply(_tls_only_policy),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
+        self.account = account
         self.register_outputs({"bucket": self.bucket.bucket, "key_arn": self.key.arn})
+
+    def limit_key_use(self, roles: "Sequence[aws.iam.Role]") -> aws.kms.KeyPolicy:
+        """Replace the key's default policy: account administrators manage the key but cannot use
+        it, only `roles` (the pipeline's) may encrypt and decrypt with it, and EventBridge of this
+        account may encrypt alerts (CICD-SEC-7). Call once, after every pipeline role exists."""
+        return aws.kms.KeyPolicy(
+            f"{self._name}-key-policy",
+            key_id=self.key.key_id,
+            policy=pulumi.Output.all(self.account.partition, self.account.id, *(role.arn for role in roles)).apply(
+                lambda args: _key_policy_document(f"arn:{args[0]}:iam::{args[1]}:root", args[1], args[2:])
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def read_statements(self, sid: str) -> list[pulumi.Output[dict]]:
         """What a role needs to read artifacts (CodeBuild input, deploy input)."""
@@ -140,30 +154,61 @@ class ArtifactStore(pulumi.ComponentResource):
         ]
 
 
-def _key_policy(account: AwsAccount) -> pulumi.Output[str]:
-    """Delegates use of the key to IAM in this account only: no other account or public principal.
-    Roles get kms:Decrypt / kms:GenerateDataKey on this key's ARN through their own policies."""
-    return pulumi.Output.all(account.partition, account.id).apply(
-        lambda args: _key_policy_document(f"arn:{args[0]}:iam::{args[1]}:root", args[1])
-    )
+# Managing the key, without using it: no Decrypt, Encrypt, GenerateDataKey or CreateGrant here.
+KEY_ADMINISTRATION = [
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+]
+KEY_USE = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+]
 
 
-def _key_policy_document(principal: str, account_id: str) -> str:
+def _key_policy_document(root: str, account_id: str, users: Sequence[str]) -> str:
+    # In a key policy, Resource "*" means this key.
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    # The AWS default key policy statement: IAM policies in this account (and
-                    # only this account) govern use; "*" in a key policy means this key.
-                    "Sid": "AccountIamGovernsUse",
+                    "Sid": "AdministratorsManageButCannotUse",
                     "Effect": "Allow",
-                    "Principal": {"AWS": principal},
-                    "Action": "kms:*",
+                    "Principal": {"AWS": root},
+                    "Action": KEY_ADMINISTRATION,
                     "Resource": "*",
                 },
                 {
-                    # EventBridge publishes alerts to topics encrypted with this key.
+                    "Sid": "OnlyThePipelineRolesUseIt",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": sorted(set(users))},
+                    "Action": KEY_USE,
+                    "Resource": "*",
+                },
+                {
                     "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
                     "Effect": "Allow",
                     "Principal": {"Service": "events.amazonaws.com"},

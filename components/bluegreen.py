@@ -66,6 +66,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
         account = args.get("account") or AwsAccount.current()
         build: ImageBuild = args["build"]
         created: Optional[EcsService] = args.get("created_service")
+        self.codedeploy_role: Optional[aws.iam.Role] = None
         if created is not None:
             self._create_codedeploy(name, args, created, config, account)
         elif args.get("application") and args.get("deployment_group"):
@@ -122,6 +123,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
                 )
             ],
             action_role_statements={"Service": statements},
+            roles=[self.codedeploy_role] if self.codedeploy_role else [],
         )
         self.register_outputs({"application": self.application_name, "deployment_group": self.deployment_group_name})
 
@@ -205,3 +207,4 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
         )
         self.application_name = application.name
         self.deployment_group_name = group.deployment_group_name
+        self.codedeploy_role = role

@@ -52,6 +52,9 @@ class Delivery:
     build: ImageBuild
     service: Optional[EcsService]
     roles: list
+    """Every role of this service's pipeline and (created) service: watched and SCP-protected."""
+    key_users: list
+    """The roles that run the pipeline: the only ones the artifact key lets encrypt and decrypt."""
     cluster: str
     service_name: str
 
@@ -301,18 +304,16 @@ def deliver(
         opts,
     )
 
-    roles = [
-        pipeline.role,
-        *pipeline.action_roles.values(),
-        *pipeline.stage_roles(),
-        *([service.execution_role, service.task_role] if service else []),
-    ]
+    # Everything that runs the pipeline: these may use the artifact key.
+    key_users = [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
+    roles = [*key_users, *([service.execution_role, service.task_role] if service else [])]
     return Delivery(
         pipeline=pipeline,
         source=source,
         build=build,
         service=service,
         roles=roles,
+        key_users=key_users,
         cluster=svc.service.cluster,
         service_name=svc.service.name,
     )

@@ -267,6 +267,7 @@ class ServicePipeline(pulumi.ComponentResource):
         )
         role_arns = [args[k] for k in ("execution_role_arn", "task_role_arn") if args.get(k)]
         delivery = deliver(svc, shared, task_role_arns=role_arns or None, parent=self)
+        store.limit_key_use(delivery.key_users)
         alerts = PipelineAlerts(
             f"{name}-alerts",
             {

@@ -408,8 +408,11 @@ def test_service_pipeline_rejects_bad_inputs(inputs, error):
         ("ArtifactStore", {"expirationDays": 14.0}, r"expiration_days must be 1-3650, got 14\.0"),
         # An AwsAccount argument arrives as a dict of its fields.
         (
-            "ArtifactStore",
-            {"account": {"id": "111122223333", "region": "eu-west-1", "partition": "aws", "callerArn": "arn:x"}},
+            "AccountGuardrails",
+            {
+                "cloudTrail": True,
+                "account": {"id": "111122223333", "region": "eu-west-1", "partition": "aws", "callerArn": "arn:x"},
+            },
             "'dict' object has no attribute",
         ),
         # A dataclass output cannot be put into the component's state.

@@ -140,9 +140,25 @@ def test_only_this_stacks_rules_may_publish_alerts(run, settings):
     allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
     rules = sorted(r.inputs["arn"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule"))
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rules}}
-    key_policy = run.one("aws:kms/key:Key").json_input("policy")
+    key_policy = run.one("aws:kms/keyPolicy:KeyPolicy").json_input("policy")
     events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"})
     assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+
+
+def test_the_artifact_key_is_usable_by_the_pipeline_roles_only(run, settings):
+    key = run.one("aws:kms/key:Key")
+    key_policy = run.one("aws:kms/keyPolicy:KeyPolicy")
+    assert key_policy.inputs["keyId"] == key.inputs["keyId"]
+    statements = {s["Sid"]: s for s in key_policy.json_input("policy")["Statement"]}
+    admin = statements["AdministratorsManageButCannotUse"]
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:CreateGrant"} & set(admin["Action"])
+    assert "kms:PutKeyPolicy" in admin["Action"]  # administrators can always repair the policy
+    users = statements["OnlyThePipelineRolesUseIt"]["Principal"]["AWS"]
+    roles = {r.name: r.inputs["arn"] for r in run.of_type("aws:iam/role:Role")}
+    service_roles = {n for n in roles if n.endswith(("-execution-role", "-task-role"))}
+    assert sorted(users) == sorted(arn for name, arn in roles.items() if name not in service_roles)
+    assert roles[f"{settings.pipeline.name}-build-role"] in users
 
 
 def test_guardrails_are_opt_in_and_create_trail_detector_and_config_rules():

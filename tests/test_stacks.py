@@ -22,6 +22,7 @@ UNTAGGABLE = {
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:appautoscaling/policy:Policy",
+    "aws:kms/keyPolicy:KeyPolicy",
 }
 
 
