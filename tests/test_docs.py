@@ -43,3 +43,23 @@ def test_stack_files_use_only_known_keys():
         config = yaml.safe_load(stack_file.read_text())["config"]
         ours = {k.split(":", 1)[1] for k in config if k.startswith(f"{NAMESPACE}:")}
         assert ours <= set(KEYS), f"{stack_file.name}: unknown keys {ours - set(KEYS)}"
+
+
+def test_the_readme_library_example_runs_and_builds_a_v2_pipeline():
+    import re
+
+    from components.testing import run_program
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Import the components", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    run = run_program(lambda: exec(compile(code, "README.md", "exec"), {}), {"aws:region": "eu-west-1"})  # noqa: S102
+    pipeline = run.one("aws:codepipeline/pipeline:Pipeline").inputs
+    assert [s["name"] for s in pipeline["stages"]] == ["Source", "Build", "Deploy"]
+    assert run.outputs == {"pipeline": "shop"}
+    users = next(
+        s
+        for s in run.one("aws:kms/keyPolicy:KeyPolicy").json_input("policy")["Statement"]
+        if s["Sid"] == "OnlyThePipelineRolesUseIt"
+    )
+    assert len(users["Principal"]["AWS"]) == 3  # pipeline, deploy action and build roles
