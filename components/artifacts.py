@@ -227,6 +227,7 @@ def _tls_only_policy(bucket_arn: str) -> str:
         {
             "Version": "2012-10-17",
             "Statement": [
+                # A Deny for every S3 action over plain HTTP: a wildcard that takes rights away.
                 deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]),
             ],
         },

@@ -172,7 +172,17 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
                     ["*"],
                 ),
                 allow("SwitchTheListeners", ["elasticloadbalancing:ModifyListener"], listeners),
-                allow("ReadRollbackAlarms", ["cloudwatch:DescribeAlarms"], [account.arn("cloudwatch", "alarm:*")]),
+                *(
+                    [
+                        allow(
+                            "ReadRollbackAlarms",
+                            ["cloudwatch:DescribeAlarms"],
+                            [pulumi.Output.concat(account.arn("cloudwatch", "alarm:"), a) for a in service.alarm_names],
+                        )
+                    ]
+                    if service.alarm_names
+                    else []
+                ),
                 *args["artifact_store"].read_statements("CodeDeploy"),
                 pass_task_roles(args["task_role_arns"]),
             ],

@@ -70,6 +70,36 @@ SECRETS_MANAGER_REF = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secr
 SSM_PARAMETER_REF = r"^(/[A-Za-z0-9_.-]+)+$|^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[A-Za-z0-9_.-]+)+$"
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
+
+def plain_variables(description: str) -> dict:
+    """A map of variable names to plain, non-secret values."""
+    return {
+        "type": "object",
+        "default": {},
+        "propertyNames": {"pattern": ENV_VAR_NAME},
+        "additionalProperties": {"type": "string"},
+        "x-allowed": "a map of variable names to plain, non-secret values",
+        "description": description,
+    }
+
+
+def secret_references(description: str) -> dict:
+    """A map of variable names to Secrets Manager / Parameter Store references, never values."""
+    return {
+        "type": "object",
+        "default": {},
+        "propertyNames": {"pattern": ENV_VAR_NAME},
+        "additionalProperties": {
+            "type": "string",
+            "anyOf": [{"pattern": SECRETS_MANAGER_REF}, {"pattern": SSM_PARAMETER_REF}],
+            "x-allowed": "a Secrets Manager secret ARN (optionally :json-key) or an SSM parameter "
+            "name starting with '/' - a reference, never the secret value itself",
+        },
+        "x-allowed": "a map of variable names to secret references",
+        "description": description,
+    }
+
+
 KEYS: dict[str, dict] = {
     "environment": {
         "type": "string",
@@ -194,29 +224,14 @@ KEYS: dict[str, dict] = {
                 "x-allowed": "a relative path inside the repository",
                 "description": "Docker build context, relative to the repository root.",
             },
-            "environment": {
-                "type": "object",
-                "default": {},
-                "propertyNames": {"pattern": ENV_VAR_NAME},
-                "additionalProperties": {"type": "string"},
-                "x-allowed": "a map of variable names to plain, non-secret string values",
-                "description": "Plain build environment variables. Names or values that look like secrets are "
-                "rejected: put those under `secrets`.",
-            },
-            "secrets": {
-                "type": "object",
-                "default": {},
-                "propertyNames": {"pattern": ENV_VAR_NAME},
-                "additionalProperties": {
-                    "type": "string",
-                    "anyOf": [{"pattern": SECRETS_MANAGER_REF}, {"pattern": SSM_PARAMETER_REF}],
-                    "x-allowed": "a Secrets Manager secret ARN (optionally :json-key) or an SSM parameter "
-                    "name starting with '/' - a reference, never the secret value itself",
-                },
-                "x-allowed": "a map of variable names to secret references",
-                "description": "Secret build variables: name -> Secrets Manager secret ARN or SSM parameter name. "
-                "Passed as SECRETS_MANAGER / PARAMETER_STORE variables; the build role may read exactly these.",
-            },
+            "environment": plain_variables(
+                "Plain build environment variables. Names or values that look like secrets are "
+                "rejected: put those under `secrets`."
+            ),
+            "secrets": secret_references(
+                "Secret build variables: name -> Secrets Manager secret ARN or SSM parameter name. "
+                "Passed as SECRETS_MANAGER / PARAMETER_STORE variables; the build role may read exactly these."
+            ),
             "logRetentionDays": {
                 "enum": LOG_RETENTION_DAYS,
                 "default": 30,
@@ -313,26 +328,10 @@ KEYS: dict[str, dict] = {
                 "x-allowed": "an image reference",
                 "description": "Image a created service runs until the pipeline's first deploy.",
             },
-            "environment": {
-                "type": "object",
-                "default": {},
-                "propertyNames": {"pattern": ENV_VAR_NAME},
-                "additionalProperties": {"type": "string"},
-                "x-allowed": "a map of variable names to plain, non-secret values",
-                "description": "Plain container environment variables (created services).",
-            },
-            "secrets": {
-                "type": "object",
-                "default": {},
-                "propertyNames": {"pattern": ENV_VAR_NAME},
-                "additionalProperties": {
-                    "type": "string",
-                    "anyOf": [{"pattern": SECRETS_MANAGER_REF}, {"pattern": SSM_PARAMETER_REF}],
-                    "x-allowed": "a Secrets Manager secret ARN or an SSM parameter name starting with '/'",
-                },
-                "x-allowed": "a map of variable names to secret references",
-                "description": "Container secrets (created services): the execution role may read exactly these.",
-            },
+            "environment": plain_variables("Plain container environment variables (created services)."),
+            "secrets": secret_references(
+                "Container secrets (created services): the execution role may read exactly these."
+            ),
             "healthCheckPath": {
                 "type": "string",
                 "default": "/health",

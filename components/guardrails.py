@@ -129,6 +129,7 @@ def _trail_bucket_policy(bucket_arn: str, account_id: str, trail_arn: str) -> st
                         "StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
                     },
                 },
+                # A Deny for every S3 action over plain HTTP: a wildcard that takes rights away.
                 deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]),
             ],
         },

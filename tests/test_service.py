@@ -347,3 +347,10 @@ def test_plain_http_needs_the_explicit_insecure_flag():
     (listener,) = run.of_type("aws:lb/listener:Listener")
     assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
     assert run.outputs["serviceUrl"].startswith("http://")
+
+
+def test_codedeploy_reads_only_its_own_rollback_alarm(blue_green_created):
+    run = blue_green_created
+    policy = run.named("orders-api-staging-deploy-codedeploy-role-policy").json_input("policy")
+    alarms = next(s for s in policy["Statement"] if s["Sid"] == "ReadRollbackAlarms")
+    assert alarms["Resource"] == [run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs["arn"]]
