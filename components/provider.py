@@ -43,7 +43,7 @@ from .settings import _SECRET_NAME, _SECRET_VALUE, SecretRef, connection_name
 try:
     from typing import Required  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10: the schema then lists every input as optional
-    from typing_extensions import Required
+    from typing import Required
 
 PACKAGE = "cicd"
 """The package of every component's type token (`cicd:index:Pipeline`), so the provider's name."""

@@ -1,6 +1,6 @@
 """How times, durations and statuses read on screen and in JSON, the same in every command."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Optional
 
 from rich.text import Text
@@ -26,11 +26,11 @@ def when(moment: Optional[datetime]) -> str:
     """UTC, so that what a teammate pastes from another time zone lines up with the console."""
     if moment is None:
         return "-"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def iso(moment: Optional[datetime]) -> Optional[str]:
-    return moment.astimezone(timezone.utc).isoformat() if moment else None
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def duration(span: Optional[timedelta]) -> str:

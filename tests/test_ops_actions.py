@@ -2,7 +2,7 @@
 the exact API call sent (or that none was), and the confirmation rules: stop, approve, reject and
 rollback ask first, `--yes` skips the question, and without a terminal they refuse instead of asking."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -165,7 +165,7 @@ def expect_answer(cli: Cli, status: str, comment: str) -> None:
     cli.expect(
         "codepipeline",
         "put_approval_result",
-        {"approvedAt": datetime(2025, 11, 25, 14, 12, tzinfo=timezone.utc)},
+        {"approvedAt": datetime(2025, 11, 25, 14, 12, tzinfo=UTC)},
         pipelineName=PIPELINE,
         stageName="Approve",
         actionName="Approve",

@@ -3,7 +3,7 @@ Stubber-backed boto3 clients, with a recorded terminal and a sleep that only cou
 CodePipeline responses the stubs hand back (each validated by Stubber against the AWS model)."""
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any, Optional
@@ -22,7 +22,7 @@ PROJECT_DIR = Path(__file__).parent / "project"
 REGION = "eu-west-1"
 PIPELINE = "orders-api-prod"
 ROLE = "arn:aws:iam::111122223333:role/orders-api-prod-role"
-NOW = datetime(2025, 11, 25, 14, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 11, 25, 14, 12, 0, tzinfo=UTC)
 
 # Executions, newest last, as the tests name them.
 OLD = "0a1b2c3d-1111-4111-8111-111111111111"
