@@ -220,8 +220,9 @@ def test_the_deployment_group_shifts_traffic_and_rolls_back_on_failure_and_alarm
         "terminationWaitTimeInMinutes": 5,
     }
     pair = group["loadBalancerInfo"]["targetGroupPairInfo"]
+    # Blue (serving now) first, then green: the order CodeDeploy gives the pair.
     assert [tg["name"] for tg in pair["targetGroups"]] == [
-        tg.inputs["name"] for tg in run.of_type("aws:lb/targetGroup:TargetGroup")
+        run.named(f"orders-api-staging-service-{colour}").inputs["name"] for colour in ("blue", "green")
     ]
     assert run.one("aws:codedeploy/application:Application").inputs["computePlatform"] == "ECS"
 

@@ -67,9 +67,9 @@ def test_only_the_configured_branch_triggers_the_pipeline(run, settings):
 
 
 def test_prod_protects_its_stateful_resources_and_dev_does_not():
-    stateful = ["aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:ecr/repository:Repository"]
-    assert all(evaluated("prod").of_type(t)[0].protect for t in stateful)
-    assert not any(evaluated("dev").of_type(t)[0].protect for t in stateful)
+    stateful = ["artifacts-bucket", "artifacts-key", "build-repository"]
+    assert all(evaluated("prod").named(f"orders-api-prod-{name}").protect for name in stateful)
+    assert not any(evaluated("dev").named(f"orders-api-dev-{name}").protect for name in stateful)
 
 
 def test_protection_is_on_when_a_stack_does_not_say():
