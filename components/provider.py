@@ -36,9 +36,8 @@ import pulumi_aws as aws
 from . import artifacts, guardrails, pullcache, settings
 from .account import AwsAccount
 from .alerts import PipelineAlerts
-from .config_schema import SECRETS_MANAGER_REF, SSM_PARAMETER_REF
 from .delivery import SharedResources, deliver
-from .settings import _SECRET_NAME, _SECRET_VALUE, SecretRef, connection_name
+from .settings import connection_name
 
 try:
     from typing import Required  # Python 3.11+
@@ -237,8 +236,6 @@ class ServicePipeline(pulumi.ComponentResource):
         for required in ("repository", "cluster", "service", "container"):
             if not args.get(required):
                 raise ValueError(f"ServicePipeline {name}: {required} is required")
-        _plain_environment(name, args.get("environment", {}))
-        _secret_refs(name, args.get("secrets", {}))
         # The same validation and defaults as a stack's config: one set of rules for both entry points.
         try:
             config = settings.from_mapping(_as_config(name, args), stack=pulumi.get_stack())
@@ -375,29 +372,6 @@ def _environment_name(stack: str) -> str:
     """The consumer's stack name as an environment name (tags, defaults): lowercase, safe, short."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")[:12].strip("-")
     return cleaned if cleaned and cleaned[0].isalpha() else "default"
-
-
-def _plain_environment(name: str, environment: Mapping[str, str]) -> dict[str, str]:
-    """Plain build variables; one that looks like a secret is rejected, as the stack config does (CICD-SEC-6)."""
-    leaks = sorted(k for k, v in environment.items() if _SECRET_NAME.search(k) or _SECRET_VALUE.search(str(v)))
-    if leaks:
-        raise ValueError(
-            f"ServicePipeline {name}: environment {leaks} look like secrets; plaintext variables are visible "
-            "in the console and logs. Store them in Secrets Manager or Parameter Store and pass them in `secrets`"
-        )
-    return dict(environment)
-
-
-def _secret_refs(name: str, secrets: Mapping[str, str]) -> list[SecretRef]:
-    bad = sorted(
-        k for k, ref in secrets.items() if not (re.match(SECRETS_MANAGER_REF, ref) or re.match(SSM_PARAMETER_REF, ref))
-    )
-    if bad:
-        raise ValueError(
-            f"ServicePipeline {name}: secrets {bad} are not references; allowed: a Secrets Manager secret ARN "
-            "or an SSM parameter name or ARN"
-        )
-    return [SecretRef(key, ref) for key, ref in sorted(secrets.items())]
 
 
 COMPONENTS: Sequence[type[pulumi.ComponentResource]] = (

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         pipeline.add_argument("--pipeline", metavar="NAME", help="the pipeline's name")
         pipeline.add_argument("--stack", help="find the pipeline (and region) from Pulumi.<STACK>.yaml")
         sub.add_argument("--service", metavar="NAME", help="with --stack: which service of a multi-service stack")
-        sub.add_argument("--project-dir", metavar="DIR", help="where Pulumi.yaml is (default: this project)")
+        sub.add_argument("--project-dir", metavar="DIR", help="where Pulumi.yaml is (default: here, else this project)")
         sub.add_argument("--region", help="AWS region (default: the stack's aws:region, else AWS_REGION)")
         if command.asks:
             sub.add_argument("-y", "--yes", action="store_true", help="do not ask; required without a terminal")

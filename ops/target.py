@@ -52,7 +52,11 @@ def read_stack(stack: str, project_dir: Optional[str]) -> tuple["Settings", Opti
     # Imported here: the components package pulls in Pulumi, which commands given --pipeline never need.
     from components import settings as program_settings
 
-    directory = Path(project_dir) if project_dir else program_settings.PROJECT_DIR
+    # Default: the Pulumi project in the current directory, else the one this package came from.
+    here = Path.cwd()
+    directory = (
+        Path(project_dir) if project_dir else here if (here / "Pulumi.yaml").is_file() else program_settings.PROJECT_DIR
+    )
     try:
         config = program_settings.stack_config(stack, directory)
         settings = program_settings.stack_settings(stack, str(directory))

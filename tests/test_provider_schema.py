@@ -390,8 +390,8 @@ def test_service_pipeline_defaults_from_the_required_inputs_alone():
     ("inputs", "error"),
     [
         ({k: v for k, v in SERVICE.items() if k != "cluster"}, "Missing required input 'cluster' on 'ServicePipeline'"),
-        ({**SERVICE, "environment": {"DB_PASSWORD": "hunter2"}}, r"environment \['DB_PASSWORD'\] look like secrets"),
-        ({**SERVICE, "secrets": {"TOKEN": "hunter2"}}, r"secrets \['TOKEN'\] are not references"),
+        ({**SERVICE, "environment": {"DB_PASSWORD": "hunter2"}}, r"environment\.DB_PASSWORD looks like a secret"),
+        ({**SERVICE, "secrets": {"TOKEN": "hunter2"}}, r"secrets\.TOKEN = 'hunter2' is not valid"),
         ({**SERVICE, "deployTimeoutMinutes": 90.0}, "deployTimeoutMinutes = 90 is out of range; allowed: 1 to 60"),
     ],
     ids=["missing-cluster", "plaintext-secret", "secret-not-a-reference", "timeout-out-of-range"],
