@@ -275,7 +275,24 @@ def load(stack: Optional[str] = None) -> Settings:
             raise SettingsError([f"{NAMESPACE}:{key} could not be parsed: {error}"]) from None
         if value is not None:
             raw[key] = value
+    unknown = sorted(key for key in _namespace_keys() if key not in KEYS)
+    if unknown:
+        raise SettingsError([f"{NAMESPACE}:{key} is not a known key; allowed: {', '.join(KEYS)}" for key in unknown])
     return from_mapping(raw, stack=stack or pulumi.get_stack())
+
+
+def _namespace_keys() -> set[str]:
+    """Every `ecs-cicd:*` key the stack sets, so that a typo (`ecs-cicd:sevice`) is an error rather
+    than silently ignored. Pulumi has no public way to list config; this reads what the runtime
+    was given and, should that ever change shape, checks nothing rather than fail."""
+    try:
+        from pulumi.runtime import config as runtime_config
+
+        keys = set(runtime_config.get_config_env()) | set(runtime_config.CONFIG.get())
+    except Exception:  # noqa: BLE001 - best effort on SDK internals
+        return set()
+    prefix = f"{NAMESPACE}:"
+    return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
 
 
 def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:

@@ -115,3 +115,10 @@ def test_make_plan_prints_the_message_and_exits_non_zero(tmp_path):
     assert result.returncode == 2
     assert "ecs-cicd:source.repository = 'not a repo' is not valid" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_misspelt_top_level_key_is_an_error_not_silently_ignored():
+    with pytest.raises(SettingsError) as caught:
+        run_stack("dev", {"ecs-cicd:sevice": {"cluster": "dev"}})
+    (problem,) = caught.value.problems
+    assert problem.startswith("ecs-cicd:sevice is not a known key; allowed: environment, protect, tags, source")
