@@ -70,6 +70,7 @@ class Command:
         """The flags that name this pipeline again, for the follow-up command a message suggests."""
         args = self.args
         flags = [f"--stack {args.stack}"] if args.stack else [f"--pipeline {self.pipeline_name}"]
+        flags += [f"--service {args.service}"] if args.stack and getattr(args, "service", None) else []
         flags += [f"--project-dir {args.project_dir}"] if args.stack and args.project_dir else []
         flags += [f"--region {args.region}"] if args.region else []
         return " ".join(flags)

@@ -1,20 +1,11 @@
 """`ecs-cicd retry`: rerun the failed actions of the latest execution, on the same commit."""
 
-from .base import Command
-from .watch import add_follow_arguments, follow, validate_follow_arguments
+from .watch import StartsAnExecution
 
 
-class Retry(Command):
+class Retry(StartsAnExecution):
     name = "retry"
     help = "retry the failed actions of the failed stage of the latest execution"
-
-    @classmethod
-    def add_arguments(cls, parser):
-        parser.add_argument("--watch", action="store_true", help="follow the execution until it ends")
-        add_follow_arguments(parser)
-
-    def validate(self) -> None:
-        validate_follow_arguments(self.args)
 
     def execute(self) -> int:
         latest = self.ctx.pipeline.latest_execution()
@@ -26,7 +17,4 @@ class Retry(Command):
             retryMode="FAILED_ACTIONS",
         )
         self.terminal.line(f"Retrying the failed actions of stage {stage.name} in {latest.describe()}.")
-        if self.args.watch:
-            return follow(self.ctx, latest.id, self.args)
-        self.suggest_watch(latest.id)
-        return 0
+        return self.follow_or_suggest(latest.id)

@@ -1,22 +1,14 @@
 """`ecs-cicd rollback`: put the deploy stage back on the last execution that succeeded before the
 current one (CodePipeline V2 stage rollback: the same artifacts, redeployed, no rebuild)."""
 
-from .base import Command
-from .watch import add_follow_arguments, follow, validate_follow_arguments
+from .watch import StartsAnExecution
 
 
-class Rollback(Command):
+class Rollback(StartsAnExecution):
     name = "rollback"
     help = "roll the deploy stage back to the last successful execution (asks first)"
     asks = True
-
-    @classmethod
-    def add_arguments(cls, parser):
-        parser.add_argument("--watch", action="store_true", help="follow the rollback until it ends")
-        add_follow_arguments(parser)
-
-    def validate(self) -> None:
-        validate_follow_arguments(self.args)
+    watch_help = "follow the rollback until it ends"
 
     def ask(self) -> None:
         self.stage = self.ctx.pipeline.action_of(category="Deploy").stage
@@ -35,7 +27,4 @@ class Rollback(Command):
             f"Rolling back stage {self.stage} of {self.pipeline_name} to {self.target.describe()} "
             f"in execution {execution_id}."
         )
-        if self.args.watch:
-            return follow(self.ctx, execution_id, self.args)
-        self.suggest_watch(execution_id)
-        return 0
+        return self.follow_or_suggest(execution_id)

@@ -3,7 +3,7 @@ and why, with the end of the build log when the build failed. The exit code is t
 wait on a deploy."""
 
 import argparse
-from typing import Optional
+from typing import ClassVar, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Group
@@ -37,6 +37,26 @@ class Watch(Command):
         reader = self.ctx.pipeline
         execution_id = self.args.execution_id or (reader.running_execution() or reader.latest_execution()).id
         return follow(self.ctx, execution_id, self.args)
+
+
+class StartsAnExecution(Command):
+    """A command that starts an execution (start, retry, rollback): `--watch` follows it to the end."""
+
+    watch_help: ClassVar[str] = "follow the execution until it ends"
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--watch", action="store_true", help=cls.watch_help)
+        add_follow_arguments(parser)
+
+    def validate(self) -> None:
+        validate_follow_arguments(self.args)
+
+    def follow_or_suggest(self, execution_id: str) -> int:
+        if self.args.watch:
+            return follow(self.ctx, execution_id, self.args)
+        self.suggest_watch(execution_id)
+        return 0
 
 
 def add_follow_arguments(parser: argparse.ArgumentParser) -> None:
