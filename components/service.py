@@ -223,44 +223,32 @@ class EcsService(pulumi.ComponentResource):
         return [self.execution_role.arn, self.task_role.arn]
 
     def _security_groups(self, name, vpc, contract, https: bool, blue_green: bool, tags):
+        """The load balancer takes the public ports and reaches only the tasks; the tasks take only
+        the load balancer and reach out only over HTTPS (ECR, logs, AWS APIs). Every rule is its own
+        resource: inline rules and rule resources on one group fight each other."""
         child = pulumi.ResourceOptions(parent=self)
-        public_ports = [HTTPS_PORT, HTTP_PORT] if https else [HTTP_PORT]
         alb_sg = aws.ec2.SecurityGroup(
-            f"{name}-alb-sg",
-            description="Load balancer: public listeners",
-            vpc_id=vpc.vpc_id,
-            ingress=[
-                {"protocol": "tcp", "from_port": p, "to_port": p, "cidr_blocks": ["0.0.0.0/0"], "description": "public"}
-                for p in public_ports
-            ],
-            tags=tags,
-            opts=child,
+            f"{name}-alb-sg", description="Load balancer: public listeners", vpc_id=vpc.vpc_id, tags=tags, opts=child
         )
         task_sg = aws.ec2.SecurityGroup(
             f"{name}-task-sg",
             description="Tasks: reachable from the load balancer only",
             vpc_id=vpc.vpc_id,
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": contract.port,
-                    "to_port": contract.port,
-                    "security_groups": [alb_sg.id],
-                    "description": "from the load balancer",
-                }
-            ],
-            egress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": 443,
-                    "to_port": 443,
-                    "cidr_blocks": ["0.0.0.0/0"],
-                    "description": "ECR, logs, APIs",
-                }
-            ],
             tags=tags,
             opts=child,
         )
+        for port in [HTTPS_PORT, HTTP_PORT] if https else [HTTP_PORT]:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-from-internet-{port}",
+                security_group_id=alb_sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description="public listener",
+                tags=tags,
+                opts=child,
+            )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-to-tasks",
             security_group_id=alb_sg.id,
@@ -269,6 +257,28 @@ class EcsService(pulumi.ComponentResource):
             from_port=contract.port,
             to_port=contract.port,
             description="to the tasks only",
+            tags=tags,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-tasks-from-alb",
+            security_group_id=task_sg.id,
+            referenced_security_group_id=alb_sg.id,
+            ip_protocol="tcp",
+            from_port=contract.port,
+            to_port=contract.port,
+            description="from the load balancer only",
+            tags=tags,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-tasks-to-https",
+            security_group_id=task_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="ECR, logs and AWS APIs, through the NAT gateway",
             tags=tags,
             opts=child,
         )

@@ -355,3 +355,23 @@ def test_codedeploy_reads_only_its_own_rollback_alarm(blue_green_created):
     policy = run.named("orders-api-staging-deploy-codedeploy-role-policy").json_input("policy")
     alarms = next(s for s in policy["Statement"] if s["Sid"] == "ReadRollbackAlarms")
     assert alarms["Resource"] == [run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs["arn"]]
+
+
+def test_only_the_load_balancer_reaches_the_tasks_and_the_tasks_reach_out_over_https_only():
+    run = evaluated("staging")
+    groups = {
+        r.name: r.inputs["id"] if "id" in r.inputs else r.urn
+        for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")
+    }
+    assert set(groups) == {"orders-api-staging-service-alb-sg", "orders-api-staging-service-task-sg"}
+    assert not any(
+        "ingress" in r.inputs or "egress" in r.inputs for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")
+    )
+    ingress = {r.name: r.inputs for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
+    egress = {r.name: r.inputs for r in run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    public = [rule for rule in ingress.values() if rule.get("cidrIpv4") == "0.0.0.0/0"]
+    assert sorted(rule["fromPort"] for rule in public) == [80, 443]
+    from_alb = ingress["orders-api-staging-service-tasks-from-alb"]
+    assert (from_alb["fromPort"], from_alb["toPort"], "cidrIpv4" in from_alb) == (8080, 8080, False)
+    assert egress["orders-api-staging-service-tasks-to-https"]["fromPort"] == 443
+    assert "cidrIpv4" not in egress["orders-api-staging-service-alb-to-tasks"]
