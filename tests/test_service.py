@@ -359,11 +359,8 @@ def test_codedeploy_reads_only_its_own_rollback_alarm(blue_green_created):
 
 def test_only_the_load_balancer_reaches_the_tasks_and_the_tasks_reach_out_over_https_only():
     run = evaluated("staging")
-    groups = {
-        r.name: r.inputs["id"] if "id" in r.inputs else r.urn
-        for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")
-    }
-    assert set(groups) == {"orders-api-staging-service-alb-sg", "orders-api-staging-service-task-sg"}
+    groups = {r.name for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    assert groups == {"orders-api-staging-service-alb-sg", "orders-api-staging-service-task-sg"}
     assert not any(
         "ingress" in r.inputs or "egress" in r.inputs for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")
     )
