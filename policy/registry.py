@@ -43,6 +43,14 @@ POLICIES: tuple[PolicySpec, ...] = (
         ("CICD-SEC-7",),
     ),
     PolicySpec(
+        "kms-key-policy-scoped",
+        "KMS keys have their own key policy, and it lets only named roles use the key, never the whole account "
+        "(its root) or everyone.",
+        "stack",
+        rules.check_kms_key_policies,
+        ("CICD-SEC-7", "CICD-SEC-2"),
+    ),
+    PolicySpec(
         "codebuild-privileged-only-for-image-builds",
         "Only image builds (projects with REPOSITORY_URI) may run CodeBuild in privileged mode.",
         "resource",

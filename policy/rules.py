@@ -189,6 +189,7 @@ BUCKET_VERSIONING_TYPES = frozenset(
 )
 BUCKET_POLICY_TYPES = frozenset({"aws:s3/bucketPolicy:BucketPolicy"})
 KMS_KEY = "aws:kms/key:Key"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 CODEBUILD_PROJECT = "aws:codebuild/project:Project"
 CODEBUILD_SOURCE_CREDENTIAL = "aws:codebuild/sourceCredential:SourceCredential"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -391,6 +392,56 @@ def check_s3_artifact_buckets(resources: Iterable[StackInput]) -> list[StackViol
                 violations.extend(
                     StackViolation(message, companion.urn or None) for message in check(companion.props, bucket)
                 )
+    return violations
+
+
+# Actions that use a key's material (or let someone else use it), as opposed to managing it.
+_KEY_USE = re.compile(r"^kms:(\*|decrypt|encrypt|generatedatakey.*|reencrypt.*|creategrant)$", re.IGNORECASE)
+
+
+def check_kms_key_policies(resources: Iterable[StackInput]) -> list[StackViolation]:
+    """Every customer key has its own key policy, and that policy lets no one use the key through the
+    account root (that is, any IAM identity of the account) or through "*" (CICD-SEC-7)."""
+    stack = [_stack_resource(item) for item in resources]
+    policies = {}
+    for resource in stack:
+        if resource.resource_type == KMS_KEY_POLICY:
+            policies.setdefault(dig(resource.props, "keyId"), []).append(resource)
+    violations: list[StackViolation] = []
+    for key in (r for r in stack if r.resource_type == KMS_KEY):
+        key_id = dig(key.props, "keyId")
+        documents = [(p.props.get("policy"), p.urn) for p in policies.get(key_id, [])] if key_id else []
+        if dig(key.props, "policy") is not None:
+            documents.append((key.props["policy"], key.urn))
+        if not documents:
+            if key_id is UNKNOWN or (not key_id and any(k is UNKNOWN for k in policies)):
+                continue  # a preview: which key policy belongs to this key cannot be told yet
+            violations.append(
+                StackViolation(
+                    f"KMS key {key.name or key.urn} keeps the default policy: any IAM identity may use it",
+                    key.urn or None,
+                )
+            )
+            continue
+        for value, urn in documents:
+            document, problems = _json_document(value, "key policy")
+            violations.extend(StackViolation(problem, urn or None) for problem in problems)
+            for statement in _statements(document or {}):
+                if statement.get("Effect") != "Allow":
+                    continue
+                principals = _as_list(dig(statement, "Principal", "AWS")) + _as_list(
+                    statement.get("Principal") if statement.get("Principal") == "*" else None
+                )
+                broad = [p for p in principals if p == "*" or (isinstance(p, str) and p.endswith(":root"))]
+                using = [a for a in _as_list(statement.get("Action")) if isinstance(a, str) and _KEY_USE.match(a)]
+                if broad and using:
+                    violations.append(
+                        StackViolation(
+                            f"key policy statement {statement.get('Sid', '?')} lets {', '.join(broad)} use the key "
+                            f"({', '.join(using)}): name the roles that need it instead",
+                            urn or None,
+                        )
+                    )
     return violations
 
 

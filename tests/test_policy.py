@@ -633,11 +633,55 @@ def test_sns_topic_must_be_encrypted():
     assert check("sns-topics-encrypted", TOPIC, {**props, "kmsMasterKeyId": UNKNOWN}) == []
 
 
+# kms-key-policy-scoped ------------------------------------------------------------------------
+
+
+def kms_stack(policy_statements: "list[dict] | None") -> list[StackResource]:
+    key = StackResource("aws:kms/key:Key", {"keyId": "k-1", "enableKeyRotation": True}, "urn:key", "key")
+    if policy_statements is None:
+        return [key]
+    document = json.dumps({"Version": "2012-10-17", "Statement": policy_statements})
+    return [key, StackResource("aws:kms/keyPolicy:KeyPolicy", {"keyId": "k-1", "policy": document}, "urn:kp", "kp")]
+
+
+def test_kms_key_policy_must_name_its_users():
+    check_keys = SPECS["kms-key-policy-scoped"].check
+    root = "arn:aws:iam::111122223333:root"
+    (default,) = check_keys(kms_stack(None))
+    assert "keeps the default policy" in default.message and default.urn == "urn:key"
+    (broad,) = check_keys(
+        kms_stack([{"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*"}])
+    )
+    assert "lets arn:aws:iam::111122223333:root use the key (kms:*)" in broad.message
+    (everyone,) = check_keys(
+        kms_stack([{"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": ["kms:Decrypt"]}])
+    )
+    assert "lets * use the key" in everyone.message
+    scoped = [
+        {
+            "Sid": "Admin",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": ["kms:PutKeyPolicy", "kms:DescribeKey"],
+        },
+        {
+            "Sid": "Use",
+            "Effect": "Allow",
+            "Principal": {"AWS": ["arn:aws:iam::111122223333:role/build"]},
+            "Action": ["kms:Decrypt"],
+        },
+    ]
+    assert check_keys(kms_stack(scoped)) == []
+    unknown_key = [StackResource("aws:kms/key:Key", {"keyId": UNKNOWN}, "urn:key", "key")]
+    assert check_keys(unknown_key) == []
+
+
 def test_every_policy_has_a_bad_example_above():
     # Guards the list below against a policy added to the registry without a test that it rejects anything.
     tested = {
         "s3-artifact-bucket-hardened": test_s3_bucket_without_public_access_block,
         "kms-key-rotation": test_kms_key_must_rotate,
+        "kms-key-policy-scoped": test_kms_key_policy_must_name_its_users,
         "codebuild-privileged-only-for-image-builds": test_privileged_project_must_be_an_image_build,
         "codebuild-buildspec-embedded": test_buildspec_must_not_be_a_repository_file,
         "codebuild-no-plaintext-secrets": test_plaintext_secrets_are_rejected,
@@ -713,6 +757,7 @@ def test_plain_unwraps_pulumi_policy_proxies_without_raising():
 EXPECTED_POLICIES = [
     "s3-artifact-bucket-hardened",
     "kms-key-rotation",
+    "kms-key-policy-scoped",
     "codebuild-privileged-only-for-image-builds",
     "codebuild-buildspec-embedded",
     "codebuild-no-plaintext-secrets",
@@ -732,7 +777,9 @@ EXPECTED_POLICIES = [
 def test_registry_lists_the_documented_policies():
     assert [spec.name for spec in registry.POLICIES] == EXPECTED_POLICIES
     for spec in registry.POLICIES:
-        assert spec.kind == ("stack" if spec.name == "s3-artifact-bucket-hardened" else "resource")
+        assert spec.kind == (
+            "stack" if spec.name in ("s3-artifact-bucket-hardened", "kms-key-policy-scoped") else "resource"
+        )
         assert spec.description.strip() and spec.risks
         assert all(risk.startswith("CICD-SEC-") for risk in spec.risks)
         assert getattr(rules, spec.check.__name__) is spec.check
