@@ -361,6 +361,8 @@ def _unique_names(services: list["ServicePipeline"]) -> list[str]:
         ("service name", [s.service.name for s in services]),
         ("pipeline name", [s.pipeline.name for s in services]),
         ("ECR repository", [s.build.repository_name for s in services]),
+        # Each created service brings its own VPC, load balancer and cluster.
+        ("cluster for a created service", [s.service.cluster for s in services if s.service.create]),
     ):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

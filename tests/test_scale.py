@@ -164,3 +164,20 @@ def test_every_service_entry_must_end_up_complete():
     with pytest.raises(SettingsError) as caught:
         from_mapping({"services": [{"name": "api"}]}, stack="dev")
     assert "ecs-cicd:services[0].source is required: an object with repository" in caught.value.problems
+
+
+def test_created_services_of_one_stack_need_clusters_of_their_own():
+    base = {
+        "source": {"repository": "acme/app"},
+        "service": {"cluster": "shop", "container": "app", "create": True, "certificateArn": CERTIFICATE},
+    }
+    with pytest.raises(SettingsError) as caught:
+        from_mapping({**base, "services": [{"name": "api"}, {"name": "web"}]}, stack="dev")
+    assert "ecs-cicd:services has the same cluster for a created service twice: shop; allowed: unique" in (
+        caught.value.problems
+    )
+    separate = [{"name": "api"}, {"name": "web", "service": {"cluster": "shop-web"}}]
+    assert len(from_mapping({**base, "services": separate}, stack="dev").services) == 2
+
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/5e1d2c3b-4a59-4f6e-8d7c-9b0a1f2e3d4c"
