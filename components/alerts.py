@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from .artifacts import ArtifactStore
 from .iam import deny_insecure_transport
+from .topics import encrypted_topic
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 
@@ -69,17 +70,9 @@ class PipelineAlerts(pulumi.ComponentResource):
                     raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].{required} is required")
         tags = dict(args.get("tags", {}))
         child = pulumi.ResourceOptions(parent=self)
-        self.topic = aws.sns.Topic(
-            f"{name}-topic", kms_master_key_id=args["artifact_store"].key.id, tags=tags, opts=child
+        self.topic = encrypted_topic(
+            name, kms_key_id=args["artifact_store"].key.id, emails=args.get("emails", ()), tags=tags, parent=self
         )
-        for email in args.get("emails", ()):
-            aws.sns.TopicSubscription(
-                f"{name}-email-{email}",
-                topic=self.topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=pulumi.ResourceOptions(parent=self.topic),
-            )
 
         self.rules = {}
         for key, watched in args["pipelines"].items():

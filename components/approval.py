@@ -10,6 +10,7 @@ from .artifacts import ArtifactStore
 from .iam import allow
 from .source import GitHubSource
 from .stage import StageDefinition
+from .topics import encrypted_topic
 
 
 class ManualApprovalArgs(TypedDict, total=False):
@@ -38,20 +39,13 @@ class ManualApproval(pulumi.ComponentResource):
                 raise ValueError(f"ManualApproval {name}: {required} is required")
         source: GitHubSource = args["source"]
         store: ArtifactStore = args["artifact_store"]
-        self.topic = aws.sns.Topic(
-            f"{name}-topic",
-            kms_master_key_id=store.key.id,
-            tags=dict(args.get("tags", {})),
-            opts=pulumi.ResourceOptions(parent=self),
+        self.topic = encrypted_topic(
+            name,
+            kms_key_id=store.key.id,
+            emails=args.get("emails", ()),
+            tags=args.get("tags", {}),
+            parent=self,
         )
-        for email in args.get("emails", ()):
-            aws.sns.TopicSubscription(
-                f"{name}-email-{email}",
-                topic=self.topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=pulumi.ResourceOptions(parent=self.topic),
-            )
         commit = f"#{{{source.variables_namespace}.CommitId}}"
         self.stage = StageDefinition(
             name="Approve",

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
+from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
 
 
@@ -53,41 +54,8 @@ class ArtifactStore(pulumi.ComponentResource):
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}-artifacts", target_key_id=self.key.id, opts=child)
 
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=tags, opts=stateful)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": self.key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
+        self.bucket, public_access = private_bucket(
+            name, kms_key_arn=self.key.arn, tags=tags, parent=self, protect=args.get("protect", True)
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

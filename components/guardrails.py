@@ -10,6 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
+from .artifacts import KEY_ADMINISTRATION
+from .buckets import private_bucket
 from .iam import deny_insecure_transport
 
 # AWS Config managed rules for CodeBuild named in the seed's "Config Rules" practice.
@@ -63,35 +65,27 @@ class AccountGuardrails(pulumi.ComponentResource):
 
 
 def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, protect: bool) -> aws.cloudtrail.Trail:
-    child = pulumi.ResourceOptions(parent=parent)
-    bucket = aws.s3.Bucket(
-        f"{name}-trail-bucket", tags=tags, opts=pulumi.ResourceOptions(parent=parent, protect=protect)
-    )
-    aws.s3.BucketPublicAccessBlock(
-        f"{name}-trail-public-access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-trail-encryption",
-        bucket=bucket.id,
-        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
-        opts=child,
-    )
-    aws.s3.BucketVersioning(
-        f"{name}-trail-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
-    )
     trail_name = f"{name}-trail"
     trail_arn = account.arn("cloudtrail", f"trail/{trail_name}")
+    key = aws.kms.Key(
+        f"{name}-trail-key",
+        description=f"{name}: CloudTrail log files",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=pulumi.Output.all(account.partition, account.id, account.region, trail_arn).apply(
+            lambda a: _trail_key_policy(f"arn:{a[0]}:iam::{a[1]}:root", a[1], a[2], a[3])
+        ),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    bucket, public_access = private_bucket(
+        f"{name}-trail", kms_key_arn=key.arn, tags=tags, parent=parent, protect=protect
+    )
     policy = aws.s3.BucketPolicy(
         f"{name}-trail-bucket-policy",
         bucket=bucket.id,
         policy=pulumi.Output.all(bucket.arn, account.id, trail_arn).apply(lambda a: _trail_bucket_policy(*a)),
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
     )
     return aws.cloudtrail.Trail(
         trail_name,
@@ -102,6 +96,46 @@ def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, 
         enable_log_file_validation=True,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+    )
+
+
+def _trail_key_policy(root: str, account_id: str, region: str, trail_arn: str) -> str:
+    """CloudTrail may encrypt this trail's logs; people of the account read them only through S3."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AdministratorsManageButCannotUse",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": root},
+                    "Action": KEY_ADMINISTRATION,
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudTrailEncryptsThisTrail",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": ["kms:DescribeKey", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+                },
+                {
+                    "Sid": "ReadLogsThroughS3Only",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": root},
+                    "Action": ["kms:Decrypt"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:CallerAccount": account_id,
+                            "kms:ViaService": f"s3.{region}.amazonaws.com",
+                        }
+                    },
+                },
+            ],
+        },
+        sort_keys=True,
     )
 
 

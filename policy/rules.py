@@ -434,7 +434,10 @@ def check_kms_key_policies(resources: Iterable[StackInput]) -> list[StackViolati
                 )
                 broad = [p for p in principals if p == "*" or (isinstance(p, str) and p.endswith(":root"))]
                 using = [a for a in _as_list(statement.get("Action")) if isinstance(a, str) and _KEY_USE.match(a)]
-                if broad and using:
+                # Use only through a named service (S3 reading the objects) keeps IAM and the
+                # service's own permissions in charge; that is a scoped grant.
+                via_service = "kms:viaservice" in _condition_keys(statement)
+                if broad and using and not via_service:
                     violations.append(
                         StackViolation(
                             f"key policy statement {statement.get('Sid', '?')} lets {', '.join(broad)} use the key "

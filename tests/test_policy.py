@@ -896,3 +896,26 @@ def test_policy_pack_files():
     pulumi_pin = [line for line in requirements if line.startswith("pulumi==")]
     assert len(pulumi_pin) == 1
     assert pulumi_pin[0] in (REPO / "requirements.txt").read_text().split()
+
+
+def test_use_through_a_named_service_only_is_a_scoped_grant():
+    root = "arn:aws:iam::111122223333:root"
+    through_s3 = {
+        "Sid": "ReadLogs",
+        "Effect": "Allow",
+        "Principal": {"AWS": root},
+        "Action": ["kms:Decrypt"],
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+    }
+    assert SPECS["kms-key-policy-scoped"].check(kms_stack([through_s3])) == []
+
+
+def test_a_stack_with_every_guardrail_passes_every_policy():
+    run = run_stack("dev", {"ecs-cicd:guardrails": {"cloudTrail": True, "guardDuty": True, "configRules": True}})
+    resources = [
+        StackResource(r.type, copy.deepcopy(dict(r.inputs)), r.urn, r.name, id=harness_id(r))
+        for r in run.resources
+        if r.custom
+    ]
+    assert len([r for r in resources if r.resource_type == "aws:kms/key:Key"]) == 2
+    assert evaluate(resources) == {spec.name: [] for spec in registry.POLICIES}

@@ -1,0 +1,50 @@
+"""A private S3 bucket: owner-enforced, public access blocked, versioned, encrypted with a customer
+KMS key. Its policy is the caller's (each adds its own grants to the TLS-only deny)."""
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+
+def private_bucket(
+    name: str, *, kms_key_arn: pulumi.Input[str], tags: Mapping[str, str], parent: pulumi.Resource, protect: bool
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+    """The bucket and its public access block (a bucket policy should depend on the latter)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(
+        f"{name}-bucket",
+        force_destroy=False,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+    )
+    public_access = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketVersioning(
+        f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": kms_key_arn,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=child,
+    )
+    return bucket, public_access
