@@ -239,7 +239,7 @@ def deliver(
                 "application": svc.deploy.blue_green.application,
                 "deployment_group": svc.deploy.blue_green.deployment_group,
                 "task_role_arns": task_role_arns
-                or roles_of_running_service(account, svc.service.cluster, svc.service.name),
+                or roles_of_running_service(account, svc.service.cluster, svc.service.name, svc.service.container),
                 "deployment_config": svc.deploy.blue_green.deployment_config,
                 "termination_wait_minutes": svc.deploy.blue_green.termination_wait_minutes,
                 "permissions_boundary": boundary,

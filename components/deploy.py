@@ -1,5 +1,6 @@
 """Deploy stage: the ECS standard (rolling) deploy action into an existing service."""
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Optional, TypedDict
@@ -54,6 +55,7 @@ class EcsDeploy(pulumi.ComponentResource):
         role_arns = args.get("task_role_arns")
         if role_arns is None:
             running = _running_task_definition(account, cluster, service, self)
+            running = _having_container(running, build.container_name, cluster, service)
             role_arns, family = [running.execution_role_arn, running.task_role_arn], running.family
         else:
             family = None
@@ -112,7 +114,7 @@ class EcsDeploy(pulumi.ComponentResource):
 
 def _running_task_definition(
     account: AwsAccount, cluster: str, service: str, parent: Optional[pulumi.Resource] = None
-) -> aws.ecs.AwaitableGetTaskDefinitionResult:
+) -> pulumi.Output[aws.ecs.GetTaskDefinitionResult]:
     """The service's current task definition: its roles are what a new revision will pass."""
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     cluster_arn = account.arn("ecs", f"cluster/{cluster}")
@@ -120,7 +122,39 @@ def _running_task_definition(
     return aws.ecs.get_task_definition_output(task_definition=running.task_definition, opts=invoke)
 
 
-def roles_of_running_service(account: AwsAccount, cluster: str, service: str) -> list[pulumi.Output[str]]:
-    """Execution and task role ARNs of an existing service: the only roles a deploy may pass."""
+def roles_of_running_service(
+    account: AwsAccount, cluster: str, service: str, container: Optional[str] = None
+) -> list[pulumi.Output[str]]:
+    """Execution and task role ARNs of an existing service: the only roles a deploy may pass.
+    With `container`, also checks that the service runs a container of that name."""
     running = _running_task_definition(account, cluster, service)
+    if container is not None:
+        running = _having_container(running, container, cluster, service)
     return [running.execution_role_arn, running.task_role_arn]
+
+
+class ContainerMismatchError(pulumi.RunError):
+    """The container contract names a container the running service does not have."""
+
+
+def _having_container(
+    running: pulumi.Output[aws.ecs.GetTaskDefinitionResult], container: str, cluster: str, service: str
+) -> pulumi.Output[aws.ecs.GetTaskDefinitionResult]:
+    """Fail `pulumi up` now, not the first deploy at night: the image definitions would name a
+    container the service's task definition does not have, and ECS would reject the deploy."""
+
+    def check(task_definition: aws.ecs.GetTaskDefinitionResult) -> aws.ecs.GetTaskDefinitionResult:
+        definitions = task_definition.container_definitions
+        if not definitions:
+            return task_definition  # not known (a preview of a new service, or a harness that does not say)
+        names = [c.get("name") for c in json.loads(definitions)]
+        if container not in names:
+            running_containers = ", ".join(map(str, names))
+            raise ContainerMismatchError(
+                f"ecs-cicd:service.container = {container!r}, but service {service} in cluster {cluster} runs "
+                f"{task_definition.family}:{task_definition.revision}, whose containers are {running_containers}; "
+                "set ecs-cicd:service.container to the one that runs the built image"
+            )
+        return task_definition
+
+    return running.apply(check)

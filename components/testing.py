@@ -189,10 +189,12 @@ def run_stack(
     *,
     project_dir: Path = PROJECT_DIR,
     preview: bool = False,
+    invoke_results: Optional[Mapping[str, Callable[[dict], dict]]] = None,
 ) -> StackRun:
     """Evaluate this project's `__main__.py` for `stack`, as `pulumi up` would, offline.
 
-    `overrides` replaces whole keys of the stack's config (or removes them when None)."""
+    `overrides` replaces whole keys of the stack's config (or removes them when None);
+    `invoke_results` replaces the answers of data sources (see `default_invoke_results`)."""
     config = stack_config(stack, project_dir)
     for key, value in (overrides or {}).items():
         if value is None:
@@ -209,6 +211,7 @@ def run_stack(
             config,
             stack=stack,
             preview=preview,
+            invoke_results=invoke_results,
         )
     finally:
         sys.path.remove(str(program_dir))

@@ -1,5 +1,7 @@
 """Every stack file evaluates, and the environments differ where they should."""
 
+import json
+
 import pytest
 
 from components.testing import run_stack
@@ -126,3 +128,23 @@ def test_a_configured_connection_is_reused_not_created():
     assert "connectionHandshakeUrl" not in run.outputs
     action = run.one(PIPELINE).inputs["stages"][0]["actions"][0]
     assert action["configuration"]["ConnectionArn"] == run.outputs["connectionArn"]
+
+
+def test_a_container_the_running_service_does_not_have_stops_pulumi_up():
+    from components.deploy import ContainerMismatchError
+    from components.testing import default_invoke_results
+
+    def running_with(containers):
+        def task_definition(args):
+            answer = default_invoke_results("eu-west-1")["aws:ecs/getTaskDefinition:getTaskDefinition"](args)
+            return {**answer, "revision": 7, "containerDefinitions": json.dumps([{"name": n} for n in containers])}
+
+        return {"aws:ecs/getTaskDefinition:getTaskDefinition": task_definition}
+
+    with pytest.raises(ContainerMismatchError) as caught:
+        run_stack("dev", invoke_results=running_with(["web", "envoy"]))
+    assert str(caught.value) == (
+        "ecs-cicd:service.container = 'app', but service orders-api in cluster dev runs orders-api:7, "
+        "whose containers are web, envoy; set ecs-cicd:service.container to the one that runs the built image"
+    )
+    assert run_stack("dev", invoke_results=running_with(["app", "envoy"])).one(PIPELINE)
