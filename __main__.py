@@ -1,6 +1,6 @@
 """ecs-cicd: GitHub -> CodeBuild (image to ECR) -> [approval] -> ECS, one stack per environment.
 
-Per service, one pipeline:
+Per service, one pipeline (composed in components/delivery.py):
     Source -> Build (image | scans | tests, in parallel) -> [Approve] -> Deploy (+ check, rolls back)
 Per stack, shared: the artifact store, the Docker Hub pull-through cache, the alerts, the guardrails.
 """

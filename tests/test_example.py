@@ -111,3 +111,11 @@ def test_each_service_gets_its_own_build_project_and_image_repository():
     ]
     for service in SERVICES:
         assert run.outputs[f"{service}RepositoryUrl"].endswith(f"/shop/{service}")
+
+
+def test_only_the_two_pipelines_roles_may_use_the_shared_key():
+    run = evaluated()
+    (policy,) = run.of_type("aws:kms/keyPolicy:KeyPolicy")
+    users = next(s for s in policy.json_input("policy")["Statement"] if s["Sid"] == "OnlyThePipelineRolesUseIt")
+    roles = {r.name: r.inputs["arn"] for r in run.of_type("aws:iam/role:Role")}
+    assert sorted(users["Principal"]["AWS"]) == sorted(roles.values())

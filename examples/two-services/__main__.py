@@ -62,6 +62,7 @@ def smoke_test_stage(service: str) -> StageDefinition:
 
 
 connection_arn = None  # the first source creates the connection, the others reuse it
+key_users = []
 for name, spec in sorted(services.items()):
     source = GitHubSource(
         f"{name}-source",
@@ -112,5 +113,8 @@ for name, spec in sorted(services.items()):
     )
     pulumi.export(f"{name}PipelineUrl", pipeline.console_url)
     pulumi.export(f"{name}RepositoryUrl", build.repository.repository_url)
+    key_users += [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
 
+# Once every pipeline role exists: only they may use the shared artifact key.
+store.limit_key_use(key_users)
 pulumi.export("artifactBucket", store.bucket.bucket)
