@@ -156,19 +156,25 @@ KEY_USE = [
 ]
 
 
+def key_administration(root: str) -> dict:
+    """The key-policy statement that lets the account's administrators manage a key, not use it.
+    (In a key policy, Resource "*" means the key itself.)"""
+    return {
+        "Sid": "AdministratorsManageButCannotUse",
+        "Effect": "Allow",
+        "Principal": {"AWS": root},
+        "Action": KEY_ADMINISTRATION,
+        "Resource": "*",
+    }
+
+
 def _key_policy_document(root: str, account_id: str, users: Sequence[str]) -> str:
     # In a key policy, Resource "*" means this key.
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "AdministratorsManageButCannotUse",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": KEY_ADMINISTRATION,
-                    "Resource": "*",
-                },
+                key_administration(root),
                 {
                     "Sid": "OnlyThePipelineRolesUseIt",
                     "Effect": "Allow",

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
-from .artifacts import KEY_ADMINISTRATION
+from .artifacts import key_administration
 from .buckets import private_bucket
 from .iam import deny_insecure_transport
 
@@ -105,13 +105,7 @@ def _trail_key_policy(root: str, account_id: str, region: str, trail_arn: str) -
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "AdministratorsManageButCannotUse",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": KEY_ADMINISTRATION,
-                    "Resource": "*",
-                },
+                key_administration(root),
                 {
                     "Sid": "CloudTrailEncryptsThisTrail",
                     "Effect": "Allow",
