@@ -63,3 +63,10 @@ def test_the_readme_library_example_runs_and_builds_a_v2_pipeline():
         if s["Sid"] == "OnlyThePipelineRolesUseIt"
     )
     assert len(users["Principal"]["AWS"]) == 3  # pipeline, deploy action and build roles
+
+
+def test_the_readme_layout_names_every_module_of_the_library():
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1]
+    modules = sorted(p.name for p in (ROOT / "components").glob("*.py") if p.name != "__init__.py")
+    missing = [m for m in modules if m not in layout]
+    assert not missing, f"README layout does not mention {missing}"
