@@ -249,10 +249,16 @@ def pipeline_name(service_name: str, environment: str) -> str:
     return f"{service_name}-{environment}"
 
 
-def connection_name(pipeline: str) -> str:
-    """Name of the GitHub connection the program creates when none is configured (AWS allows 32
-    characters). The operations CLI finds the connection by this name."""
-    return pipeline[:32].rstrip("-")
+def connection_name(prefix: str) -> str:
+    """Name of a GitHub connection the program creates (AWS allows 32 characters). The operations
+    CLI finds the connection by this name."""
+    return prefix[:32].rstrip("-")
+
+
+def connection_console_url(arn: str) -> str:
+    """Where a person completes a connection's GitHub handshake: for the stack outputs and the CLI."""
+    region, connection_id = arn.split(":")[3], arn.rsplit("/", 1)[-1]
+    return f"https://{region}.console.aws.amazon.com/codesuite/settings/connections/{connection_id}?region={region}"
 
 
 def stack_settings(stack: str, project_dir: Optional[str] = None) -> "Settings":

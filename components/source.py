@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam import allow
+from .settings import connection_console_url, connection_name
 from .stage import StageDefinition
 
 OUTPUT_ARTIFACT = "SourceOutput"
@@ -59,7 +60,7 @@ class GitHubSource(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.connection_arn = connection.arn
-            self.handshake_url = connection.arn.apply(_handshake_url)
+            self.handshake_url = connection.arn.apply(connection_console_url)
         else:
             self.connection_arn = pulumi.Output.from_input(connection_arn)
 
@@ -130,14 +131,3 @@ def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Ou
         # StringEquals, not ForAllValues: a request that lacks the key must not match vacuously.
         condition={"StringEquals": {f"{prefix}:FullRepositoryId": repository}},
     )
-
-
-def connection_name(prefix: str) -> str:
-    """The name of a created connection (AWS allows 32 characters). The operations CLI uses it too."""
-    return prefix[:32].rstrip("-")
-
-
-def _handshake_url(arn: str) -> str:
-    region = arn.split(":")[3]
-    connection_id = arn.rsplit("/", 1)[-1]
-    return f"https://{region}.console.aws.amazon.com/codesuite/settings/connections/{connection_id}?region={region}"

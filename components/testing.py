@@ -84,9 +84,6 @@ class StackRun:
             raise AssertionError(f"expected one resource named {name}, found {len(found)}")
         return found[0]
 
-    def children_of(self, resource: RecordedResource) -> list[RecordedResource]:
-        return [r for r in self.resources if r.parent == resource.urn]
-
     def custom_resources(self) -> Iterator[RecordedResource]:
         return (r for r in self.resources if r.custom)
 

@@ -41,7 +41,9 @@ class Connection(Command):
             self.terminal.line(f"{title}.")
             self.terminal.line(arn)
             return 0
-        url = console_url(arn)
+        from components.settings import connection_console_url  # the program's own URL, imported when needed
+
+        url = connection_console_url(arn)
         if status == "PENDING":
             self.terminal.line(f"{title}: nobody has completed the GitHub handshake yet, so no source can be fetched.")
             self.terminal.line(f"Complete it once, as someone allowed to install GitHub apps on {self._owner()}:")
@@ -89,8 +91,3 @@ class Connection(Command):
     def _owner(self) -> str:
         settings = self.ctx.target.settings
         return f"the {settings.source.owner} GitHub account" if settings else "the repository's GitHub account"
-
-
-def console_url(arn: str) -> str:
-    region, connection_id = arn.split(":")[3], arn.rsplit("/", 1)[-1]
-    return f"https://{region}.console.aws.amazon.com/codesuite/settings/connections/{connection_id}?region={region}"
