@@ -5,11 +5,10 @@ from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
 import pulumi
-import pulumi_aws as aws
 
 from .account import AwsAccount
 from .artifacts import ArtifactStore
-from .codebuild import codebuild_project, run_project_statement
+from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -68,7 +67,7 @@ class ServiceCheck(pulumi.ComponentResource):
         )
         self.stage = StageDefinition(
             name="Check",
-            actions=[_codebuild_action("Check", "Test", args["source"].output_artifact, project.project.name)],
+            actions=[pass_fail_action("Check", args["source"].output_artifact, project)],
             pipeline_role_statements=[run_project_statement("RunServiceCheck", [project.arn])],
             roles=[project.role],
         )
@@ -121,22 +120,8 @@ class TestCommands(pulumi.ComponentResource):
         )
         self.stage = StageDefinition(
             name="Test",
-            actions=[_codebuild_action("Tests", "Test", args["source"].output_artifact, project.project.name)],
+            actions=[pass_fail_action("Tests", args["source"].output_artifact, project)],
             pipeline_role_statements=[run_project_statement("RunTestCommands", [project.arn])],
             roles=[project.role],
         )
         self.register_outputs({})
-
-
-def _codebuild_action(
-    name: str, category: str, input_artifact: str, project_name
-) -> aws.codepipeline.PipelineStageActionArgs:
-    return aws.codepipeline.PipelineStageActionArgs(
-        name=name,
-        category=category,
-        owner="AWS",
-        provider="CodeBuild",
-        version="1",
-        input_artifacts=[input_artifact],
-        configuration={"ProjectName": project_name},
-    )

@@ -103,6 +103,21 @@ def codebuild_project(
     return CodeBuildProject(project=project, role=role, log_group=log_group, arn=arn)
 
 
+def pass_fail_action(
+    name: str, input_artifact: str, project: CodeBuildProject
+) -> aws.codepipeline.PipelineStageActionArgs:
+    """A pipeline action that runs `project` on `input_artifact` and passes or fails, producing nothing."""
+    return aws.codepipeline.PipelineStageActionArgs(
+        name=name,
+        category="Test",
+        owner="AWS",
+        provider="CodeBuild",
+        version="1",
+        input_artifacts=[input_artifact],
+        configuration={"ProjectName": project.project.name},
+    )
+
+
 def run_project_statement(sid: str, project_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[dict]:
     """What the pipeline role needs to run (and stop) exactly these projects."""
     return allow(sid, ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], list(project_arns))

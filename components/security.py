@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from .account import AwsAccount
 from .artifacts import ArtifactStore
-from .codebuild import codebuild_project, run_project_statement
+from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -74,17 +74,7 @@ class SecurityScans(pulumi.ComponentResource):
             self.projects[action_name] = scan.project
             self.roles[action_name] = scan.role
             arns.append(scan.arn)
-            actions.append(
-                aws.codepipeline.PipelineStageActionArgs(
-                    name=action_name,
-                    category="Test",
-                    owner="AWS",
-                    provider="CodeBuild",
-                    version="1",
-                    input_artifacts=[source.output_artifact],
-                    configuration={"ProjectName": scan.project.name},
-                )
-            )
+            actions.append(pass_fail_action(action_name, source.output_artifact, scan))
         self.stage = StageDefinition(
             name="Scan",
             actions=actions,
