@@ -26,6 +26,7 @@ from typing import Any, Optional
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
@@ -134,7 +135,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=urn,
-                    inputs=self.resources[urn].state if request.custom else {},
+                    inputs=self._recorded_inputs(request, urn),
                     parent=request.parent,
                     protect=bool(request.protect),
                     ignore_changes=tuple(request.ignoreChanges),
@@ -143,6 +144,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 )
             )
         return response
+
+    def _recorded_inputs(self, request, urn: str) -> Mapping[str, Any]:
+        """A resource's inputs and computed state; a remote component's (awsx) arguments as given.
+        A local component's inputs never reach the engine, so there are none to record."""
+        if request.custom:
+            return self.resources[urn].state
+        if request.remote:
+            return rpc.deserialize_properties(request.object)
+        return {}
 
 
 def run_program(

@@ -19,3 +19,10 @@ def policy_of(run: StackRun, role_name: str) -> dict:
 
 def statements_by_sid(policy: dict) -> dict[str, dict]:
     return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+
+def stack_settings_of(stack: str) -> dict:
+    """The stack file's config, as `run_stack` overrides take it."""
+    from components.settings import stack_config
+
+    return stack_config(stack)

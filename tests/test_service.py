@@ -32,13 +32,6 @@ def blue_green_created():
 # --- a created service -------------------------------------------------------------------
 
 
-def test_the_created_vpc_follows_the_config():
-    vpc = evaluated("staging").one("awsx:ec2:Vpc")
-    assert vpc.custom is False  # a remote component: its arguments are what we can check offline
-    run = evaluated("staging")
-    assert [r.type for r in run.resources if r.name == "orders-api-staging-service-vpc"] == ["awsx:ec2:Vpc"]
-
-
 def test_the_load_balancer_serves_https_and_redirects_http():
     run = evaluated("staging")
     alb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs
