@@ -70,13 +70,19 @@ for svc in config.services:
 artifacts.limit_key_use([role for d in deliveries.values() for role in d.key_users])
 
 # Watching: alerts on failures, on changes to what the pipelines are made of, and on deploys that bypass them.
+deployer_role = account.caller_arn.apply(guardrails.deployer_role_arn)
 alerts = PipelineAlerts(
     f"{stack_name}-alerts",
     {
         "artifact_store": artifacts,
         "pipelines": {service_name: d.watched() for service_name, d in deliveries.items()},
+        # `pulumi up` changes service settings too: the role it runs as is not a bypass.
+        "expected_service_callers": [deployer_role.apply(lambda arn: arn.rsplit("/", 1)[-1])],
+        "home_region": config.region,
+        "permissions_boundary": config.permissions_boundary,
         "emails": config.notification_emails,
         "tags": config.tags,
+        "account": account,
     },
 )
 AccountGuardrails(
@@ -90,10 +96,11 @@ AccountGuardrails(
         "account": account,
     },
 )
-protected_arns = [arn for d in deliveries.values() for arn in (d.pipeline.pipeline.arn, *(r.arn for r in d.roles))]
-scp = pulumi.Output.all(account.caller_arn, *protected_arns).apply(
-    lambda arns: guardrails.scp_document(arns[1:], guardrails.deployer_role_arn(arns[0]))
-)
+protected_arns = [
+    *(arn for d in deliveries.values() for arn in (d.pipeline.pipeline.arn, *(r.arn for r in d.roles))),
+    *(role.arn for role in alerts.roles),
+]
+scp = pulumi.Output.all(deployer_role, *protected_arns).apply(lambda arns: guardrails.scp_document(arns[1:], arns[0]))
 
 pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("alertTopicArn", alerts.topic.arn)

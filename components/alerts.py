@@ -1,25 +1,47 @@
 """Logging and visibility (CICD-SEC-10): EventBridge rules that tell people, through a
-KMS-encrypted SNS topic, when the pipeline fails, when someone changes the pipeline, its build
-projects, its connection or its roles, and when the ECS service is updated by anyone other
-than the pipeline's deploy role (a bypass of the pipeline).
+KMS-encrypted SNS topic, when a pipeline fails, when someone changes a pipeline, its build
+projects, its connection or its roles, and when an ECS service is updated by anyone other than
+the principals expected to (a bypass of the pipeline).
+
+One set of rules per stack, not per pipeline: each rule watches every pipeline of the stack, and a
+rule is split only when its event pattern would pass EventBridge's size limit. So a stack of 100
+services needs a handful of rules, far inside the 300 rules a bus allows.
 
 The API-call rules match CloudTrail events: the account needs a trail (`guardrails.cloudTrail`
-creates one). IAM publishes its events in us-east-1 only, so the role-change rule fires for
-stacks deployed in us-east-1; elsewhere the other rules still apply.
+creates one). IAM is a global service whose CloudTrail events reach EventBridge in us-east-1 only:
+in any other home region a rule in us-east-1 forwards them to the home region's default bus,
+where the role rule sees them like any other event.
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from . import iam, naming
+from .account import AwsAccount
 from .artifacts import ArtifactStore
-from .iam import deny_insecure_transport
+from .iam import allow, deny_insecure_transport
 from .topics import encrypted_topic
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
+# PutRule: "EventPattern ... Length Constraints: Maximum length of 4096."
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html (botocore events model: max 4096)
+EVENT_PATTERN_MAX = 4096
+# IAM, a global service, delivers its CloudTrail events to EventBridge in US East (N. Virginia) only.
+# https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-iam.html
+GLOBAL_EVENTS_REGION = "us-east-1"
+# Application Auto Scaling calls ecs:UpdateService itself, through this service-linked role, on
+# every scale event: not a bypass of the pipeline.
+# https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html
+AUTOSCALING_ROLE = "AWSServiceRoleForApplicationAutoScaling_ECSService"
+
+# Upper bounds of what a pattern lists, to split rules before the values are known.
+_ROLE_NAME_MAX = naming.RULES[naming.IAM_ROLE].max_length
+_ARN_MAX = 256
 
 
 class WatchedPipelineArgs(TypedDict, total=False):
@@ -27,8 +49,6 @@ class WatchedPipelineArgs(TypedDict, total=False):
 
     pipeline_name: pulumi.Input[str]
     """The pipeline to watch. Required."""
-    pipeline_arn: pulumi.Input[str]
-    """Its ARN. Required."""
     project_names: Sequence[pulumi.Input[str]]
     """CodeBuild projects whose changes are reported."""
     role_names: Sequence[pulumi.Input[str]]
@@ -38,59 +58,83 @@ class WatchedPipelineArgs(TypedDict, total=False):
     cluster: str
     """ECS cluster of the service. Required."""
     service: str
-    """ECS service name: updates not made by the deploy role are reported. Required."""
-    deploy_role_name: pulumi.Input[str]
-    """The only role expected to update the service. Required."""
+    """ECS service name: updates by anyone but `service_callers` are reported. Required."""
+    service_callers: Sequence[pulumi.Input[str]]
+    """Names of the roles expected to update the service (the deploy action's role). Required."""
 
 
 class PipelineAlertsArgs(TypedDict, total=False):
     artifact_store: ArtifactStore
     """Its KMS key encrypts the alert topic. Required."""
     pipelines: Mapping[str, WatchedPipelineArgs]
-    """The pipelines to watch, by a short name used in rule names. Required."""
+    """The pipelines to watch, by a short name. Required."""
+    expected_service_callers: Sequence[pulumi.Input[str]]
+    """Role names that may update any watched service besides its deploy role: the role that runs
+    `pulumi up`, say. Application Auto Scaling's service-linked role is always expected."""
+    home_region: Optional[str]
+    """The stack's region. Outside us-east-1 the IAM events are forwarded from there; when None,
+    the role rule catches IAM events only if the stack is in us-east-1."""
     emails: Sequence[str]
     """Addresses subscribed to the alert topic."""
     tags: Mapping[str, str]
     """Tags for every resource."""
+    permissions_boundary: Optional[str]
+    """Permissions boundary ARN for the role that forwards IAM's events from us-east-1."""
+    account: AwsAccount
+    """Account context; looked up when omitted."""
+
+
+@dataclass(frozen=True)
+class _Watch:
+    """One kind of alert: what it says, and how to build its pattern from some of the watched values."""
+
+    description: str
+    pattern: Callable[[list], dict]
+    size: Callable[[Any], int]
+    """How many characters one value takes in the serialised pattern (at most, when not yet known)."""
 
 
 class PipelineAlerts(pulumi.ComponentResource):
-    """One encrypted topic per stack, and for each pipeline the rules that feed it."""
+    """One encrypted topic per stack, and the rules that feed it."""
 
     topic: aws.sns.Topic
     rules: dict[str, aws.cloudwatch.EventRule]
+    patterns: dict[str, pulumi.Output[str]]
+    roles: list[iam.ScopedRole]
+    """The roles EventBridge forwards IAM's events with (none in us-east-1)."""
 
     def __init__(self, name: str, args: PipelineAlertsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:PipelineAlerts", name, None, opts)
         if "artifact_store" not in args or not args.get("pipelines"):
             raise ValueError(f"PipelineAlerts {name}: artifact_store and pipelines are required")
         for key, watched in args["pipelines"].items():
-            for required in ("pipeline_name", "pipeline_arn", "cluster", "service", "deploy_role_name"):
+            for required in ("pipeline_name", "cluster", "service", "service_callers"):
                 if required not in watched:
                     raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].{required} is required")
         tags = dict(args.get("tags", {}))
-        child = pulumi.ResourceOptions(parent=self)
         self.topic = encrypted_topic(
             name, kms_key_id=args["artifact_store"].key.id, emails=args.get("emails", ()), tags=tags, parent=self
         )
+        account = args.get("account") or AwsAccount.current()
+        watched = list(args["pipelines"].values())
+        callers = [AUTOSCALING_ROLE, *args.get("expected_service_callers", ())]
 
-        self.rules = {}
-        for key, watched in args["pipelines"].items():
-            for rule_name, (description, pattern) in _patterns(watched).items():
-                rule = aws.cloudwatch.EventRule(
-                    f"{name}-{key}-{rule_name}",
-                    description=description,
-                    event_pattern=pulumi.Output.from_input(pattern).apply(lambda p: json.dumps(p, sort_keys=True)),
-                    tags=tags,
-                    opts=child,
-                )
-                aws.cloudwatch.EventTarget(
-                    f"{name}-{key}-{rule_name}-to-topic",
-                    rule=rule.name,
-                    arn=self.topic.arn,
-                    opts=pulumi.ResourceOptions(parent=rule),
-                )
-                self.rules[f"{key}-{rule_name}"] = rule
+        self.rules, self.patterns, self.roles = {}, {}, []
+        home = args.get("home_region")
+        forwarder = None
+        if home is not None and home != GLOBAL_EVENTS_REGION:
+            # The role first, so that the role rule watches it too.
+            watched_roles = [r for w in watched for r in w.get("role_names", ())]
+            rules = len(_chunks([*watched_roles, "forwarder"], _bounded(_ROLE_NAME_MAX)))
+            forwarder = _Forwarder(self, name, home, rules, account, args.get("permissions_boundary"), tags)
+            self.roles.append(forwarder.role)
+        extra_roles = [r.name for r in self.roles]
+        for kind, watch, values in _watches(watched, callers, extra_roles):
+            for index, chunk in enumerate(_chunks(values, watch.size, _fixed_size(watch.pattern))):
+                key = kind if index == 0 else f"{kind}-{index + 1}"
+                self._rule(name, key, watch.description, watch.pattern(chunk), tags)
+                if forwarder is not None and kind == "roles-changed":
+                    forwarder.forward(index, watch.pattern(chunk))
 
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
@@ -98,97 +142,308 @@ class PipelineAlerts(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.topic.arn, *(r.arn for r in self.rules.values())).apply(
                 lambda arns: _topic_policy(arns[0], arns[1:])
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"topic_arn": self.topic.arn})
 
+    def _rule(self, name: str, key: str, description: str, pattern: dict, tags: dict) -> None:
+        rendered = pulumi.Output.from_input(pattern).apply(_rendered)
+        rule = aws.cloudwatch.EventRule(
+            naming.logical(naming.EVENT_RULE, name, key),
+            description=description,
+            event_pattern=rendered,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{rule.pulumi_resource_name}-to-topic",
+            rule=rule.name,
+            arn=self.topic.arn,
+            opts=pulumi.ResourceOptions(parent=rule),
+        )
+        self.rules[key] = rule
+        self.patterns[key] = rendered
 
-def _patterns(args: WatchedPipelineArgs) -> dict[str, tuple[str, Mapping[str, Any]]]:
-    service_arn_suffix = f"service/{args['cluster']}/{args['service']}"
-    deploy_session = pulumi.Output.concat(":assumed-role/", args["deploy_role_name"], "/")
+
+class _Forwarder:
+    """Rules in us-east-1 that send IAM's events to the home region's default bus (a cross-Region
+    event bus target, which needs a role EventBridge assumes to put the events there), and that
+    role. The rules have names the program sets, so the role can trust exactly them."""
+
+    def __init__(
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        home: str,
+        rules: int,
+        account: AwsAccount,
+        boundary: Optional[str],
+        tags: dict,
+    ):
+        self.parent, self.name, self.home, self.tags = parent, name, home, tags
+        rule = naming.RULES[naming.EVENT_RULE]
+        self.rule_prefix = naming.fit(rule, (name, "forward-iam-events"), rule.max_length - 3)
+        self.provider = aws.Provider(
+            f"{name}-{GLOBAL_EVENTS_REGION}",
+            region=GLOBAL_EVENTS_REGION,
+            default_tags={"tags": tags},
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        self.home_bus = pulumi.Output.format(
+            "arn:{0}:events:{1}:{2}:event-bus/default", account.partition, home, account.id
+        )
+        rules_here = pulumi.Output.all(
+            *(
+                pulumi.Output.format(
+                    "arn:{0}:events:{1}:{2}:rule/{3}",
+                    account.partition,
+                    GLOBAL_EVENTS_REGION,
+                    account.id,
+                    self._rule_name(index),
+                )
+                for index in range(rules)
+            )
+        )
+        self.role = iam.service_role(
+            f"{name}-forward-iam-events",
+            service="events.amazonaws.com",
+            source_arn=rules_here,
+            statements=[allow("PutOnTheHomeBus", ["events:PutEvents"], [self.home_bus])],
+            account=account,
+            tags=tags,
+            parent=parent,
+            permissions_boundary=boundary,
+        )
+
+    def _rule_name(self, index: int) -> str:
+        return self.rule_prefix if index == 0 else f"{self.rule_prefix}-{index + 1}"
+
+    def forward(self, index: int, pattern: dict) -> None:
+        suffix = "" if index == 0 else f"-{index + 1}"
+        in_us_east_1 = pulumi.ResourceOptions(parent=self.parent, provider=self.provider)
+        rule = aws.cloudwatch.EventRule(
+            f"{self.name}-forward-iam-events{suffix}",
+            name=self._rule_name(index),
+            description=f"Forwards IAM events about the pipeline roles to {self.home}, where the alert rules are",
+            event_pattern=pulumi.Output.from_input(pattern).apply(_rendered),
+            tags=self.tags,
+            opts=in_us_east_1,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self.name}-forward-iam-events{suffix}-to-{self.home}",
+            rule=rule.name,
+            arn=self.home_bus,
+            role_arn=self.role.arn,
+            opts=pulumi.ResourceOptions(parent=rule, provider=self.provider),
+        )
+
+
+def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: list) -> list[tuple[str, _Watch, list]]:
+    """Every kind of alert with the values it watches across the stack's pipelines."""
+    pipelines = [w["pipeline_name"] for w in watched]
+    projects = [p for w in watched for p in w.get("project_names", ())]
+    roles = [r for w in watched for r in w.get("role_names", ())] + list(extra_roles)
+    connections = _unique([w["connection_arn"] for w in watched if w.get("connection_arn")])
+    services = [(w["cluster"], w["service"], list(w["service_callers"])) for w in watched]
+    kinds = [
+        ("pipeline-failed", _Watch("A pipeline failed", _pipeline_failed, _bounded(100)), pipelines),
+        (
+            "pipeline-changed",
+            _Watch("Someone changed or deleted a pipeline", _pipeline_changed, _times(2, _bounded(100))),
+            pipelines,
+        ),
+        (
+            "projects-changed",
+            _Watch(
+                "Someone changed or deleted a build project of a pipeline",
+                _projects_changed,
+                _times(2, _bounded(150), extra=len('{"suffix":":project/"}')),
+            ),
+            projects,
+        ),
+        (
+            "connection-changed",
+            _Watch(
+                "Someone changed or deleted the GitHub connection", _connection_changed, _times(2, _bounded(_ARN_MAX))
+            ),
+            connections,
+        ),
+        (
+            "roles-changed",
+            _Watch(
+                "Someone changed the permissions or trust of a pipeline role", _roles_changed, _bounded(_ROLE_NAME_MAX)
+            ),
+            roles,
+        ),
+        (
+            "service-bypass",
+            _Watch(
+                "An ECS service was updated by someone other than its pipeline (a bypass)",
+                lambda chunk: _service_bypass(chunk, callers),
+                _service_size,
+            ),
+            services,
+        ),
+    ]
+    return [(kind, watch, values) for kind, watch, values in kinds if values]
+
+
+def _pipeline_failed(names: list) -> dict:
+    # The execution state change event carries the pipeline's name in detail.pipeline.
+    # https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
     return {
-        "pipeline-failed": (
-            "The pipeline failed",
-            {
-                "source": ["aws.codepipeline"],
-                "detail-type": ["CodePipeline Pipeline Execution State Change"],
-                "resources": [args["pipeline_arn"]],
-                "detail": {"state": ["FAILED"]},
-            },
-        ),
-        "pipeline-changed": (
-            "Someone changed or deleted the pipeline",
-            {
-                "source": ["aws.codepipeline"],
-                "detail-type": [CLOUDTRAIL],
-                "detail": {
-                    "eventName": ["UpdatePipeline", "DeletePipeline"],
-                    "$or": [
-                        {"requestParameters": {"name": [args["pipeline_name"]]}},
-                        {"requestParameters": {"pipeline": {"name": [args["pipeline_name"]]}}},
-                    ],
-                },
-            },
-        ),
-        "projects-changed": (
-            "Someone changed or deleted a build project of the pipeline",
-            {
-                "source": ["aws.codebuild"],
-                "detail-type": [CLOUDTRAIL],
-                "detail": {
-                    "eventName": ["UpdateProject", "DeleteProject", "UpdateProjectVisibility"],
-                    "requestParameters": {"name": list(args.get("project_names", ()))},
-                },
-            },
-        ),
-        "connection-changed": (
-            "Someone changed or deleted the GitHub connection",
-            {
-                "source": ["aws.codeconnections", "aws.codestar-connections"],
-                "detail-type": [CLOUDTRAIL],
-                "detail": {
-                    "eventName": ["DeleteConnection", "UpdateConnectionInstallation", "TagResource", "UntagResource"],
-                    "requestParameters": {"connectionArn": [args.get("connection_arn", "")]},
-                },
-            },
-        ),
-        "roles-changed": (
-            "Someone changed the permissions or trust of a pipeline role",
-            {
-                "source": ["aws.iam"],
-                "detail-type": [CLOUDTRAIL],
-                "detail": {
-                    "eventName": [
-                        "PutRolePolicy",
-                        "DeleteRolePolicy",
-                        "AttachRolePolicy",
-                        "DetachRolePolicy",
-                        "UpdateAssumeRolePolicy",
-                        "PutRolePermissionsBoundary",
-                        "DeleteRolePermissionsBoundary",
-                        "DeleteRole",
-                    ],
-                    "requestParameters": {"roleName": list(args.get("role_names", ()))},
-                },
-            },
-        ),
-        "service-updated-outside-pipeline": (
-            "The ECS service was updated by someone other than the pipeline (a bypass)",
-            {
-                "source": ["aws.ecs"],
-                "detail-type": [CLOUDTRAIL],
-                "detail": {
-                    "eventName": ["UpdateService", "DeleteService"],
-                    "requestParameters": {
-                        "service": [args["service"], {"suffix": service_arn_suffix}],
-                    },
-                    "userIdentity": {
-                        "arn": [{"anything-but": {"wildcard": pulumi.Output.concat("*", deploy_session, "*")}}]
-                    },
-                },
-            },
-        ),
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+        "detail": {"state": ["FAILED"], "pipeline": names},
     }
+
+
+def _pipeline_changed(names: list) -> dict:
+    # UpdatePipeline sends the whole declaration (`pipeline.name`); DeletePipeline sends `name`.
+    return _api_call(
+        "aws.codepipeline",
+        {
+            "eventName": ["UpdatePipeline", "DeletePipeline"],
+            "$or": [{"requestParameters": {"name": names}}, {"requestParameters": {"pipeline": {"name": names}}}],
+        },
+    )
+
+
+def _projects_changed(names: list) -> dict:
+    # UpdateProject and DeleteProject send the project's `name`; UpdateProjectVisibility sends its `projectArn`.
+    return _api_call(
+        "aws.codebuild",
+        {
+            "$or": [
+                {"eventName": ["UpdateProject", "DeleteProject"], "requestParameters": {"name": names}},
+                {
+                    "eventName": ["UpdateProjectVisibility"],
+                    "requestParameters": {
+                        "projectArn": [{"suffix": pulumi.Output.concat(":project/", n)} for n in names]
+                    },
+                },
+            ]
+        },
+    )
+
+
+def _connection_changed(arns: list) -> dict:
+    # DeleteConnection and UpdateConnectionInstallation send `connectionArn`; TagResource and
+    # UntagResource send `resourceArn`.
+    return _api_call(
+        ["aws.codeconnections", "aws.codestar-connections"],
+        {
+            "$or": [
+                {
+                    "eventName": ["DeleteConnection", "UpdateConnectionInstallation"],
+                    "requestParameters": {"connectionArn": arns},
+                },
+                {"eventName": ["TagResource", "UntagResource"], "requestParameters": {"resourceArn": arns}},
+            ]
+        },
+    )
+
+
+def _roles_changed(names: list) -> dict:
+    return _api_call(
+        "aws.iam",
+        {
+            "eventName": [
+                "AttachRolePolicy",
+                "DeleteRole",
+                "DeleteRolePermissionsBoundary",
+                "DeleteRolePolicy",
+                "DetachRolePolicy",
+                "PutRolePermissionsBoundary",
+                "PutRolePolicy",
+                "UpdateAssumeRolePolicy",
+            ],
+            "requestParameters": {"roleName": names},
+        },
+    )
+
+
+def _service_bypass(services: list, expected: list) -> dict:
+    """UpdateService or DeleteService on a watched service, by anyone but an expected caller. The
+    request names the service by name or ARN (either format: `service/<name>` from before 2021,
+    `service/<cluster>/<name>` since). A caller that is not an assumed role (an IAM user, root) is
+    always reported; an assumed role is reported unless it is one of `callers`."""
+    matches, callers = [], list(expected)
+    for cluster, service, service_callers in services:
+        matches += [service, {"suffix": f":service/{cluster}/{service}"}, {"suffix": f":service/{service}"}]
+        callers += service_callers
+    return _api_call(
+        "aws.ecs",
+        {
+            "eventName": ["UpdateService", "DeleteService"],
+            "requestParameters": {"service": matches},
+            "$or": [
+                {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
+                {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}}},
+            ],
+        },
+    )
+
+
+def _api_call(source: str | list[str], detail: dict) -> dict:
+    return {
+        "source": [source] if isinstance(source, str) else source,
+        "detail-type": [CLOUDTRAIL],
+        "detail": detail,
+    }
+
+
+def _rendered(pattern: dict) -> str:
+    text = json.dumps(pattern, sort_keys=True, separators=(",", ":"))
+    if len(text) > EVENT_PATTERN_MAX:
+        raise ValueError(f"an alert pattern is {len(text)} characters, over EventBridge's {EVENT_PATTERN_MAX}")
+    return text
+
+
+def _fixed_size(pattern: Callable[[list], dict]) -> int:
+    """The length of a pattern without its values (outputs counted at their longest)."""
+    return len(json.dumps(pattern([]), default=lambda _: "x" * _ROLE_NAME_MAX))
+
+
+def _chunks(values: list, size: Callable[[Any], int], fixed: int = 1500) -> list[list]:
+    """`values` in groups whose pattern stays under EventBridge's limit: the fixed part of the
+    pattern, and each value counted as `size` says."""
+    budget = EVENT_PATTERN_MAX - fixed
+    chunks: list[list] = []
+    used = budget
+    for value in values:
+        needed = size(value)
+        if used + needed > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(value)
+        used += needed
+    return chunks
+
+
+def _bounded(longest: int) -> Callable[[Any], int]:
+    """The size of one value: its own length when known, `longest` while it is an output."""
+    return lambda value: (longest if isinstance(value, pulumi.Output) else len(json.dumps(value))) + 3
+
+
+def _times(count: int, size: Callable[[Any], int], extra: int = 0) -> Callable[[Any], int]:
+    return lambda value: count * size(value) + extra
+
+
+def _service_size(value: tuple) -> int:
+    cluster, service, callers = value
+    names = len(service) + len(f":service/{cluster}/{service}") + len(f":service/{service}") + 40
+    return names + sum(_bounded(_ROLE_NAME_MAX)(caller) for caller in callers)
+
+
+def _unique(values: list) -> list:
+    seen, unique = set(), []
+    for value in values:
+        key = id(value) if isinstance(value, pulumi.Output) else value
+        if key not in seen:
+            seen.add(key)
+            unique.append(value)
+    return unique
 
 
 def _topic_policy(topic_arn: str, rule_arns: Sequence[str]) -> str:
@@ -210,3 +465,10 @@ def _topic_policy(topic_arn: str, rule_arns: Sequence[str]) -> str:
         },
         sort_keys=True,
     )
+
+
+def describe(pattern: Mapping[str, Any]) -> str:
+    """A short summary of a pattern for the plan: its source and event names."""
+    detail = pattern.get("detail", {})
+    names = detail.get("eventName") or [n for branch in detail.get("$or", []) for n in branch.get("eventName", [])]
+    return f"{','.join(pattern.get('source', []))}: {', '.join(names) or ', '.join(pattern.get('detail-type', []))}"

@@ -11,6 +11,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
 from .account import AwsAccount
 from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
@@ -52,7 +53,9 @@ class ArtifactStore(pulumi.ComponentResource):
             tags=tags,
             opts=stateful,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}-artifacts", target_key_id=self.key.id, opts=child)
+        aws.kms.Alias(
+            f"{name}-key-alias", name=naming.kms_alias(name, "artifacts"), target_key_id=self.key.id, opts=child
+        )
 
         self.bucket, public_access = private_bucket(
             name, kms_key_arn=self.key.arn, tags=tags, parent=self, protect=args.get("protect", True)

@@ -7,11 +7,12 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from . import iam, naming
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .build import APPSPEC_FILE, TASKDEF_FILE, ImageBuild
 from .config_schema import CODEDEPLOY_CONFIGS
-from .iam import Statement, allow, attach_policy, pass_task_roles, trust_policy
+from .iam import Statement, allow, pass_task_roles, trust_policy
 from .service import EcsService
 from .stage import StageDefinition
 
@@ -66,7 +67,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
         account = args.get("account") or AwsAccount.current()
         build: ImageBuild = args["build"]
         created: Optional[EcsService] = args.get("created_service")
-        self.codedeploy_role: Optional[aws.iam.Role] = None
+        self.codedeploy_role: Optional[iam.ScopedRole] = None
         if created is not None:
             self._create_codedeploy(name, args, created, config, account)
         elif args.get("application") and args.get("deployment_group"):
@@ -133,23 +134,19 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
         application = aws.codedeploy.Application(
             f"{name}-app", name=f"{args['service']}", compute_platform="ECS", tags=tags, opts=child
         )
-        role = aws.iam.Role(
+        cluster, svc = args["cluster"], args["service"]
+        listeners = [service.prod_listener.arn, service.test_listener.arn]
+        role = iam.role(
             f"{name}-codedeploy-role",
-            assume_role_policy=trust_policy(
+            trust=trust_policy(
                 "codedeploy.amazonaws.com",
                 account,
-                pulumi.Output.concat(account.arn("codedeploy", "deploymentgroup:"), args["service"], "/*"),
+                pulumi.Output.concat(account.arn("codedeploy", "deploymentgroup:"), application.name, "/*"),
             ),
             permissions_boundary=args.get("permissions_boundary"),
             tags=tags,
-            opts=child,
-        )
-        cluster, svc = args["cluster"], args["service"]
-        listeners = [service.prod_listener.arn, service.test_listener.arn]
-        attach_policy(
-            f"{name}-codedeploy-role",
-            role,
-            [
+            parent=self,
+            statements=[
                 allow(
                     "ShiftTaskSetsOfThisService",
                     [
@@ -191,7 +188,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
         group = aws.codedeploy.DeploymentGroup(
             f"{name}-group",
             app_name=application.name,
-            deployment_group_name=f"{svc}-{cluster}",
+            deployment_group_name=naming.physical(naming.CODEDEPLOY_GROUP, svc, cluster),
             deployment_config_name=config,
             service_role_arn=role.arn,
             auto_rollback_configuration={"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
+
 
 def private_bucket(
     name: str, *, kms_key_arn: pulumi.Input[str], tags: Mapping[str, str], parent: pulumi.Resource, protect: bool
@@ -13,7 +15,7 @@ def private_bucket(
     """The bucket and its public access block (a bucket policy should depend on the latter)."""
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
-        f"{name}-bucket",
+        naming.logical(naming.S3_BUCKET, name, "bucket"),
         force_destroy=False,
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),

@@ -9,11 +9,12 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
-from .iam import Statement, allow, secret_read_statements
+from .iam import ScopedRole, Statement, allow, secret_read_statements
 from .pullcache import DockerHubCache
 from .settings import SecretRef
 from .source import GitHubSource
@@ -104,7 +105,7 @@ class ImageBuild(pulumi.ComponentResource):
     project: aws.codebuild.Project
     repository: aws.ecr.Repository
     cache_repository: aws.ecr.Repository
-    role: aws.iam.Role
+    role: ScopedRole
     log_group: aws.cloudwatch.LogGroup
     stage: StageDefinition
     output_artifact: str = OUTPUT_ARTIFACT
@@ -123,7 +124,7 @@ class ImageBuild(pulumi.ComponentResource):
 
         self.repository = aws.ecr.Repository(
             f"{name}-repository",
-            name=args.get("repository_name", name),
+            name=args.get("repository_name") or naming.physical(naming.ECR_REPOSITORY, name),
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
@@ -141,7 +142,7 @@ class ImageBuild(pulumi.ComponentResource):
         # repository of its own that nothing deploys from; the image repository stays immutable.
         self.cache_repository = aws.ecr.Repository(
             f"{name}-cache-repository",
-            name=f"{args.get('repository_name', name)}-buildcache",
+            name=naming.physical(naming.ECR_REPOSITORY, args.get("repository_name", name), "buildcache"),
             image_tag_mutability="MUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
@@ -221,6 +222,7 @@ class ImageBuild(pulumi.ComponentResource):
             ],
             pipeline_role_statements=[run_project_statement("RunBuildProject", [built.arn])],
             roles=[built.role],
+            project_names=[built.name],
         )
         self.register_outputs({"repository_url": self.repository.repository_url, "project_name": self.project.name})
 

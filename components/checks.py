@@ -70,6 +70,7 @@ class ServiceCheck(pulumi.ComponentResource):
             actions=[pass_fail_action("Check", args["source"].output_artifact, project)],
             pipeline_role_statements=[run_project_statement("RunServiceCheck", [project.arn])],
             roles=[project.role],
+            project_names=[project.name],
         )
         self.register_outputs({})
 
@@ -123,5 +124,6 @@ class TestCommands(pulumi.ComponentResource):
             actions=[pass_fail_action("Tests", args["source"].output_artifact, project)],
             pipeline_role_statements=[run_project_statement("RunTestCommands", [project.arn])],
             roles=[project.role],
+            project_names=[project.name],
         )
         self.register_outputs({})

@@ -10,10 +10,10 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from . import buildspecs
+from . import buildspecs, naming
 from .account import AwsAccount
 from .artifacts import ArtifactStore
-from .iam import Statement, allow, service_role
+from .iam import ScopedRole, Statement, allow, service_role
 
 DEFAULT_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
@@ -21,9 +21,11 @@ DEFAULT_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 @dataclass(frozen=True)
 class CodeBuildProject:
     project: aws.codebuild.Project
-    role: aws.iam.Role
+    role: ScopedRole
     log_group: aws.cloudwatch.LogGroup
     arn: pulumi.Output[str]
+    name: str
+    """The project's name, known before it exists."""
 
 
 def codebuild_project(
@@ -46,15 +48,16 @@ def codebuild_project(
     permissions_boundary: Optional[str] = None,
     tags: Mapping[str, str],
 ) -> CodeBuildProject:
-    """A project named `name` running the embedded `buildspecs/<buildspec>.yml`."""
+    """A project named after `name` (within CodeBuild's limits) running `buildspecs/<buildspec>.yml`."""
+    project_name = naming.physical(naming.CODEBUILD_PROJECT, name)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
-        name=f"/aws/codebuild/{name}",
+        name=f"/aws/codebuild/{project_name}",
         retention_in_days=log_retention_days,
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    arn = account.arn("codebuild", f"project/{name}")
+    arn = account.arn("codebuild", f"project/{project_name}")
     artifacts = store.read_write_statements(_sid(name)) if writes_artifacts else store.read_statements(_sid(name))
     role = service_role(
         f"{name}-role",
@@ -76,7 +79,7 @@ def codebuild_project(
     )
     project = aws.codebuild.Project(
         f"{name}-project",
-        name=name,
+        name=project_name,
         description=description,
         service_role=role.arn,
         build_timeout=timeout_minutes,
@@ -98,9 +101,9 @@ def codebuild_project(
             "s3_logs": {"status": "DISABLED"},
         },
         tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role]),
+        opts=pulumi.ResourceOptions(parent=parent),
     )
-    return CodeBuildProject(project=project, role=role, log_group=log_group, arn=arn)
+    return CodeBuildProject(project=project, role=role, log_group=log_group, arn=arn, name=project_name)
 
 
 def pass_fail_action(

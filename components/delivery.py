@@ -62,13 +62,12 @@ class Delivery:
         """This pipeline as `PipelineAlerts` watches it."""
         return {
             "pipeline_name": self.pipeline.pipeline.name,
-            "pipeline_arn": self.pipeline.pipeline.arn,
             "project_names": self.pipeline.codebuild_projects(),
             "role_names": [role.name for role in self.roles],
             "connection_arn": self.source.connection_arn,
             "cluster": self.cluster,
             "service": self.service_name,
-            "deploy_role_name": self.pipeline.action_roles[("Deploy", "Service")].name,
+            "service_callers": [self.pipeline.action_roles[("Deploy", "Service")].name],
         }
 
 
@@ -131,6 +130,7 @@ def deliver(
                 "rollback_on_alarm": svc.service.rollback_on_alarm,
                 "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
                 "log_retention_days": svc.build.log_retention_days,
+                "permissions_boundary": boundary,
                 "protect": shared.protect,
                 "tags": svc.tags,
                 "account": account,

@@ -9,6 +9,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
 from .account import AwsAccount
 from .artifacts import key_administration
 from .buckets import private_bucket
@@ -55,7 +56,7 @@ class AccountGuardrails(pulumi.ComponentResource):
             for rule_name, identifier in CODEBUILD_CONFIG_RULES.items():
                 aws.cfg.Rule(
                     f"{name}-{rule_name}",
-                    name=f"{name}-{rule_name}",
+                    name=naming.physical(naming.CONFIG_RULE, name, rule_name),
                     source={"owner": "AWS", "source_identifier": identifier},
                     scope={"compliance_resource_types": ["AWS::CodeBuild::Project"]},
                     tags=tags,
@@ -65,7 +66,7 @@ class AccountGuardrails(pulumi.ComponentResource):
 
 
 def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, protect: bool) -> aws.cloudtrail.Trail:
-    trail_name = f"{name}-trail"
+    trail_name = naming.physical(naming.CLOUDTRAIL_TRAIL, name, "trail")
     trail_arn = account.arn("cloudtrail", f"trail/{trail_name}")
     key = aws.kms.Key(
         f"{name}-trail-key",
@@ -88,7 +89,7 @@ def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, 
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
     )
     return aws.cloudtrail.Trail(
-        trail_name,
+        f"{name}-trail",
         name=trail_name,
         s3_bucket_name=bucket.bucket,
         is_multi_region_trail=True,

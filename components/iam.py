@@ -7,11 +7,13 @@ action, and the statement's `Sid` says so.
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
 from .account import AwsAccount
 
 Statement = pulumi.Input[Mapping[str, Any]]
@@ -99,6 +101,68 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True)
+class ScopedRole:
+    """An IAM role and its one inline policy.
+
+    `arn` resolves only once the policy exists, so whatever is handed the ARN (a pipeline, a
+    CodeBuild project, a task definition, a deployment group) is created after the permissions
+    too: CreatePipeline starts a first execution at once, and a role still without its policy
+    fails it. Trust policies that name the role use `role.arn`, which does not wait."""
+
+    role: aws.iam.Role
+    policy: Optional[aws.iam.RolePolicy]
+    arn: pulumi.Output[str]
+
+    @property
+    def name(self) -> pulumi.Output[str]:
+        return self.role.name
+
+    @property
+    def resources(self) -> list[pulumi.Resource]:
+        """The role and its policy: what a `depends_on` names to wait for both."""
+        return [self.role, *([self.policy] if self.policy else [])]
+
+
+def role(
+    name: str,
+    *,
+    trust: pulumi.Input[str],
+    statements: Sequence[Statement],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    permissions_boundary: Optional[str] = None,
+) -> ScopedRole:
+    """A role registered as `name` (autonamed within IAM's limits) trusted as `trust` says, with
+    exactly `statements` as its inline policy (none when there are no statements)."""
+    name = naming.logical(naming.IAM_ROLE, name)
+    resource = aws.iam.Role(
+        name,
+        assume_role_policy=trust,
+        permissions_boundary=permissions_boundary,
+        max_session_duration=3600,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return grant(ScopedRole(role=resource, policy=None, arn=resource.arn), name, statements)
+
+
+def grant(scoped: ScopedRole, name: str, statements: Sequence[Statement]) -> ScopedRole:
+    """`scoped` with `statements` as its one inline policy (for a role whose policy names roles
+    that trust it, and so must come after them). No policy when there are no statements."""
+    if not statements:
+        return scoped
+    policy = aws.iam.RolePolicy(
+        naming.logical(naming.IAM_ROLE_POLICY, name, "policy"),
+        role=scoped.role.id,
+        policy=policy_document(statements),
+        opts=pulumi.ResourceOptions(parent=scoped.role),
+    )
+    return ScopedRole(
+        role=scoped.role, policy=policy, arn=pulumi.Output.all(scoped.role.arn, policy.id).apply(lambda v: v[0])
+    )
+
+
 def service_role(
     name: str,
     *,
@@ -109,49 +173,61 @@ def service_role(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     permissions_boundary: Optional[str] = None,
-) -> aws.iam.Role:
+) -> ScopedRole:
     """A role that only `service` can assume, only on behalf of `source_arn` in this account
     (confused-deputy protection), with exactly `statements` as its inline policy."""
-    role = aws.iam.Role(
+    return role(
         name,
-        assume_role_policy=trust_policy(service, account, source_arn),
+        trust=trust_policy(service, account, source_arn),
+        statements=statements,
+        tags=tags,
+        parent=parent,
         permissions_boundary=permissions_boundary,
-        max_session_duration=3600,
-        tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
     )
-    attach_policy(name, role, statements)
-    return role
 
 
-def attach_policy(role_name: str, role: aws.iam.Role, statements: Sequence[Statement]) -> aws.iam.RolePolicy:
-    """`statements` as the role's one inline policy, a child of the role registered as `role_name`."""
-    return aws.iam.RolePolicy(
-        f"{role_name}-policy",
-        role=role.id,
-        policy=policy_document(statements),
-        opts=pulumi.ResourceOptions(parent=role),
-    )
+# Whether a service principal is documented to send `aws:SourceAccount` and `aws:SourceArn` when
+# it assumes a role. A trust condition on a key the service does not send would lock the service
+# out of its own role, so the form each service's documentation shows is used, with its source.
+SOURCE_KEYS_SENT: dict[str, tuple[bool, str]] = {
+    "codebuild.amazonaws.com": (
+        True,
+        "https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html",
+    ),
+    "ecs-tasks.amazonaws.com": (
+        True,
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html",
+    ),
+    "events.amazonaws.com": (
+        True,
+        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html (aws:SourceArn: the rule)",
+    ),
+    # The documented trust policies carry no condition: none is added.
+    "codepipeline.amazonaws.com": (
+        False,
+        "https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-create-service-role-cli.html",
+    ),
+    "codedeploy.amazonaws.com": (
+        False,
+        "https://docs.aws.amazon.com/codedeploy/latest/userguide/getting-started-create-service-role.html",
+    ),
+}
 
 
 def trust_policy(service: str, account: AwsAccount, source_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Only `service`, acting for `source_arn` in this account, may assume the role."""
-    return pulumi.Output.all(account.id, source_arn).apply(
-        lambda args: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": service},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {
-                            "StringEquals": {"aws:SourceAccount": args[0]},
-                            "ArnLike": {"aws:SourceArn": args[1]},
-                        },
-                    }
-                ],
-            },
-            sort_keys=True,
-        )
-    )
+    """Only `service` may assume the role and, where the service is documented to say on whose
+    behalf it acts (`SOURCE_KEYS_SENT`), only for `source_arn` in this account."""
+    if service not in SOURCE_KEYS_SENT:
+        raise ValueError(f"no documented trust form for {service}; add it to iam.SOURCE_KEYS_SENT")
+    sends_source_keys, _ = SOURCE_KEYS_SENT[service]
+
+    def render(args: list) -> str:
+        statement: dict = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        if sends_source_keys:
+            statement["Condition"] = {
+                "StringEquals": {"aws:SourceAccount": args[0]},
+                "ArnLike": {"aws:SourceArn": args[1]},
+            }
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+    return pulumi.Output.all(account.id, source_arn).apply(render)

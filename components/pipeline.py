@@ -8,10 +8,11 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from . import iam
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .config_schema import EXECUTION_MODES
-from .iam import allow, attach_policy, trust_policy
+from .iam import allow, trust_policy
 from .stage import StageDefinition
 
 
@@ -49,17 +50,19 @@ class Pipeline(pulumi.ComponentResource):
         tags = dict(args.get("tags", {}))
 
         boundary = args.get("permissions_boundary")
-        self.role = aws.iam.Role(
+        # The role first, its policy after the action roles it may assume (they trust the role).
+        unpermitted = iam.role(
             f"{name}-role",
-            assume_role_policy=trust_policy("codepipeline.amazonaws.com", account, account.arn("codepipeline", name)),
+            trust=trust_policy("codepipeline.amazonaws.com", account, account.arn("codepipeline", name)),
+            statements=[],
             permissions_boundary=boundary,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
         )
-        self.action_roles = self._action_roles(name, stages, store, boundary, tags)
-        attach_policy(
-            f"{name}-role",
-            self.role,
+        self.action_roles = self._action_roles(name, stages, store, unpermitted.role, boundary, tags)
+        self.role = iam.grant(
+            unpermitted,
+            unpermitted.role.pulumi_resource_name,
             [
                 *store.read_write_statements("Pipeline"),
                 *(statement for stage in stages for statement in stage.pipeline_role_statements),
@@ -91,8 +94,8 @@ class Pipeline(pulumi.ComponentResource):
             ],
             triggers=list(args.get("triggers", ())),
             tags=tags,
-            # The role's inline policy must exist before the pipeline first runs.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role]),
+            # Every role ARN here resolves after its policy: CreatePipeline starts a first run at once.
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.console_url = pulumi.Output.format(
             "https://{0}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{1}/view?region={0}",
@@ -101,35 +104,30 @@ class Pipeline(pulumi.ComponentResource):
         )
         self.register_outputs({"name": self.pipeline.name, "console_url": self.console_url})
 
-    def codebuild_projects(self) -> list[pulumi.Input[str]]:
+    def codebuild_projects(self) -> list[str]:
         """Names of the CodeBuild projects the pipeline's actions run."""
-        return [
-            action.configuration["ProjectName"]
-            for stage in self.stages
-            for action in stage.actions
-            if action.provider == "CodeBuild"
-        ]
+        return [name for stage in self.stages for name in stage.project_names]
 
-    def stage_roles(self) -> list[aws.iam.Role]:
+    def stage_roles(self) -> list[iam.ScopedRole]:
         """Roles the stages' own resources run as."""
         return [role for stage in self.stages for role in stage.roles]
 
-    def _action_roles(self, name, stages, store, boundary, tags) -> dict[tuple[str, str], aws.iam.Role]:
+    def _action_roles(
+        self, name, stages, store, pipeline_role: aws.iam.Role, boundary, tags
+    ) -> dict[tuple[str, str], iam.ScopedRole]:
         """A role per action that asks for one, assumable by this pipeline's role only."""
-        roles = {}
-        for stage in stages:
-            for action_name, statements in stage.action_role_statements.items():
-                role_name = f"{name}-{stage.name.lower()}-{action_name.lower()}-role"
-                role = aws.iam.Role(
-                    role_name,
-                    assume_role_policy=self.role.arn.apply(_trusts_only),
-                    permissions_boundary=boundary,
-                    tags=tags,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                attach_policy(role_name, role, [*store.read_statements("Action"), *statements])
-                roles[(stage.name, action_name)] = role
-        return roles
+        return {
+            (stage.name, action_name): iam.role(
+                f"{name}-{stage.name.lower()}-{action_name.lower()}-role",
+                trust=pipeline_role.arn.apply(_trusts_only),
+                statements=[*store.read_statements("Action"), *statements],
+                permissions_boundary=boundary,
+                tags=tags,
+                parent=self,
+            )
+            for stage in stages
+            for action_name, statements in stage.action_role_statements.items()
+        }
 
 
 def _trusts_only(pipeline_role_arn: str) -> str:

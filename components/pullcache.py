@@ -7,6 +7,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
 from .account import AwsAccount
 from .iam import allow
 
@@ -39,7 +40,7 @@ class DockerHubCache(pulumi.ComponentResource):
                 f"ecr-pullthroughcache/..., got {args.get('credentials_arn')!r}"
             )
         self.account = args.get("account") or AwsAccount.current()
-        self.prefix = args.get("prefix", name)
+        self.prefix = naming.physical(naming.PULL_THROUGH_PREFIX, args.get("prefix", name))
         aws.ecr.PullThroughCacheRule(
             f"{name}-rule",
             ecr_repository_prefix=self.prefix,

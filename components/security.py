@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
+from .iam import ScopedRole
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -54,9 +55,8 @@ class SecurityScans(pulumi.ComponentResource):
         source: GitHubSource = args["source"]
         account = args.get("account") or AwsAccount.current()
         self.projects = {}
-        self.roles: dict[str, aws.iam.Role] = {}
-        arns = []
-        actions = []
+        self.roles: dict[str, ScopedRole] = {}
+        arns, actions, project_names = [], [], []
         for action_name, (suffix, buildspec, looks_for) in SCANS.items():
             scan = codebuild_project(
                 f"{name}-{suffix}",
@@ -74,11 +74,13 @@ class SecurityScans(pulumi.ComponentResource):
             self.projects[action_name] = scan.project
             self.roles[action_name] = scan.role
             arns.append(scan.arn)
+            project_names.append(scan.name)
             actions.append(pass_fail_action(action_name, source.output_artifact, scan))
         self.stage = StageDefinition(
             name="Scan",
             actions=actions,
             pipeline_role_statements=[run_project_statement("RunScanProjects", arns)],
             roles=list(self.roles.values()),
+            project_names=project_names,
         )
         self.register_outputs({})

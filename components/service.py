@@ -14,9 +14,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from . import iam, naming
 from .account import AwsAccount
 from .contract import ContainerContract
-from .iam import allow, attach_policy, secret_read_statements, trust_policy
+from .iam import allow, secret_read_statements, trust_policy
 from .settings import SecretRef
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -68,6 +69,8 @@ class EcsServiceArgs(TypedDict, total=False):
     """`{"min": n, "max": m, "target_cpu_percent": p}` or None."""
     log_retention_days: int
     """Task log retention. Default 30."""
+    permissions_boundary: Optional[str]
+    """Permissions boundary ARN for the execution and task roles."""
     protect: bool
     """Deletion protection on the load balancer. Default True."""
     tags: Mapping[str, str]
@@ -82,8 +85,8 @@ class EcsService(pulumi.ComponentResource):
     cluster: aws.ecs.Cluster
     service: aws.ecs.Service
     task_definition: aws.ecs.TaskDefinition
-    execution_role: aws.iam.Role
-    task_role: aws.iam.Role
+    execution_role: iam.ScopedRole
+    task_role: iam.ScopedRole
     target_groups: list[aws.lb.TargetGroup]
     prod_listener: aws.lb.Listener
     test_listener: Optional[aws.lb.Listener]
@@ -113,7 +116,7 @@ class EcsService(pulumi.ComponentResource):
             name, vpc, contract, bool(args.get("certificate_arn")), blue_green, tags
         )
         alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
+            naming.logical(naming.LOAD_BALANCER, name, "alb"),
             load_balancer_type="application",
             internal=False,
             security_groups=[alb_sg.id],
@@ -124,7 +127,9 @@ class EcsService(pulumi.ComponentResource):
             opts=child,
         )
         colours = ["blue", "green"] if blue_green else ["blue"]
-        self.target_groups = [self._target_group(f"{name}-{c}", vpc, contract, args, tags) for c in colours]
+        self.target_groups = [
+            self._target_group(naming.logical(naming.TARGET_GROUP, name, c), vpc, contract, args, tags) for c in colours
+        ]
         self.prod_listener, self.test_listener = self._listeners(
             name, alb, args.get("certificate_arn"), blue_green, tags
         )
@@ -361,12 +366,6 @@ class EcsService(pulumi.ComponentResource):
 
     def _roles(self, name, account, args, log_group, secrets, tags):
         tasks_in_account = account.arn("ecs", "*")
-        execution_role = aws.iam.Role(
-            f"{name}-execution-role",
-            assume_role_policy=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         statements = [
             # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
             allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
@@ -382,13 +381,22 @@ class EcsService(pulumi.ComponentResource):
             ),
         ]
         statements += secret_read_statements(secrets, account, "Task")
-        attach_policy(f"{name}-execution-role", execution_role, statements)
-        # The application's own role: no permissions until the application needs some.
-        task_role = aws.iam.Role(
-            f"{name}-task-role",
-            assume_role_policy=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
+        execution_role = iam.role(
+            f"{name}-execution-role",
+            trust=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
+            statements=statements,
+            permissions_boundary=args.get("permissions_boundary"),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
+        )
+        # The application's own role: no permissions until the application needs some.
+        task_role = iam.role(
+            f"{name}-task-role",
+            trust=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
+            statements=[],
+            permissions_boundary=args.get("permissions_boundary"),
+            tags=tags,
+            parent=self,
         )
         return execution_role, task_role
 

@@ -5,6 +5,7 @@ Config is read here and nowhere else. Every value is checked against the JSON sc
 each line naming the config key, the bad value and what is allowed.
 """
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import jsonschema
 import pulumi
 import yaml
 
+from . import naming
 from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, schema_for
 
 PROJECT = "ecs-cicd"
@@ -202,6 +204,8 @@ class ServicePipeline:
 class Settings:
     environment: str
     protect: bool
+    region: Optional[str]
+    """`aws:region` (or the AWS_REGION the provider would use); None only outside a Pulumi run."""
     tags: Mapping[str, str]
     """Stack-wide tags (the per-service ones add `service`)."""
     services: tuple[ServicePipeline, ...]
@@ -250,9 +254,9 @@ def pipeline_name(service_name: str, environment: str) -> str:
 
 
 def connection_name(prefix: str) -> str:
-    """Name of a GitHub connection the program creates (AWS allows 32 characters). The operations
+    """Name of a GitHub connection the program creates (within AWS's 32 characters). The operations
     CLI finds the connection by this name."""
-    return prefix[:32].rstrip("-")
+    return naming.physical(naming.CONNECTION, prefix)
 
 
 def connection_console_url(arn: str) -> str:
@@ -266,7 +270,11 @@ def stack_settings(stack: str, project_dir: Optional[str] = None) -> "Settings":
     defaults), outside a Pulumi run: how tools find a stack's pipeline without the Pulumi CLI."""
     config = stack_config(stack, Path(project_dir) if project_dir else PROJECT_DIR)
     prefix = f"{NAMESPACE}:"
-    return from_mapping({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack=stack)
+    return from_mapping(
+        {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)},
+        stack=stack,
+        region=config.get("aws:region"),
+    )
 
 
 def load(stack: Optional[str] = None) -> Settings:
@@ -284,7 +292,19 @@ def load(stack: Optional[str] = None) -> Settings:
     unknown = sorted(key for key in _namespace_keys() if key not in KEYS)
     if unknown:
         raise SettingsError([f"{NAMESPACE}:{key} is not a known key; allowed: {', '.join(KEYS)}" for key in unknown])
-    return from_mapping(raw, stack=stack or pulumi.get_stack())
+    return from_mapping(raw, stack=stack or pulumi.get_stack(), region=_region())
+
+
+def _region() -> str:
+    """The region the AWS provider will use: `aws:region`, else the environment, as the provider
+    itself falls back. Without one, the region-specific choices (where IAM's events arrive) would
+    be guesses."""
+    region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise SettingsError(
+            ["aws:region is not set; allowed: an AWS region, e.g. `pulumi config set aws:region eu-west-1`"]
+        )
+    return region
 
 
 def _namespace_keys() -> set[str]:
@@ -301,7 +321,7 @@ def _namespace_keys() -> set[str]:
     return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
 
 
-def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:
+def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = None) -> Settings:
     """Validate plain config values (as `pulumi config` would hand them over) into Settings."""
     values = {key: _coerce(KEYS[key], value) for key, value in raw.items() if key in KEYS}
     values.setdefault("environment", stack)
@@ -338,7 +358,7 @@ def from_mapping(raw: Mapping[str, Any], stack: str) -> Settings:
     problems += _unique_names(services)
     if problems:
         raise SettingsError(problems)
-    return _build(stack_values, tuple(services))
+    return _build(stack_values, tuple(services), region)
 
 
 def _required_hint(key: str) -> str:
@@ -524,7 +544,8 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
             pull_requests=source["pullRequests"],
         ),
         build=BuildSettings(
-            repository_name=build["repositoryName"] or pipeline_name(service["name"], environment).lower(),
+            repository_name=build["repositoryName"]
+            or naming.physical(naming.ECR_REPOSITORY, pipeline_name(service["name"], environment)),
             compute_type=build["computeType"],
             image=build["image"],
             timeout_minutes=build["timeoutMinutes"],
@@ -593,10 +614,11 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
     )
 
 
-def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...]) -> Settings:
+def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...], region: Optional[str]) -> Settings:
     environment = values["environment"]
     return Settings(
         environment=environment,
+        region=region,
         protect=values["protect"],
         tags=MappingProxyType({"project": PROJECT, "environment": environment, **values["tags"]}),
         services=services,

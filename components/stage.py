@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from .iam import Statement
+from .iam import ScopedRole, Statement
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,11 @@ class StageDefinition:
     action_role_statements: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
     """Per action name: the statements of a role of its own, which the pipeline creates, trusts
     only to the pipeline role, and runs that action with (one role per actor, CICD-SEC-2)."""
-    roles: Sequence[aws.iam.Role] = field(default_factory=tuple)
+    roles: Sequence[ScopedRole] = field(default_factory=tuple)
     """Roles the stage's own resources run as (its CodeBuild projects): watched by the alerts and
     covered by the SCP with the pipeline's roles."""
+    project_names: Sequence[str] = field(default_factory=tuple)
+    """Names of the CodeBuild projects the stage's actions run: watched by the alerts."""
     on_failure: Optional[aws.codepipeline.PipelineStageOnFailureArgs] = None
 
     def alongside(self, other: "StageDefinition") -> "StageDefinition":
@@ -39,6 +41,7 @@ class StageDefinition:
             pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
             action_role_statements={**self.action_role_statements, **other.action_role_statements},
             roles=[*self.roles, *other.roles],
+            project_names=[*self.project_names, *other.project_names],
             on_failure=self.on_failure,
         )
 
@@ -55,6 +58,7 @@ class StageDefinition:
             pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
             action_role_statements={**self.action_role_statements, **other.action_role_statements},
             roles=[*self.roles, *other.roles],
+            project_names=[*self.project_names, *other.project_names],
             on_failure=self.on_failure,
         )
 

@@ -30,6 +30,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
+from . import naming
 from .settings import PROJECT_DIR, stack_config
 
 MOCK_ACCOUNT_ID = "111122223333"
@@ -37,6 +38,16 @@ MOCK_ACCOUNT_ID = "111122223333"
 
 class DuplicateResourceError(Exception):
     """Two resources share a URN; `pulumi up` would reject the program."""
+
+
+class NameLimitError(Exception):
+    """A physical name AWS would refuse (too long, or characters it does not allow), as the
+    provider would report at `pulumi preview`."""
+
+
+class UnclassifiedTypeError(Exception):
+    """A resource type with no entry in `naming.RULES` or `naming.UNNAMED_TYPES`: its name limits
+    are unknown, so the harness cannot vouch for it. Add it to the table with its AWS source."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +61,18 @@ class RecordedResource:
     ignore_changes: tuple[str, ...]
     dependencies: tuple[str, ...]
     custom: bool
+    provider: str = ""
+    """The explicit provider reference (`<provider urn>::<id>`), empty for the default provider."""
 
     @property
     def parent_name(self) -> str:
         return self.parent.rsplit("::", 1)[-1] if self.parent else ""
+
+    @property
+    def region(self) -> str:
+        """The region the resource's ARN names (an explicit provider's, or the stack's)."""
+        arn = str(self.inputs.get("arn", ""))
+        return arn.split(":")[3] if arn.startswith("arn:") else ""
 
     def json_input(self, key: str) -> Any:
         """An input that holds a JSON document (a policy), parsed."""
@@ -96,15 +115,20 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         self.region = region
         self.invoke_results = invoke_results
         self.run = run
+        self.provider_regions: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         inputs = dict(args.inputs)
-        physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
+        physical = physical_name(args.typ, args.name, inputs)
+        resource_id = f"{physical}-id"
+        if args.typ == "pulumi:providers:aws":
+            self.provider_regions[resource_id] = inputs.get("region", self.region)
+        region = self.provider_regions.get((args.provider or "").rsplit("::", 1)[-1], self.region)
         # What AWS computes, never overriding what the program set (an EventTarget's `arn` input).
         # A remote component (awsx) has outputs of its own shape: its inputs are not echoed back.
-        computed = _computed_state(args.typ, physical, inputs, self.region)
+        computed = _computed_state(args.typ, physical, inputs, region)
         state = computed if args.typ.startswith("awsx:") else {**computed, **inputs}
-        return f"{physical}-id", state
+        return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         self.run.invokes.append(args.token)
@@ -141,6 +165,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     dependencies=tuple(request.dependencies),
                     custom=bool(request.custom),
+                    provider=request.provider,
                 )
             )
         return response
@@ -258,6 +283,25 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
         },
         "aws:ecs/getTaskDefinition:getTaskDefinition": task_definition,
     }
+
+
+def physical_name(type_: str, logical_name: str, inputs: Mapping[str, Any]) -> str:
+    """The name AWS would see for a resource, checked against `naming.RULES` as the provider
+    checks it at preview: the name the program set, or the one pulumi-aws derives (autonaming)."""
+    rule = naming.RULES.get(type_)
+    if rule is None:
+        if type_.startswith("aws:") and type_ not in naming.UNNAMED_TYPES:
+            raise UnclassifiedTypeError(f"{type_} ({logical_name}) has no naming rule; add it to components/naming.py")
+        return inputs.get("name") or f"{logical_name}-{_short_hash(logical_name)}"
+    given = inputs.get(rule.name_input)
+    if given is None and rule.autonamed:
+        given = naming.autoname(type_, logical_name, _short_hash(logical_name))
+    if given is None:
+        raise NameLimitError(f"{type_} {logical_name}: {rule.name_input} is required (not autonamed)")
+    problem = rule.check(str(given))
+    if problem:
+        raise NameLimitError(f"{type_} {logical_name}: {rule.name_input} {given!r} is {problem}; see {rule.source}")
+    return str(given)
 
 
 def _config_string(value: Any) -> str:

@@ -5,6 +5,8 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
+
 
 def encrypted_topic(
     name: str,
@@ -16,7 +18,10 @@ def encrypted_topic(
 ) -> aws.sns.Topic:
     """Each address gets a subscription it must confirm before messages arrive."""
     topic = aws.sns.Topic(
-        f"{name}-topic", kms_master_key_id=kms_key_id, tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent)
+        naming.logical(naming.SNS_TOPIC, name, "topic"),
+        kms_master_key_id=kms_key_id,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
     )
     for email in emails:
         aws.sns.TopicSubscription(

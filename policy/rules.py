@@ -704,6 +704,13 @@ def check_iam_least_privilege(resource_type: str, props: Mapping[str, Any]) -> l
     return []
 
 
+# Service principals whose documented trust policy carries no aws:SourceAccount/aws:SourceArn
+# condition: a condition on a key the service does not send locks it out of the role, so it is
+# not required of them (components/iam.py SOURCE_KEYS_SENT holds the sources; a test keeps the two
+# in step).
+SERVICES_WITHOUT_SOURCE_KEYS = frozenset({"codepipeline.amazonaws.com", "codedeploy.amazonaws.com"})
+
+
 def check_iam_role_trust(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if resource_type != IAM_ROLE:
         return []
@@ -723,7 +730,8 @@ def check_iam_role_trust(resource_type: str, props: Mapping[str, Any]) -> list[s
         if not isinstance(principal, Mapping):
             continue
         keys = _condition_keys(statement)
-        if principal.get("Service") is not None:
+        services = set(_as_list(principal.get("Service")))
+        if services and not services <= SERVICES_WITHOUT_SOURCE_KEYS:
             missing = [key for key in ("aws:SourceAccount", "aws:SourceArn") if key.lower() not in keys]
             if missing:
                 problems.append(

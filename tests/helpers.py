@@ -26,3 +26,52 @@ def stack_settings_of(stack: str) -> dict:
     from components.settings import stack_config
 
     return stack_config(stack)
+
+
+RULE = "aws:cloudwatch/eventRule:EventRule"
+
+
+def fired(run: StackRun, event: dict, region: str = "eu-west-1") -> list[str]:
+    """Which alert rules of `run` in `region` match `event`, by the part of their name after
+    `-alerts-` (EventBridge's matching, as moto implements it)."""
+    from moto.events.models import EventPattern
+
+    names = []
+    for rule in run.of_type(RULE):
+        if rule.region == region and EventPattern.load(rule.inputs["eventPattern"]).matches_event(event):
+            names.append(rule.name.split("-alerts-", 1)[-1])
+    return sorted(names)
+
+
+def api_call(source: str, event_name: str, request: dict, *, role: str = "", user: str = "") -> dict:
+    """An "AWS API Call via CloudTrail" event, as EventBridge delivers it, made by an assumed role or a user."""
+    account = "111122223333"
+    if role:
+        identity = {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/session",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "userName": role, "arn": f"arn:aws:iam::{account}:role/{role}"}
+            },
+        }
+    else:
+        identity = {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/{user or 'alice'}", "userName": user}
+    return {
+        "source": source,
+        "detail-type": "AWS API Call via CloudTrail",
+        "detail": {
+            "eventSource": source.removeprefix("aws.") + ".amazonaws.com",
+            "eventName": event_name,
+            "requestParameters": request,
+            "userIdentity": identity,
+        },
+    }
+
+
+def execution_event(pipeline: str, state: str) -> dict:
+    """A CodePipeline execution state change event."""
+    return {
+        "source": "aws.codepipeline",
+        "detail-type": "CodePipeline Pipeline Execution State Change",
+        "detail": {"pipeline": pipeline, "state": state, "execution-id": "0000"},
+    }

@@ -2,6 +2,8 @@
 
 import pytest
 
+from components.settings import connection_name
+
 from .ops_fixtures import (
     BUILD_ID,
     LATEST,
@@ -174,7 +176,8 @@ def test_connection_name_follows_the_programs_32_character_rule():
     cli.stub("codeconnections").add_response("list_connections", {"Connections": []}, {"ProviderTypeFilter": "GitHub"})
     assert cli.run("connection", "--pipeline", "payments-reconciliation-service-staging") == 1
     assert cli.stderr == (
-        "error: no GitHub connection named 'payments-reconciliation-service' in eu-west-1: "
+        f"error: no GitHub connection named '{connection_name('payments-reconciliation-service-staging')}' "
+        "in eu-west-1: "
         "`pulumi up` creates it, or pass --connection-arn\n"
     )
 

@@ -515,6 +515,13 @@ def test_service_trust_needs_source_account_and_arn():
     assert "aws:SourceAccount" not in message
 
 
+def test_the_pack_and_the_program_agree_on_which_services_send_source_keys():
+    from components.iam import SOURCE_KEYS_SENT
+    from policy.rules import SERVICES_WITHOUT_SOURCE_KEYS
+
+    assert SERVICES_WITHOUT_SOURCE_KEYS == {service for service, (sent, _) in SOURCE_KEYS_SENT.items() if not sent}
+
+
 def test_trust_of_every_aws_principal_is_rejected():
     statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": ["*"]}}
     only(

@@ -9,7 +9,7 @@ import pytest
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
-from .helpers import evaluated
+from .helpers import api_call, evaluated, execution_event, fired
 
 ROOT = Path(__file__).resolve().parent.parent
 MONOREPO = ROOT / "examples" / "monorepo"
@@ -85,8 +85,14 @@ def test_one_connection_is_created_for_the_stack_and_shared():
 def test_alerts_share_one_topic_and_watch_every_pipeline():
     run = monorepo()
     (topic,) = [t for t in run.of_type("aws:sns/topic:Topic")]
-    assert len(run.of_type("aws:cloudwatch/eventRule:EventRule")) == 6 * 3
-    assert {t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")} == {topic.inputs["arn"]}
+    rules = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.region == "eu-west-1"]
+    assert len(rules) == 6  # one rule per kind of alert watches all three pipelines
+    targets = {t.parent_name: t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    assert {targets[r.name] for r in rules} == {topic.inputs["arn"]}
+    for service in ("api", "worker", "web"):
+        assert fired(run, execution_event(f"{service}-dev", "FAILED")) == ["pipeline-failed"]
+        update = api_call("aws.ecs", "UpdateService", {"service": service, "cluster": "shop-dev"}, user="alice")
+        assert fired(run, update) == ["service-bypass"]
 
 
 def test_base_images_come_through_the_docker_hub_pull_through_cache():

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from moto.events.models import EventPatternParser
 
 from components import plan
 from components.settings import SettingsError
 from components.testing import run_stack
 
-from .helpers import evaluated
+from .helpers import RULE, api_call, evaluated, execution_event, fired
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAN_BUILDSPECS = {"sca": "scan-dependencies", "sast": "scan-code", "secrets": "scan-secrets"}
@@ -102,44 +103,94 @@ def test_no_long_lived_credentials_are_created(run):
     assert not [r for r in run.resources if r.type in ("aws:iam/user:User", "aws:iam/accessKey:AccessKey")]
 
 
-def alert_pattern(run, rule: str, service: str = "orders-api") -> dict:
-    return run.named(f"{run.outputs['pipelineName']}-alerts-{service}-{rule}").json_input("eventPattern")
+def home_rules(run) -> list:
+    """The alert rules in the stack's own region (the IAM forwarder lives in us-east-1)."""
+    return [r for r in run.of_type(RULE) if r.region == "eu-west-1"]
 
 
-def test_pipeline_failures_are_sent_to_the_encrypted_alert_topic(run):
-    pattern = alert_pattern(run, "pipeline-failed")
-    assert pattern["detail"] == {"state": ["FAILED"]}
-    assert pattern["resources"] == [run.one("aws:codepipeline/pipeline:Pipeline").inputs["arn"]]
+def test_pipeline_failures_are_sent_to_the_encrypted_alert_topic(run, settings):
+    pipeline = settings.pipeline.name
+    assert fired(run, execution_event(pipeline, "FAILED")) == ["pipeline-failed"]
+    assert fired(run, execution_event(pipeline, "SUCCEEDED")) == []
+    assert fired(run, execution_event("someone-elses-pipeline", "FAILED")) == []
     topic = run.one("aws:sns/topic:Topic", f"{run.outputs['pipelineName']}-alerts-topic").inputs
     assert topic["kmsMasterKeyId"] and run.outputs["alertTopicArn"] == topic["arn"]
-    targets = [t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")]
-    assert targets == [topic["arn"]] * 6
+    targets = {t.parent_name: t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    assert {targets[r.name] for r in home_rules(run)} == {topic["arn"]}
 
 
 def test_service_updates_by_anyone_but_the_deploy_role_are_reported(run, settings):
-    detail = alert_pattern(run, "service-updated-outside-pipeline")["detail"]
     deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["name"]
-    assert detail["eventName"] == ["UpdateService", "DeleteService"]
-    assert detail["requestParameters"]["service"][0] == settings.service.name
-    assert detail["userIdentity"] == {"arn": [{"anything-but": {"wildcard": f"*:assumed-role/{deploy_role}/*"}}]}
+    cluster, service = settings.service.cluster, settings.service.name
+    long_arn = f"arn:aws:ecs:eu-west-1:111122223333:service/{cluster}/{service}"
+    short_arn = f"arn:aws:ecs:eu-west-1:111122223333:service/{service}"  # before the 2021 ARN format
+    for name in (service, long_arn, short_arn):
+        for event in ("UpdateService", "DeleteService"):
+            assert fired(run, api_call("aws.ecs", event, {"service": name}, user="alice")) == ["service-bypass"]
+            assert fired(run, api_call("aws.ecs", event, {"service": name}, role="someone")) == ["service-bypass"]
+            assert fired(run, api_call("aws.ecs", event, {"service": name}, role=deploy_role)) == []
+    # Application Auto Scaling updates the desired count itself; `pulumi up` changes settings.
+    autoscaling = "AWSServiceRoleForApplicationAutoScaling_ECSService"
+    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role=autoscaling)) == []
+    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role="ci-deployer")) == []
+    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": "other"}, user="alice")) == []
 
 
 def test_changes_to_the_pipeline_its_projects_and_roles_are_reported(run, settings):
-    projects = alert_pattern(run, "projects-changed")["detail"]["requestParameters"]["name"]
-    assert sorted(projects) == sorted(p.inputs["name"] for p in run.of_type("aws:codebuild/project:Project"))
-    roles = alert_pattern(run, "roles-changed")["detail"]["requestParameters"]["roleName"]
-    assert sorted(roles) == sorted(r.inputs["name"] for r in run.of_type("aws:iam/role:Role"))
-    pipeline = alert_pattern(run, "pipeline-changed")["detail"]
-    assert {"requestParameters": {"name": [settings.pipeline.name]}} in pipeline["$or"]
-    connection = alert_pattern(run, "connection-changed")["detail"]["requestParameters"]
-    assert connection == {"connectionArn": [run.outputs["connectionArn"]]}
+    pipeline = settings.pipeline.name
+    assert fired(run, api_call("aws.codepipeline", "UpdatePipeline", {"pipeline": {"name": pipeline}})) == [
+        "pipeline-changed"
+    ]
+    assert fired(run, api_call("aws.codepipeline", "DeletePipeline", {"name": pipeline})) == ["pipeline-changed"]
+    for project in run.of_type("aws:codebuild/project:Project"):
+        name, arn = project.inputs["name"], project.inputs["arn"]
+        for event in ("UpdateProject", "DeleteProject"):
+            assert fired(run, api_call("aws.codebuild", event, {"name": name})) == ["projects-changed"]
+        visibility = {"projectArn": arn, "projectVisibility": "PUBLIC_READ"}
+        assert fired(run, api_call("aws.codebuild", "UpdateProjectVisibility", visibility)) == ["projects-changed"]
+    roles = [r.inputs["name"] for r in run.of_type("aws:iam/role:Role") if r.region == ""]
+    for role in roles:
+        event = api_call("aws.iam", "PutRolePolicy", {"roleName": role, "policyName": "x"})
+        assert fired(run, event) == ["roles-changed"], role
+        assert fired(run, event, region="us-east-1") == ["forward-iam-events"], role
+    connection = run.outputs["connectionArn"]
+    source = connection.split(":")[2].replace("codestar-connections", "codestar-connections")
+    for event, request in (
+        ("DeleteConnection", {"connectionArn": connection}),
+        ("TagResource", {"resourceArn": connection, "tags": [{"key": "k", "value": "v"}]}),
+        ("UntagResource", {"resourceArn": connection, "tagKeys": ["k"]}),
+    ):
+        assert fired(run, api_call(f"aws.{source}", event, request)) == ["connection-changed"]
+
+
+def test_iam_events_reach_the_home_region_from_us_east_1(run):
+    """IAM delivers its events to EventBridge in us-east-1 only: a rule there forwards them to the
+    stack's default bus, with a role that may put events on that bus and nothing else."""
+    (forwarder,) = [r for r in run.of_type(RULE) if r.region == "us-east-1"]
+    (target,) = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.parent_name == forwarder.name]
+    assert target.inputs["arn"] == "arn:aws:events:eu-west-1:111122223333:event-bus/default"
+    role = next(r for r in run.of_type("aws:iam/role:Role") if r.inputs["arn"] == target.inputs["roleArn"])
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": [forwarder.inputs["arn"]]}
+    (statement,) = run.named(f"{role.name}-policy").json_input("policy")["Statement"]
+    assert (statement["Action"], statement["Resource"]) == (["events:PutEvents"], [target.inputs["arn"]])
+    in_us_east_1 = run_stack("dev", {"aws:region": "us-east-1"})
+    assert {r.region for r in in_us_east_1.of_type(RULE)} == {"us-east-1"}
+    assert not in_us_east_1.of_type("pulumi:providers:aws")
+
+
+def test_every_alert_pattern_is_one_eventbridge_accepts(run):
+    for rule in run.of_type(RULE):
+        text = rule.inputs["eventPattern"]
+        assert len(text) <= 4096, rule.name  # PutRule's EventPattern limit
+        EventPatternParser(text).parse()  # no empty lists, only objects and arrays
 
 
 def test_only_this_stacks_rules_may_publish_alerts(run, settings):
     policy = run.named(f"{settings.pipeline.name}-alerts-topic-policy").json_input("policy")
     allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
-    rules = sorted(r.inputs["arn"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule"))
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rules}}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": sorted(r.inputs["arn"] for r in home_rules(run))}}
     key_policy = run.one("aws:kms/keyPolicy:KeyPolicy").json_input("policy")
     events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"})
     assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
@@ -156,8 +207,9 @@ def test_the_artifact_key_is_usable_by_the_pipeline_roles_only(run, settings):
     assert "kms:PutKeyPolicy" in admin["Action"]  # administrators can always repair the policy
     users = statements["OnlyThePipelineRolesUseIt"]["Principal"]["AWS"]
     roles = {r.name: r.inputs["arn"] for r in run.of_type("aws:iam/role:Role")}
-    service_roles = {n for n in roles if n.endswith(("-execution-role", "-task-role"))}
-    assert sorted(users) == sorted(arn for name, arn in roles.items() if name not in service_roles)
+    # The service's own roles and the alert forwarder run nothing of the pipeline.
+    not_users = {n for n in roles if n.endswith(("-execution-role", "-task-role", "-alerts-forward-iam-events"))}
+    assert sorted(users) == sorted(arn for name, arn in roles.items() if name not in not_users)
     assert roles[f"{settings.pipeline.name}-build-role"] in users
 
 

@@ -6,6 +6,7 @@ import json
 import pytest
 import yaml
 
+from components import naming
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
@@ -215,7 +216,8 @@ def test_the_deployment_group_shifts_traffic_and_rolls_back_on_failure_and_alarm
     pair = group["loadBalancerInfo"]["targetGroupPairInfo"]
     # Blue (serving now) first, then green: the order CodeDeploy gives the pair.
     assert [tg["name"] for tg in pair["targetGroups"]] == [
-        run.named(f"orders-api-staging-service-{colour}").inputs["name"] for colour in ("blue", "green")
+        run.named(naming.logical(naming.TARGET_GROUP, "orders-api-staging-service", colour)).inputs["name"]
+        for colour in ("blue", "green")
     ]
     assert run.one("aws:codedeploy/application:Application").inputs["computePlatform"] == "ECS"
 
