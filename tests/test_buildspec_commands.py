@@ -2,58 +2,50 @@
 what reaches the deploy: imagedefinitions.json naming the container and the pushed digest."""
 
 import json
-import os
-import stat
+import re
 import subprocess
 from pathlib import Path
 
+import botocore.session
 import pytest
 import yaml
+
+from components.images import DOWNLOADS, SCAN_STATUSES
+
+from . import buildspec_runner
 
 BUILDSPEC = Path(__file__).resolve().parent.parent / "buildspecs" / "build-image.yml"
 DIGEST = "sha256:" + "ab" * 32
 
-FAKE_DOCKER = """#!/usr/bin/env bash
-echo "docker $*" >> "$CALLS"
-cat > /dev/null
-"""
-FAKE_AWS = f"""#!/usr/bin/env bash
-echo "aws $*" >> "$CALLS"
-case "$*" in
+FAKE_DOCKER = "cat > /dev/null"
+FAKE_AWS = f"""case "$*" in
   *get-login-password*) echo token ;;
   *describe-images*) echo "${{FAKE_DIGEST-{DIGEST}}}" ;;
+  *imageScanStatus.status*)
+    # FAKE_STATUSES: the statuses ECR reports, one per look, the last one repeated.
+    statuses=(${{FAKE_STATUSES:-COMPLETE}}); look=$(( $(grep -c imageScanStatus "$CALLS") - 1 ));
+    (( look < ${{#statuses[@]}} )) || look=$(( ${{#statuses[@]}} - 1 )); echo "${{statuses[$look]}}" ;;
   *describe-image-scan-findings*) echo "${{FAKE_COUNTS-null}}" ;;
-esac
-"""
+  *describe-task-definition*) echo "$FAKE_TASKDEF" ;;
+esac"""
 
 
 def run_buildspec(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess:
-    spec = yaml.safe_load(BUILDSPEC.read_text())
-    assert spec["env"]["shell"] == "bash"
-    phases = [spec["phases"][p]["commands"] for p in ("pre_build", "build") if p in spec["phases"]]
-    script = "set -e\n" + "\n".join(command for commands in phases for command in commands)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (("docker", FAKE_DOCKER), ("aws", FAKE_AWS)):
-        path = bin_dir / name
-        path.write_text(body)
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    """The image buildspec in `tmp_path` (the checkout); its calls end up in `tmp_path/calls.log`."""
     env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "CALLS": str(tmp_path / "calls.log"),
-        "AWS_REGION": "eu-west-1",
         "REPOSITORY_URI": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod",
         "CONTAINER_NAME": "app",
         "DOCKERFILE": "docker/Dockerfile",
         "DOCKER_CONTEXT": "services/api",
         "COMMIT_ID": "0123456789abcdef0123456789abcdef01234567",
-        "CODEBUILD_BUILD_NUMBER": "42",
         "FAIL_ON_SEVERITY": "CRITICAL",
         "CACHE_REPOSITORY_URI": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod-buildcache",
-        "CODEBUILD_BUILD_ARN": "arn:aws:codebuild:eu-west-1:111122223333:build/orders-api-prod-build:1",
+        "SCAN_WAIT_SECONDS": "0",
         **overrides,
     }
-    return subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    build = buildspec_runner.run("build-image", tmp_path, {"docker": FAKE_DOCKER, "aws": FAKE_AWS}, **env)
+    (tmp_path / "calls.log").write_text("\n".join(build.calls) + "\n")
+    return build.result
 
 
 def test_imagedefinitions_names_the_container_and_the_pushed_digest(tmp_path):
@@ -85,7 +77,9 @@ def test_layers_come_from_and_go_to_the_registry_cache(tmp_path):
     run_buildspec(tmp_path)
     calls = (tmp_path / "calls.log").read_text()
     cache = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod-buildcache:buildcache"
-    assert "docker buildx create --name ecs-cicd --driver docker-container --use" in calls
+    buildkit = f"moby/buildkit:{DOWNLOADS['buildkit'].version}@sha256:{DOWNLOADS['buildkit'].sha256}"
+    builder = "docker buildx create --name ecs-cicd --driver docker-container"
+    assert f"{builder} --driver-opt image=docker.io/{buildkit}" in calls
     build = next(line for line in calls.splitlines() if line.startswith("docker buildx build"))
     assert f"--cache-from type=registry,ref={cache}" in build
     assert f"--cache-to type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true" in build
@@ -160,5 +154,80 @@ def test_the_image_scan_gate_fails_the_build_at_or_above_the_configured_severity
     assert (result.returncode == 0) is passes, result.stderr
     assert (tmp_path / "deploy" / "imagedefinitions.json").exists() is passes
     calls = (tmp_path / "calls.log").read_text()
-    wait = "aws ecr wait image-scan-complete --region eu-west-1 --repository-name orders-api-prod"
-    assert f"{wait} --image-id imageDigest={DIGEST}" in calls
+    look = "aws ecr describe-image-scan-findings --region eu-west-1 --repository-name orders-api-prod"
+    assert f"{look} --image-id imageDigest={DIGEST} --query imageScanStatus.status" in calls
+
+
+@pytest.mark.parametrize("status", sorted(SCAN_STATUSES))
+def test_every_scan_status_ecr_documents_is_handled(tmp_path, status):
+    """Basic scanning says COMPLETE, Inspector's enhanced scanning ACTIVE; an image that cannot be
+    scanned cannot be vouched for. `aws ecr wait image-scan-complete` knew only the first."""
+    then = "COMPLETE" if SCAN_STATUSES[status] == "wait" else status
+    result = run_buildspec(tmp_path, FAKE_STATUSES=f"{status} {then}")
+    assert (result.returncode == 0) is (SCAN_STATUSES[status] != "fail"), result.stderr
+    assert (tmp_path / "deploy" / "imagedefinitions.json").exists() is (result.returncode == 0)
+
+
+def test_the_scan_statuses_are_exactly_those_of_ecrs_api():
+    model = botocore.session.get_session().get_service_model("ecr")
+    assert set(SCAN_STATUSES) == set(model.shape_for("ScanStatus").enum)
+
+
+def test_a_scan_that_never_finishes_fails_the_build(tmp_path):
+    result = run_buildspec(tmp_path, FAKE_STATUSES="IN_PROGRESS", SCAN_WAIT_ATTEMPTS="3")
+    assert result.returncode != 0 and "still IN_PROGRESS after 3 looks" in result.stderr
+    assert not (tmp_path / "deploy").exists() or not (tmp_path / "deploy" / "imagedefinitions.json").exists()
+
+
+def test_buildkit_and_the_dockerfile_frontend_are_pinned_by_digest_and_come_through_the_mirror(tmp_path):
+    mirror = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/prod-docker-hub"
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("# syntax=attacker/frontend:latest\nFROM node:20\n")
+    assert run_buildspec(tmp_path, DOCKER_HUB_MIRROR=mirror).returncode == 0
+    calls = (tmp_path / "calls.log").read_text()
+    for pin, where in (("buildkit", "--driver-opt image="), ("dockerfile-frontend", "BUILDKIT_SYNTAX=")):
+        download = DOWNLOADS[pin]
+        pinned = rf"{re.escape(mirror)}/\S+:{re.escape(download.version)}@sha256:{download.sha256}"
+        assert re.search(where + pinned, calls), pin
+
+
+TASKDEF = {
+    "taskDefinitionArn": "arn:aws:ecs:eu-west-1:111122223333:task-definition/orders:7",
+    "family": "orders",
+    "revision": 7,
+    "status": "ACTIVE",
+    "registeredAt": "2026-11-30T10:00:00Z",
+    "containerDefinitions": [
+        {"name": "app", "image": "old@sha256:00", "portMappings": [{"containerPort": 9000}]},
+        {"name": "envoy", "image": "envoy:v1"},
+    ],
+}
+
+
+def test_blue_green_on_an_existing_service_derives_taskdef_from_the_running_family(tmp_path):
+    appspec = "version: 0.0\nResources: []\n"
+    result = run_buildspec(tmp_path, TASK_FAMILY="orders", APPSPEC_TEMPLATE=appspec, FAKE_TASKDEF=json.dumps(TASKDEF))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "aws ecs describe-task-definition --region eu-west-1 --task-definition orders"
+        in (tmp_path / "calls.log").read_text()
+    )
+    taskdef = json.loads((tmp_path / "deploy" / "taskdef.json").read_text())
+    assert "taskDefinitionArn" not in taskdef and "revision" not in taskdef and "registeredAt" not in taskdef
+    assert [c["image"] for c in taskdef["containerDefinitions"]] == ["<IMAGE1_NAME>", "envoy:v1"]
+    assert (tmp_path / "deploy" / "appspec.yaml").read_text() == appspec + "\n"
+
+
+def test_blue_green_fails_when_the_running_family_has_no_such_container(tmp_path):
+    result = run_buildspec(
+        tmp_path, TASK_FAMILY="orders", CONTAINER_NAME="web", APPSPEC_TEMPLATE="x", FAKE_TASKDEF=json.dumps(TASKDEF)
+    )
+    assert result.returncode != 0 and "no container web" in result.stderr
+
+
+def test_blue_green_on_a_created_service_writes_the_rendered_template(tmp_path):
+    template = json.dumps({"family": "orders", "containerDefinitions": [{"name": "app", "image": "<IMAGE1_NAME>"}]})
+    result = run_buildspec(tmp_path, TASKDEF_TEMPLATE=template, APPSPEC_TEMPLATE="x")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "deploy" / "taskdef.json").read_text()) == json.loads(template)
+    assert "describe-task-definition" not in (tmp_path / "calls.log").read_text()
