@@ -165,8 +165,7 @@ class ImageBuild(pulumi.ComponentResource):
             allow("ReadWriteBuildCache", _ECR_CACHE_ACTIONS, [self.cache_repository.arn]),
             *secret_read_statements(secrets, account, "Build"),
         ]
-        if source.full_clone:
-            statements.append(source.use_connection_statement("FullCloneUseConnection"))
+        statements += source.reader_statements("FullCloneUseConnection")
         if mirror is not None:
             statements.append(mirror.pull_statement("PullBaseImagesThroughCache"))
         if args.get("task_family") and not args.get("taskdef_template"):

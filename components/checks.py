@@ -55,6 +55,7 @@ class ServiceCheck(pulumi.ComponentResource):
             store=args["artifact_store"],
             account=args.get("account") or AwsAccount.current(),
             writes_artifacts=False,
+            statements=args["source"].reader_statements("FullCloneUseConnection"),
             environment_variables=[
                 {"name": "SERVICE_URL", "value": args["url"], "type": "PLAINTEXT"},
                 {"name": "CHECK_TIMEOUT_SECONDS", "value": str(timeout), "type": "PLAINTEXT"},
@@ -113,6 +114,7 @@ class TestCommands(pulumi.ComponentResource):
             store=args["artifact_store"],
             account=args.get("account") or AwsAccount.current(),
             writes_artifacts=False,
+            statements=args["source"].reader_statements("FullCloneUseConnection"),
             environment_variables=[{"name": "TEST_COMMANDS", "value": "\n".join(commands), "type": "PLAINTEXT"}],
             compute_type=args.get("compute_type", "BUILD_GENERAL1_SMALL"),
             log_retention_days=args.get("log_retention_days", 30),

@@ -66,6 +66,7 @@ class SecurityScans(pulumi.ComponentResource):
                 store=args["artifact_store"],
                 account=account,
                 writes_artifacts=False,
+                statements=source.reader_statements("FullCloneUseConnection"),
                 privileged=False,
                 log_retention_days=args.get("log_retention_days", 30),
                 permissions_boundary=args.get("permissions_boundary"),

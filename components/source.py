@@ -94,6 +94,17 @@ class GitHubSource(pulumi.ComponentResource):
         """`UseConnection` on this connection, only for this repository (CICD-SEC-8)."""
         return self.connection_arn.apply(lambda arn: _use_connection(sid, arn, self.repository))
 
+    def reader_statements(self, sid: str) -> list[pulumi.Output[dict]]:
+        """What a CodeBuild project that reads this stage's artifact needs besides the artifact:
+        with a full clone (CODEBUILD_CLONE_REF) CodeBuild clones the repository through the
+        connection, as the project's role, so that role needs `UseConnection` on it
+        (https://docs.aws.amazon.com/codepipeline/latest/userguide/troubleshooting.html#codebuild-role-connections).
+        AWS does not say whether that call carries `FullRepositoryId`, so the repository condition
+        applies when the key is there (IfExists) rather than lock the clone out when it is not."""
+        if not self.full_clone:
+            return []
+        return [self.connection_arn.apply(lambda arn: _use_connection(sid, arn, self.repository, if_exists=True))]
+
     def trigger(
         self,
         file_paths: Optional[Mapping[str, Sequence[str]]] = None,
@@ -120,7 +131,7 @@ class GitHubSource(pulumi.ComponentResource):
         return aws.codepipeline.PipelineTriggerArgs(provider_type="CodeStarSourceConnection", git_configuration=git)
 
 
-def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Output[dict]:
+def _use_connection(sid: str, connection_arn: str, repository: str, if_exists: bool = False) -> pulumi.Output[dict]:
     # Connections made before the CodeConnections rename carry the codestar-connections prefix,
     # and IAM evaluates the action and condition under the prefix of the connection's ARN.
     prefix = connection_arn.split(":")[2] if connection_arn.startswith("arn:") else "codeconnections"
@@ -129,5 +140,5 @@ def _use_connection(sid: str, connection_arn: str, repository: str) -> pulumi.Ou
         [f"{prefix}:UseConnection"],
         [connection_arn],
         # StringEquals, not ForAllValues: a request that lacks the key must not match vacuously.
-        condition={"StringEquals": {f"{prefix}:FullRepositoryId": repository}},
+        condition={("StringEqualsIfExists" if if_exists else "StringEquals"): {f"{prefix}:FullRepositoryId": repository}},
     )

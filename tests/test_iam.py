@@ -2,11 +2,13 @@
 
 import json
 
+import pytest
+
 from components.iam import SOURCE_KEYS_SENT
 from components.settings import stack_settings
 from components.testing import run_stack
 
-from .helpers import evaluated, policy_of, statements_by_sid
+from .helpers import evaluated, policy_of, stack_settings_of, statements_by_sid
 
 # Statements that may use Resource "*", each because AWS offers no resource-level permission
 # for its actions. Any other wildcard resource fails the suite.
@@ -122,11 +124,41 @@ def test_the_build_role_reads_exactly_the_configured_secrets():
     assert "ReadBuildSecrets" not in dev and "ReadBuildParameters" not in dev
 
 
-def test_full_clone_grants_the_build_role_the_connection_and_zip_does_not():
-    staging = statements_by_sid(policy_of(evaluated("staging"), "orders-api-staging-build-role"))
-    assert staging["FullCloneUseConnection"]["Resource"] == [evaluated("staging").outputs["connectionArn"]]
-    dev = statements_by_sid(policy_of(evaluated("dev"), "orders-api-dev-build-role"))
-    assert "FullCloneUseConnection" not in dev
+def codebuild_readers_of_the_source(run):
+    """(action, its project's role policy) for every CodeBuild action that reads the source artifact."""
+    projects = {p.inputs["name"]: p for p in run.of_type("aws:codebuild/project:Project")}
+    roles = {r.inputs["arn"]: r for r in run.of_type("aws:iam/role:Role")}
+    pipeline = run.one("aws:codepipeline/pipeline:Pipeline").inputs
+    source = pipeline["stages"][0]["actions"][0]
+    for stage in pipeline["stages"][1:]:
+        for action in stage["actions"]:
+            if action["provider"] == "CodeBuild" and source["outputArtifacts"][0] in action.get("inputArtifacts", []):
+                role = roles[projects[action["configuration"]["ProjectName"]].inputs["serviceRole"]]
+                yield source, action, run.named(f"{role.name}-policy").json_input("policy")
+
+
+@pytest.mark.parametrize("full_clone", [True, False])
+def test_every_codebuild_action_on_a_full_clone_may_use_the_connection_and_none_on_a_zip(stack, full_clone):
+    """CodeBuild clones a CODEBUILD_CLONE_REF artifact through the connection, as the project's
+    role: the image build, the scans, the tests and the check alike."""
+    source = {**stack_settings_of(stack)["ecs-cicd:source"], "fullClone": full_clone}
+    overrides = {"ecs-cicd:source": source, "ecs-cicd:build": {"testCommands": ["make test"]}}
+    run = run_stack(stack, overrides)
+    readers = list(codebuild_readers_of_the_source(run))
+    assert len(readers) >= 5  # image, three scans, tests (and the check where there is one)
+    for source_action, action, policy in readers:
+        assert source_action["configuration"]["OutputArtifactFormat"] == (
+            "CODEBUILD_CLONE_REF" if full_clone else "CODE_ZIP"
+        )
+        uses = [s for s in policy["Statement"] if any(a.endswith(":UseConnection") for a in s["Action"])]
+        if not full_clone:
+            assert uses == [], action["name"]
+            continue
+        (use,) = uses
+        assert use["Resource"] == [run.outputs["connectionArn"]], action["name"]
+        assert use["Condition"] == {
+            "StringEqualsIfExists": {"codeconnections:FullRepositoryId": source["repository"]}
+        }, action["name"]
 
 
 def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings):
@@ -170,6 +202,7 @@ def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings)
 
 
 def test_scan_projects_read_the_source_and_write_logs_only(run, settings):
+    clone = {"codeconnections:UseConnection"} if settings.source.full_clone else set()
     for scan in ("sca", "sast", "secrets"):
         policy = policy_of(run, f"{settings.pipeline.name}-scan-{scan}-role")
         actions = {action for statement in policy["Statement"] for action in statement["Action"]}
@@ -179,6 +212,7 @@ def test_scan_projects_read_the_source_and_write_logs_only(run, settings):
             "s3:GetObject",
             "s3:GetObjectVersion",
             "kms:Decrypt",
+            *clone,
         }
 
 
