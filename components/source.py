@@ -140,5 +140,7 @@ def _use_connection(sid: str, connection_arn: str, repository: str, if_exists: b
         [f"{prefix}:UseConnection"],
         [connection_arn],
         # StringEquals, not ForAllValues: a request that lacks the key must not match vacuously.
-        condition={("StringEqualsIfExists" if if_exists else "StringEquals"): {f"{prefix}:FullRepositoryId": repository}},
+        condition={
+            ("StringEqualsIfExists" if if_exists else "StringEquals"): {f"{prefix}:FullRepositoryId": repository}
+        },
     )
