@@ -19,7 +19,7 @@ from .bluegreen import CodeDeployBlueGreen
 from .build import ImageBuild
 from .checks import ServiceCheck, TestCommands
 from .contract import ContainerContract
-from .deploy import EcsDeploy, roles_of_running_service
+from .deploy import EcsDeploy, running_service
 from .pipeline import Pipeline
 from .pullcache import DockerHubCache
 from .security import SecurityScans
@@ -77,12 +77,16 @@ def deliver(
     *,
     connection_arn: Optional[pulumi.Input[str]] = None,
     task_role_arns: Optional[Sequence[pulumi.Input[str]]] = None,
+    task_family: Optional[pulumi.Input[str]] = None,
     parent: Optional[pulumi.Resource] = None,
 ) -> Delivery:
     """One service's pipeline: Source -> Build (+ scans, tests) -> [Approve] -> Deploy (+ check).
 
     `connection_arn` is a connection shared with other services (used when the service names none);
-    `task_role_arns` the roles an existing service's deploy may pass (read from it when None)."""
+    `task_role_arns` and `task_family` the roles an existing service's deploy may pass and the
+    family it registers revisions of (read from the running service when None)."""
+    if (task_role_arns is None) != (task_family is None):
+        raise ValueError("deliver(): give task_role_arns and task_family together, or neither")
     name = svc.pipeline.name
     account, artifacts, boundary = shared.account, shared.artifacts, shared.permissions_boundary
     docker_hub = shared.docker_hub
@@ -141,6 +145,24 @@ def deliver(
         else None
     )
 
+    # An existing service: read once, checked against the container contract (its name, and on
+    # blue/green its port), with the ARN, family and roles its deploy is scoped to.
+    if service is not None:
+        service_arn = None
+        task_role_arns, task_family = service.task_role_arns, service.task_definition.family
+    elif task_role_arns is None:
+        running = running_service(
+            account,
+            svc.service.cluster,
+            svc.service.name,
+            contract.name,
+            port=contract.port if blue_green else None,
+            parent=parent,
+        )
+        service_arn, task_role_arns, task_family = running.arn, running.role_arns, running.family
+    else:
+        service_arn = None
+
     build = ImageBuild(
         f"{name}-build",
         {
@@ -162,9 +184,7 @@ def deliver(
             **(
                 {
                     "appspec": contract.appspec(),
-                    **(
-                        {"taskdef_template": service.taskdef_template} if service else {"task_family": svc.service.name}
-                    ),
+                    **({"taskdef_template": service.taskdef_template} if service else {"task_family": task_family}),
                 }
                 if blue_green
                 else {}
@@ -226,7 +246,6 @@ def deliver(
         else None
     )
 
-    task_role_arns = service.task_role_arns if service else task_role_arns
     if blue_green:
         deploy = CodeDeployBlueGreen(
             f"{name}-deploy",
@@ -238,8 +257,7 @@ def deliver(
                 "created_service": service,
                 "application": svc.deploy.blue_green.application,
                 "deployment_group": svc.deploy.blue_green.deployment_group,
-                "task_role_arns": task_role_arns
-                or roles_of_running_service(account, svc.service.cluster, svc.service.name, svc.service.container),
+                "task_role_arns": task_role_arns,
                 "deployment_config": svc.deploy.blue_green.deployment_config,
                 "termination_wait_minutes": svc.deploy.blue_green.termination_wait_minutes,
                 "permissions_boundary": boundary,
@@ -257,6 +275,8 @@ def deliver(
                 "service": svc.service.name,
                 "timeout_minutes": svc.deploy.timeout_minutes,
                 "task_role_arns": task_role_arns,
+                "task_family": task_family,
+                **({"service_arn": service_arn} if service_arn is not None else {}),
                 "account": account,
             },
             opts,

@@ -3,6 +3,7 @@
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Optional, TypedDict
 
 import pulumi
@@ -26,6 +27,12 @@ class EcsDeployArgs(TypedDict, total=False):
     task_role_arns: Optional[Sequence[pulumi.Input[str]]]
     """The task and execution role ARNs of the service's task definition, the only roles the
     pipeline may pass. When None they are read from the running service."""
+    task_family: pulumi.Input[str]
+    """The service's task definition family: the deploy registers (and tags) revisions of it.
+    Read from the running service when the roles are."""
+    service_arn: pulumi.Input[str]
+    """The service's ARN. Default: the long format (`service/<cluster>/<name>`); services made
+    before 2021 may keep `service/<name>`, which `running_service()` reads as it is."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -50,16 +57,17 @@ class EcsDeploy(pulumi.ComponentResource):
         account = args.get("account") or AwsAccount.current()
         cluster, service = args["cluster"], args["service"]
         cluster_arn = account.arn("ecs", f"cluster/{cluster}")
-        service_arn = account.arn("ecs", f"service/{cluster}/{service}")
 
-        role_arns = args.get("task_role_arns")
+        role_arns, family = args.get("task_role_arns"), args.get("task_family")
+        service_arn = args.get("service_arn") or account.arn("ecs", f"service/{cluster}/{service}")
         if role_arns is None:
-            running = _running_task_definition(account, cluster, service, self)
-            running = _having_container(running, build.container_name, cluster, service)
-            role_arns, family = [running.execution_role_arn, running.task_role_arn], running.family
-        else:
-            family = None
+            running = running_service(account, cluster, service, build.container_name, parent=self)
+            role_arns, family, service_arn = running.role_arns, running.family, running.arn
+        if family is None:
+            raise ValueError(f"EcsDeploy {name}: task_family is required with task_role_arns")
 
+        # The minimum permissions of the ECS deploy action, scoped to this service and its family
+        # (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html).
         statements: list[Statement] = [
             allow("UpdateTheService", ["ecs:DescribeServices", "ecs:UpdateService"], [service_arn]),
             # RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
@@ -67,6 +75,14 @@ class EcsDeploy(pulumi.ComponentResource):
                 "TaskDefinitionsNoResourceLevelPermissions",
                 ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
                 ["*"],
+            ),
+            # The action copies the running revision with its tags: registering a tagged revision
+            # needs TagResource on the family, only as part of the registration.
+            allow(
+                "TagNewRevisions",
+                ["ecs:TagResource"],
+                [pulumi.Output.concat(account.arn("ecs", "task-definition/"), family, ":*")],
+                condition={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
             ),
             allow("WatchServiceTasks", ["ecs:DescribeTasks"], [account.arn("ecs", f"task/{cluster}/*")]),
             # ListTasks is authorised on container instances, so it is scoped by the ecs:cluster condition.
@@ -78,15 +94,6 @@ class EcsDeploy(pulumi.ComponentResource):
             ),
             pass_task_roles(role_arns),
         ]
-        if family is not None:
-            statements.append(
-                allow(
-                    "TagNewRevisions",
-                    ["ecs:TagResource"],
-                    [pulumi.Output.concat(account.arn("ecs", "task-definition/"), family, ":*")],
-                    condition={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-                )
-            )
 
         self.stage = StageDefinition(
             name="Deploy",
@@ -112,49 +119,69 @@ class EcsDeploy(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _running_task_definition(
-    account: AwsAccount, cluster: str, service: str, parent: Optional[pulumi.Resource] = None
-) -> pulumi.Output[aws.ecs.GetTaskDefinitionResult]:
-    """The service's current task definition: its roles are what a new revision will pass."""
+@dataclass(frozen=True)
+class RunningService:
+    """An existing service as `pulumi up` finds it."""
+
+    arn: pulumi.Output[str]
+    """Its ARN as ECS reports it: `service/<cluster>/<name>`, or `service/<name>` for a service
+    made before the 2021 ARN format (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-account-settings.html)."""
+    family: pulumi.Output[str]
+    """The family of its current task definition: what a deploy registers revisions of."""
+    role_arns: list[pulumi.Output[str]]
+    """The execution and task roles of its task definition: the only roles a deploy may pass."""
+
+
+def running_service(
+    account: AwsAccount,
+    cluster: str,
+    service: str,
+    container: str,
+    port: Optional[int] = None,
+    parent: Optional[pulumi.Resource] = None,
+) -> RunningService:
+    """Read an existing service and its current task definition, and stop `pulumi up` now (not the
+    first deploy at night) when the task definition has no `container`, or, with `port`, when that
+    container does not listen on it (a blue/green deploy routes the load balancer to that port)."""
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     cluster_arn = account.arn("ecs", f"cluster/{cluster}")
-    running = aws.ecs.get_service_output(cluster_arn=cluster_arn, service_name=service, opts=invoke)
-    return aws.ecs.get_task_definition_output(task_definition=running.task_definition, opts=invoke)
-
-
-def roles_of_running_service(
-    account: AwsAccount, cluster: str, service: str, container: Optional[str] = None
-) -> list[pulumi.Output[str]]:
-    """Execution and task role ARNs of an existing service: the only roles a deploy may pass.
-    With `container`, also checks that the service runs a container of that name."""
-    running = _running_task_definition(account, cluster, service)
-    if container is not None:
-        running = _having_container(running, container, cluster, service)
-    return [running.execution_role_arn, running.task_role_arn]
+    found = aws.ecs.get_service_output(cluster_arn=cluster_arn, service_name=service, opts=invoke)
+    task_definition = aws.ecs.get_task_definition_output(task_definition=found.task_definition, opts=invoke)
+    checked = task_definition.apply(lambda t: _check_container(t, container, port, cluster, service))
+    return RunningService(
+        arn=found.arn,
+        family=checked.family,
+        role_arns=[checked.execution_role_arn, checked.task_role_arn],
+    )
 
 
 class ContainerMismatchError(pulumi.RunError):
-    """The container contract names a container the running service does not have."""
+    """The container contract names a container (or port) the running service does not have."""
 
 
-def _having_container(
-    running: pulumi.Output[aws.ecs.GetTaskDefinitionResult], container: str, cluster: str, service: str
-) -> pulumi.Output[aws.ecs.GetTaskDefinitionResult]:
-    """Fail `pulumi up` now, not the first deploy at night: the image definitions would name a
-    container the service's task definition does not have, and ECS would reject the deploy."""
-
-    def check(task_definition: aws.ecs.GetTaskDefinitionResult) -> aws.ecs.GetTaskDefinitionResult:
-        definitions = task_definition.container_definitions
-        if not definitions:
-            return task_definition  # not known (a preview of a new service, or a harness that does not say)
-        names = [c.get("name") for c in json.loads(definitions)]
-        if container not in names:
-            running_containers = ", ".join(map(str, names))
-            raise ContainerMismatchError(
-                f"ecs-cicd:service.container = {container!r}, but service {service} in cluster {cluster} runs "
-                f"{task_definition.family}:{task_definition.revision}, whose containers are {running_containers}; "
-                "set ecs-cicd:service.container to the one that runs the built image"
-            )
-        return task_definition
-
-    return running.apply(check)
+def _check_container(
+    task_definition: aws.ecs.GetTaskDefinitionResult,
+    container: str,
+    port: Optional[int],
+    cluster: str,
+    service: str,
+) -> aws.ecs.GetTaskDefinitionResult:
+    definitions = task_definition.container_definitions
+    if not definitions:
+        return task_definition  # not known (a preview of a new service, or a harness that does not say)
+    containers = {c.get("name"): c for c in json.loads(definitions)}
+    running = f"{task_definition.family}:{task_definition.revision}"
+    if container not in containers:
+        raise ContainerMismatchError(
+            f"ecs-cicd:service.container = {container!r}, but service {service} in cluster {cluster} runs "
+            f"{running}, whose containers are {', '.join(map(str, containers))}; "
+            "set ecs-cicd:service.container to the one that runs the built image"
+        )
+    ports = [m.get("containerPort") for m in containers[container].get("portMappings") or []]
+    if port is not None and port not in ports:
+        raise ContainerMismatchError(
+            f"ecs-cicd:service.port = {port}, but container {container} of {running} (service {service} in "
+            f"cluster {cluster}) listens on {', '.join(map(str, ports)) or 'no port'}; set ecs-cicd:service.port "
+            "to the port the load balancer's target groups send traffic to"
+        )
+    return task_definition

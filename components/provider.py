@@ -160,6 +160,9 @@ class ServicePipelineArgs(TypedDict, total=False):
     when both are omitted they are read from the running service."""
     task_role_arn: pulumi.Input[str]
     """The service's task role (see `executionRoleArn`)."""
+    task_family: str
+    """The family of the service's task definition, which the deploy registers revisions of.
+    Required with `executionRoleArn` and `taskRoleArn`; read from the running service otherwise."""
     repository_name: str
     """ECR repository for the image. Default: `<name>-build`."""
     compute_type: str
@@ -263,13 +266,16 @@ class ServicePipeline(pulumi.ComponentResource):
             skip_security_scans=config.insecure.skip_security_scans,
         )
         role_arns = [args[k] for k in ("execution_role_arn", "task_role_arn") if args.get(k)]
-        delivery = deliver(svc, shared, task_role_arns=role_arns or None, parent=self)
+        delivery = deliver(
+            svc, shared, task_role_arns=role_arns or None, task_family=args.get("task_family"), parent=self
+        )
         store.limit_key_use(delivery.key_users)
         alerts = PipelineAlerts(
             f"{name}-alerts",
             {
                 "artifact_store": store,
                 "pipelines": {"pipeline": delivery.watched()},
+                "home_region": pulumi.Config("aws").get("region"),
                 "emails": list(args.get("alert_emails", ())),
                 "tags": dict(svc.tags),
             },

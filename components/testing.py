@@ -275,6 +275,8 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
             "id": "aws",
         },
         "aws:ecs/getService:getService": lambda args: {
+            "arn": f"arn:aws:ecs:{region}:{account_id}:service/{args['clusterArn'].rsplit('/', 1)[-1]}/"
+            f"{args['serviceName']}",
             "serviceName": args["serviceName"],
             "clusterArn": args["clusterArn"],
             "taskDefinition": f"arn:aws:ecs:{region}:{account_id}:task-definition/{args['serviceName']}:7",

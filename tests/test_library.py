@@ -51,6 +51,7 @@ def two_services_sharing_one_store():
                 "cluster": "shared",
                 "service": service,
                 "task_role_arns": [f"arn:aws:iam::111122223333:role/{service}-task"],
+                "task_family": service,
             },
         )
         pipeline = Pipeline(
@@ -87,7 +88,9 @@ def test_the_pipeline_refuses_a_deploy_whose_input_no_stage_produces():
         store = ArtifactStore("store", {"protect": False})
         source = GitHubSource("src", {"repository": "acme/app"})
         build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
-        deploy = EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", "task_role_arns": []})
+        deploy = EcsDeploy(
+            "dep", {"build": build, "cluster": "c", "service": "s", "task_role_arns": [], "task_family": "s"}
+        )
         Pipeline("no-build", {"stages": [source.stage, deploy.stage], "artifact_store": store})
 
     with pytest.raises(ValueError, match=r"Deploy/Service reads \['BuildOutput'\], which no earlier stage produces"):

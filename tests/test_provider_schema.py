@@ -348,6 +348,7 @@ def test_service_pipeline_through_the_provider():
             **SERVICE,
             "executionRoleArn": "arn:aws:iam::111122223333:role/api-execution",
             "taskRoleArn": "arn:aws:iam::111122223333:role/api-task",
+            "taskFamily": "api",
             "buildTimeoutMinutes": 30.0,
             "deployTimeoutMinutes": 15.0,
             "testCommands": ["make test"],

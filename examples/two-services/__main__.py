@@ -97,6 +97,7 @@ for name, spec in sorted(services.items()):
             "cluster": spec["cluster"],
             "service": spec["service"],
             "task_role_arns": [account.arn("iam", f"role/{role}", regional=False) for role in spec["taskRoles"]],
+            "task_family": spec["taskFamily"],
             "account": account,
         },
     )
