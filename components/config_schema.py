@@ -478,8 +478,9 @@ KEYS: dict[str, dict] = {
             },
             "rollbackOnFailure": {
                 "type": "boolean",
-                "default": True,
-                "description": "Roll the deploy stage back (CodePipeline V2) when the deploy or its check fails.",
+                "description": "Roll the deploy stage back (CodePipeline V2) when the deploy or its check fails. "
+                "Defaults to true, except with `pipeline.executionMode: PARALLEL`, where AWS offers no stage "
+                "rollback (and setting it true is an error).",
             },
             "timeoutMinutes": {
                 "type": "integer",

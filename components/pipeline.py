@@ -152,6 +152,11 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
         raise ValueError(
             f"Pipeline {name}: execution_mode={mode!r} is not allowed; allowed: {', '.join(EXECUTION_MODES)}"
         )
+    if mode == "PARALLEL" and any(stage.on_failure and stage.on_failure.result == "ROLLBACK" for stage in stages):
+        raise ValueError(
+            f"Pipeline {name}: a stage rolls back on failure, which AWS does not allow in PARALLEL mode; "
+            "allowed: QUEUED or SUPERSEDED, or no rollback"
+        )
     for stage in stages:
         unknown = set(stage.action_role_statements) - {action.name for action in stage.actions}
         if unknown:

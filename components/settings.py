@@ -487,6 +487,17 @@ def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
     if pipeline["executionMode"] is None:
         pipeline["executionMode"] = "QUEUED" if is_prod else "SUPERSEDED"
     problems = []
+    # "For pipelines in PARALLEL mode, stage rollback is not available."
+    # https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html#concepts-how-it-works-executions
+    parallel = pipeline["executionMode"] == "PARALLEL"
+    if deploy["rollbackOnFailure"] is None:
+        deploy["rollbackOnFailure"] = not parallel
+    elif deploy["rollbackOnFailure"] and parallel:
+        problems.append(
+            f"{NAMESPACE}:{prefix}deploy.rollbackOnFailure = True is not allowed with pipeline.executionMode "
+            "PARALLEL; allowed: false (AWS offers no stage rollback in PARALLEL mode), or executionMode QUEUED "
+            "or SUPERSEDED"
+        )
     if is_prod and not deploy["requireApproval"] and not values["insecure"]["allowUnapprovedProdDeploys"]:
         problems.append(
             f"{NAMESPACE}:{prefix}deploy.requireApproval = False is not allowed in prod; allowed: true, or set "

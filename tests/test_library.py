@@ -113,3 +113,24 @@ def test_components_validate_their_arguments(args, message):
 
     with pytest.raises(ValueError, match=message):
         run_program(program)
+
+
+def test_the_pipeline_refuses_a_rollback_in_parallel_mode():
+    def program():
+        store = ArtifactStore("store", {})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        deploy = EcsDeploy(
+            "dep", {"build": build, "cluster": "c", "service": "s", "task_role_arns": [], "task_family": "s"}
+        )
+        Pipeline(
+            "p",
+            {
+                "stages": [source.stage, build.stage, deploy.stage.rolling_back_on_failure()],
+                "artifact_store": store,
+                "execution_mode": "PARALLEL",
+            },
+        )
+
+    with pytest.raises(ValueError, match="AWS does not allow in PARALLEL mode"):
+        run_program(program, {"aws:region": "eu-west-1"})

@@ -367,3 +367,16 @@ def test_only_the_load_balancer_reaches_the_tasks_and_the_tasks_reach_out_over_h
     assert (from_alb["fromPort"], from_alb["toPort"], "cidrIpv4" in from_alb) == (8080, 8080, False)
     assert egress["orders-api-staging-service-tasks-to-https"]["fromPort"] == 443
     assert "cidrIpv4" not in egress["orders-api-staging-service-alb-to-tasks"]
+
+
+def test_parallel_pipelines_do_not_roll_back_because_aws_does_not_allow_it():
+    run = run_stack("dev", {"ecs-cicd:pipeline": {"executionMode": "PARALLEL"}})
+    deploy = stages(run)["Deploy"]
+    assert run.one("aws:codepipeline/pipeline:Pipeline").inputs["executionMode"] == "PARALLEL"
+    assert "onFailure" not in deploy
+    with pytest.raises(SettingsError, match=r"deploy.rollbackOnFailure = True is not allowed with pipeline"):
+        run_stack(
+            "dev",
+            {"ecs-cicd:pipeline": {"executionMode": "PARALLEL"}, "ecs-cicd:deploy": {"rollbackOnFailure": True}},
+        )
+    assert stages(run_stack("dev"))["Deploy"]["onFailure"] == {"result": "ROLLBACK"}
