@@ -113,7 +113,8 @@ pulumi.export(
             "pipelineConsoleUrl": d.pipeline.console_url,
             "ecrRepositoryUrl": d.build.repository.repository_url,
             "connectionArn": d.source.connection_arn,
-            **({"serviceUrl": d.service.health_url} if d.service else {}),
+            **({"serviceUrl": d.service.health_url} if d.service and d.service.health_url else {}),
+            **({"loadBalancerDnsName": d.service.load_balancer_dns_name} if d.service else {}),
         }
         for service_name, d in deliveries.items()
     },
@@ -125,7 +126,9 @@ if len(deliveries) == 1:  # the one-service shorthand keeps flat outputs
     pulumi.export("ecrRepositoryUrl", only.build.repository.repository_url)
     pulumi.export("connectionArn", only.source.connection_arn)
     if only.service is not None:
-        pulumi.export("serviceUrl", only.service.health_url)
+        if only.service.health_url is not None:
+            pulumi.export("serviceUrl", only.service.health_url)
+        pulumi.export("loadBalancerDnsName", only.service.load_balancer_dns_name)
 created = next((d.source for d in deliveries.values() if d.source.handshake_url is not None), None)
 if created is not None:
     pulumi.export("connectionHandshakeUrl", created.handshake_url)

@@ -375,6 +375,23 @@ KEYS: dict[str, dict] = {
                 "description": "ACM certificate for the HTTPS listener of a created service. Required with "
                 "`create: true` unless `insecure.allowHttp` is set.",
             },
+            "domainName": {
+                "type": "string",
+                "maxLength": 253,
+                "pattern": r"^(?=.{1,253}$)((?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$",
+                "x-allowed": "a lowercase DNS name the certificate covers, e.g. orders.example.com",
+                "description": "The created service's DNS name, which `certificateArn` must cover: the post-deploy "
+                "check calls `https://<domainName><healthCheckPath>`. No certificate can cover the load "
+                "balancer's own `elb.amazonaws.com` name, so with a certificate this (or "
+                "`deploy.healthCheckUrl`) is required.",
+            },
+            "hostedZoneId": {
+                "type": "string",
+                "pattern": r"^Z[A-Z0-9]{1,31}$",
+                "x-allowed": "a Route 53 hosted zone ID, e.g. Z0123456789ABCDEFGHIJ",
+                "description": "Route 53 hosted zone of `domainName`: an alias record points the name at the load "
+                "balancer. Without it, point the name at the exported load balancer DNS name yourself.",
+            },
             "availabilityZones": {
                 "type": "integer",
                 "minimum": 2,

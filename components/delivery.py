@@ -128,6 +128,8 @@ def deliver(
                 "unhealthy_threshold": svc.service.unhealthy_threshold,
                 "deregistration_delay_seconds": svc.service.deregistration_delay_seconds,
                 "certificate_arn": svc.service.certificate_arn,
+                "domain_name": svc.service.domain_name,
+                "hosted_zone_id": svc.service.hosted_zone_id,
                 "availability_zones": svc.service.availability_zones,
                 "nat_gateways": svc.service.nat_gateways,
                 "blue_green": blue_green,

@@ -57,6 +57,11 @@ class EcsServiceArgs(TypedDict, total=False):
     """Default 30 (AWS: 300)."""
     certificate_arn: Optional[str]
     """ACM certificate: HTTPS on 443 and a redirect from 80. Without it, plain HTTP on 80."""
+    domain_name: Optional[str]
+    """The DNS name the certificate covers: the health URL uses it (no certificate covers the load
+    balancer's own name, so with a certificate and without this there is no `health_url`)."""
+    hosted_zone_id: Optional[str]
+    """Route 53 zone of `domain_name`: an alias record points the name at the load balancer."""
     availability_zones: int
     """VPC availability zones. Default 2."""
     nat_gateways: str
@@ -91,7 +96,10 @@ class EcsService(pulumi.ComponentResource):
     prod_listener: aws.lb.Listener
     test_listener: Optional[aws.lb.Listener]
     alarm_names: list[pulumi.Output[str]]
-    health_url: pulumi.Output[str]
+    health_url: Optional[pulumi.Output[str]]
+    """Where the service answers its health check over a name its certificate covers (None with a
+    certificate but no `domain_name`)."""
+    load_balancer_dns_name: pulumi.Output[str]
     taskdef_template: pulumi.Output[str]
 
     def __init__(self, name: str, args: EcsServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -99,6 +107,7 @@ class EcsService(pulumi.ComponentResource):
         for required in ("cluster", "service", "container", "image_repository_arn"):
             if required not in args:
                 raise ValueError(f"EcsService {name}: {required} is required")
+
         contract: ContainerContract = args["container"]
         account = args.get("account") or AwsAccount.current()
         tags = dict(args.get("tags", {}))
@@ -219,9 +228,30 @@ class EcsService(pulumi.ComponentResource):
         if args.get("autoscaling"):
             self._autoscaling(name, args, args["autoscaling"], tags)
 
-        scheme = "https" if args.get("certificate_arn") else "http"
-        self.health_url = pulumi.Output.concat(f"{scheme}://", alb.dns_name, args.get("health_check_path", "/health"))
-        self.register_outputs({"health_url": self.health_url, "service_name": self.service.name})
+        self.load_balancer_dns_name = alb.dns_name
+        domain = args.get("domain_name")
+        if args.get("hosted_zone_id"):
+            # An alias to the load balancer: its canonical zone, not the domain's (Route 53 API, AliasTarget).
+            aws.route53.Record(
+                f"{name}-dns",
+                zone_id=args["hosted_zone_id"],
+                name=domain,
+                type="A",
+                aliases=[{"name": alb.dns_name, "zone_id": alb.zone_id, "evaluate_target_health": True}],
+                opts=child,
+            )
+        path = args.get("health_check_path", "/health")
+        if not args.get("certificate_arn"):
+            self.health_url = pulumi.Output.concat("http://", domain or alb.dns_name, path)
+        elif domain:
+            self.health_url = pulumi.Output.concat("https://", domain, path)
+        else:
+            # No certificate covers the load balancer's own elb.amazonaws.com name: nothing can check
+            # this service over TLS until it has a name of its own.
+            self.health_url = None
+        self.register_outputs(
+            {"health_url": self.health_url, "service_name": self.service.name, "load_balancer": alb.dns_name}
+        )
 
     @property
     def task_role_arns(self) -> list[pulumi.Output[str]]:

@@ -129,6 +129,8 @@ class ServiceSettings:
     unhealthy_threshold: int = 3
     deregistration_delay_seconds: int = 30
     certificate_arn: Optional[str] = None
+    domain_name: Optional[str] = None
+    hosted_zone_id: Optional[str] = None
     availability_zones: int = 2
     nat_gateways: str = "Single"
     rollback_on_alarm: bool = True
@@ -520,6 +522,17 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
             f"{NAMESPACE}:{prefix}service.certificateArn is required with service.create: true; allowed: an ACM "
             f"certificate ARN for HTTPS, or set {NAMESPACE}:insecure.allowHttp to true to serve plain HTTP"
         )
+    if service["create"] and service["certificateArn"] and not service["domainName"] and not deploy["healthCheckUrl"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}service.domainName is required with service.certificateArn; allowed: the DNS "
+            "name the certificate covers (no certificate covers the load balancer's own elb.amazonaws.com "
+            f"name, so the post-deploy check could never pass TLS), or set {NAMESPACE}:{prefix}deploy.healthCheckUrl"
+        )
+    if service["hostedZoneId"] and not service["domainName"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}service.hostedZoneId needs service.domainName; allowed: the name to create in "
+            "that zone"
+        )
     blue_green = deploy["blueGreen"]
     if deploy["strategy"] == "blue-green" and not service["create"]:
         missing = [k for k in ("application", "deploymentGroup") if not blue_green[k]]
@@ -588,6 +601,8 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
             unhealthy_threshold=service["unhealthyThreshold"],
             deregistration_delay_seconds=service["deregistrationDelaySeconds"],
             certificate_arn=service["certificateArn"],
+            domain_name=service["domainName"],
+            hosted_zone_id=service["hostedZoneId"],
             availability_zones=service["availabilityZones"],
             nat_gateways=service["natGateways"],
             rollback_on_alarm=service["rollbackOnAlarm"],

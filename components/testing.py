@@ -363,6 +363,7 @@ def _computed_state(type_: str, physical: str, state: Mapping[str, Any], region:
                 arn=f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/{physical}/0123456789abcdef",
                 arnSuffix=f"app/{physical}/0123456789abcdef",
                 dnsName=f"{physical}-123456789.{region}.elb.amazonaws.com",
+                zoneId="Z32O12XQLNTSW2",  # the ALB canonical hosted zone of eu-west-1
             )
         case "aws:lb/targetGroup:TargetGroup":
             computed.update(

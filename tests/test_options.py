@@ -9,7 +9,13 @@ from components.testing import run_stack
 
 from .helpers import stack_settings_of
 
-CREATED = {"create": True, "cluster": "staging", "name": "orders-api", "container": "app"}
+CREATED = {
+    "create": True,
+    "cluster": "staging",
+    "name": "orders-api",
+    "container": "app",
+    "domainName": "orders.staging.example.com",
+}
 CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/5e1d2c3b-4a59-4f6e-8d7c-9b0a1f2e3d4c"
 
 

@@ -176,6 +176,7 @@ def test_created_services_of_one_stack_need_clusters_of_their_own():
     base = {
         "source": {"repository": "acme/app"},
         "service": {"cluster": "shop", "container": "app", "create": True, "certificateArn": CERTIFICATE},
+        "deploy": {"healthCheckUrl": "https://shop.example.com/health"},
     }
     with pytest.raises(SettingsError) as caught:
         from_mapping({**base, "services": [{"name": "api"}, {"name": "web"}]}, stack="dev")

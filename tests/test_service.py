@@ -10,7 +10,7 @@ from components import naming
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
-from .helpers import evaluated
+from .helpers import evaluated, stack_settings_of
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 BLUE_GREEN = {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": False}}
@@ -380,3 +380,31 @@ def test_parallel_pipelines_do_not_roll_back_because_aws_does_not_allow_it():
             {"ecs-cicd:pipeline": {"executionMode": "PARALLEL"}, "ecs-cicd:deploy": {"rollbackOnFailure": True}},
         )
     assert stages(run_stack("dev"))["Deploy"]["onFailure"] == {"result": "ROLLBACK"}
+
+
+def test_the_check_calls_the_name_the_certificate_covers_and_dns_points_it_at_the_load_balancer():
+    run = run_stack("staging")
+    record = run.one("aws:route53/record:Record").inputs
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert (record["name"], record["type"], record["zoneId"]) == (
+        "orders.staging.example.com",
+        "A",
+        "Z0123456789ABCDEFGHIJ",
+    )
+    assert record["aliases"] == [{"name": alb["dnsName"], "zoneId": alb["zoneId"], "evaluateTargetHealth": True}]
+    check = run.named("orders-api-staging-check-project").inputs["environment"]["environmentVariables"]
+    url = next(v["value"] for v in check if v["name"] == "SERVICE_URL")
+    assert url == "https://orders.staging.example.com/healthz"
+    assert "amazonaws.com" not in url  # no certificate can cover the load balancer's own name
+
+
+def test_a_certificate_without_a_name_it_covers_is_refused():
+    service = {k: v for k, v in stack_settings_of("staging")["ecs-cicd:service"].items() if k != "domainName"}
+    service.pop("hostedZoneId")
+    with pytest.raises(SettingsError, match=r"service.domainName is required with service.certificateArn"):
+        run_stack("staging", {"ecs-cicd:service": service})
+    run = run_stack(
+        "staging",
+        {"ecs-cicd:service": service, "ecs-cicd:deploy": {"healthCheckUrl": "https://orders.example.com/healthz"}},
+    )
+    assert not run.of_type("aws:route53/record:Record")

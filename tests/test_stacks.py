@@ -11,6 +11,7 @@ from .helpers import STACKS, evaluated
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 UNTAGGABLE = {
+    "aws:route53/record:Record",
     # These AWS resource types take no tags argument at all.
     "aws:iam/rolePolicy:RolePolicy",
     "aws:kms/alias:Alias",
