@@ -6,6 +6,8 @@ against it, the README's configuration reference is generated from it
 `x-allowed` is our own annotation: the human wording of what a value may be, used in errors.
 """
 
+from .images import BOOTSTRAP_IMAGE
+
 NAMESPACE = "ecs-cicd"
 
 RESOURCE_NAME_FRAGMENT = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -323,7 +325,7 @@ KEYS: dict[str, dict] = {
             },
             "bootstrapImage": {
                 "type": "string",
-                "default": "public.ecr.aws/docker/library/nginx:stable-alpine",
+                "default": BOOTSTRAP_IMAGE,
                 "pattern": r"^[a-z0-9][a-z0-9._/:@-]*$",
                 "x-allowed": "an image reference",
                 "description": "Image a created service runs until the pipeline's first deploy.",

@@ -136,3 +136,16 @@ DOWNLOADS = {
         "https://hub.docker.com/r/docker/dockerfile",
     ),
 }
+
+
+# What a created service runs until the pipeline's first deploy. It must pass the target group's
+# health check on the configured port and path, or the first deployment fails and the service
+# serves 503. traefik/whoami listens on $WHOAMI_PORT_NUMBER (app.go: `getEnv("WHOAMI_PORT_NUMBER",
+# "80")`) and answers 200 on every path (`mux.Handle("/", ...)`), at github.com/traefik/whoami
+# v1.11.0 (7e57190). Pinned by its Docker Hub digest. The port is set through the environment
+# because the deploy copies the running revision and swaps only the image: a `command` would be
+# copied into the application's first revision too, an environment variable is harmless there.
+BOOTSTRAP_IMAGE = (
+    "docker.io/traefik/whoami:v1.11.0@sha256:200689790a0a0ea48ca45992e0450bc26ccab5307375b41c84dfc4f2475937ab"
+)
+BOOTSTRAP_PORT_VARIABLE = "WHOAMI_PORT_NUMBER"

@@ -18,6 +18,7 @@ from . import iam, naming
 from .account import AwsAccount
 from .contract import ContainerContract
 from .iam import allow, secret_read_statements, trust_policy
+from .images import BOOTSTRAP_IMAGE, BOOTSTRAP_PORT_VARIABLE
 from .settings import SecretRef
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -34,7 +35,8 @@ class EcsServiceArgs(TypedDict, total=False):
     image_repository_arn: pulumi.Input[str]
     """ECR repository the pipeline deploys from; the execution role may pull from it only. Required."""
     bootstrap_image: str
-    """Image to run until the pipeline's first deploy."""
+    """Image to run until the pipeline's first deploy. It must answer the health check path on the
+    container port. Default: traefik/whoami, pinned, told the port through its environment."""
     cpu: int
     """Fargate CPU units. Default 256."""
     memory: int
@@ -160,13 +162,17 @@ class EcsService(pulumi.ComponentResource):
         secrets = list(args.get("secrets", ()))
         self.execution_role, self.task_role = self._roles(name, account, args, log_group, secrets, tags)
 
+        bootstrap = args.get("bootstrap_image", BOOTSTRAP_IMAGE)
+        environment = dict(args.get("environment", {}))
+        if bootstrap == BOOTSTRAP_IMAGE:  # it must answer the health check on the contract's port
+            environment[BOOTSTRAP_PORT_VARIABLE] = str(contract.port)
         container_definitions = pulumi.Output.all(log_group.name, account.region).apply(
             lambda v: [
                 contract.container_definition(
-                    args.get("bootstrap_image", "public.ecr.aws/docker/library/nginx:stable-alpine"),
+                    bootstrap,
                     log_group=v[0],
                     region=v[1],
-                    environment=args.get("environment", {}),
+                    environment=environment,
                     secrets=[(s.name, s.reference) for s in secrets],
                 )
             ]

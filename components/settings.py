@@ -19,6 +19,7 @@ import yaml
 
 from . import naming
 from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, schema_for
+from .images import BOOTSTRAP_IMAGE
 
 PROJECT = "ecs-cicd"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -120,7 +121,7 @@ class ServiceSettings:
     cpu: int = 256
     memory: int = 512
     desired_count: int = 2
-    bootstrap_image: str = "public.ecr.aws/docker/library/nginx:stable-alpine"
+    bootstrap_image: str = BOOTSTRAP_IMAGE
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[SecretRef, ...] = ()
     health_check_path: str = "/health"

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from components import naming
+from components.images import BOOTSTRAP_IMAGE
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
@@ -75,9 +76,13 @@ def test_the_task_definition_runs_the_contract_container_with_logs_and_secrets()
     assert (task["cpu"], task["memory"], task["networkMode"]) == ("512", "1024", "awsvpc")
     (container,) = json.loads(task["containerDefinitions"])
     assert container["name"] == "app"
-    assert container["image"] == "public.ecr.aws/docker/library/nginx:stable-alpine"
+    assert container["image"] == BOOTSTRAP_IMAGE
     assert container["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
-    assert container["environment"] == [{"name": "APP_ENV", "value": "staging"}]
+    # The bootstrap answers the target group's health check on the contract's port.
+    assert container["environment"] == [
+        {"name": "APP_ENV", "value": "staging"},
+        {"name": "WHOAMI_PORT_NUMBER", "value": "8080"},
+    ]
     assert container["secrets"][0]["name"] == "DATABASE_URL"
     assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/staging/orders-api"
 
