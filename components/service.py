@@ -211,24 +211,27 @@ class EcsService(pulumi.ComponentResource):
             )
         )
 
+        # One 5xx alarm per target group: on blue/green the new tasks sit behind the other group
+        # after every flip, and an alarm on one group would leave every other deploy unwatched.
         self.alarm_names = []
         if args.get("rollback_on_alarm", True):
-            alarm = aws.cloudwatch.MetricAlarm(
-                f"{name}-target-5xx",
-                alarm_description=f"{args['service']}: targets answer 5xx; deployments roll back on it",
-                namespace="AWS/ApplicationELB",
-                metric_name="HTTPCode_Target_5XX_Count",
-                dimensions={"LoadBalancer": alb.arn_suffix, "TargetGroup": self.target_groups[0].arn_suffix},
-                statistic="Sum",
-                period=60,
-                evaluation_periods=2,
-                threshold=10,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                tags=tags,
-                opts=child,
-            )
-            self.alarm_names.append(alarm.name)
+            for colour, group in zip(colours, self.target_groups, strict=True):
+                alarm = aws.cloudwatch.MetricAlarm(
+                    f"{name}-{colour}-target-5xx",
+                    alarm_description=f"{args['service']}: targets answer 5xx; deployments roll back on it",
+                    namespace="AWS/ApplicationELB",
+                    metric_name="HTTPCode_Target_5XX_Count",
+                    dimensions={"LoadBalancer": alb.arn_suffix, "TargetGroup": group.arn_suffix},
+                    statistic="Sum",
+                    period=60,
+                    evaluation_periods=2,
+                    threshold=10,
+                    comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching",
+                    tags=tags,
+                    opts=child,
+                )
+                self.alarm_names.append(alarm.name)
 
         self.service = self._service(name, args, vpc, task_sg, contract, blue_green, tags)
         if args.get("autoscaling"):

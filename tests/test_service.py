@@ -213,7 +213,11 @@ def test_the_deployment_group_shifts_traffic_and_rolls_back_on_failure_and_alarm
         "enabled": True,
         "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
     }
-    assert group["alarmConfiguration"]["alarms"] == [run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs["name"]]
+    # One alarm per target group: after a flip the new tasks are behind the other one.
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    groups = {g.inputs["arnSuffix"] for g in run.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert {a.inputs["dimensions"]["TargetGroup"] for a in alarms} == groups and len(groups) == 2
+    assert group["alarmConfiguration"]["alarms"] == [a.inputs["name"] for a in alarms]
     assert group["blueGreenDeploymentConfig"]["terminateBlueInstancesOnDeploymentSuccess"] == {
         "action": "TERMINATE",
         "terminationWaitTimeInMinutes": 5,
@@ -354,7 +358,7 @@ def test_codedeploy_reads_only_its_own_rollback_alarm(blue_green_created):
     run = blue_green_created
     policy = run.named("orders-api-staging-deploy-codedeploy-role-policy").json_input("policy")
     alarms = next(s for s in policy["Statement"] if s["Sid"] == "ReadRollbackAlarms")
-    assert alarms["Resource"] == [run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs["arn"]]
+    assert alarms["Resource"] == sorted(a.inputs["arn"] for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
 
 
 def test_only_the_load_balancer_reaches_the_tasks_and_the_tasks_reach_out_over_https_only():
