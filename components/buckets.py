@@ -16,7 +16,9 @@ def private_bucket(
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
         naming.logical(naming.S3_BUCKET, name, "bucket"),
-        force_destroy=False,
+        # An unprotected stack is destroyable in one `pulumi destroy`: its bucket goes with its
+        # objects. A protected one keeps both (and `protect` stops the delete first).
+        force_destroy=not protect,
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

@@ -128,7 +128,8 @@ class ImageBuild(pulumi.ComponentResource):
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
-            force_delete=False,
+            # As for the artifact bucket: only an unprotected stack deletes a repository with images.
+            force_delete=not args.get("protect", True),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.get("protect", True)),
         )

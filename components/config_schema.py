@@ -595,7 +595,13 @@ KEYS["guardrails"] = {
             "description": "Create a multi-region CloudTrail trail (KMS-encrypted, validated log files). Needed "
             "for the API-call alerts when the account has no trail.",
         },
-        "guardDuty": {"type": "boolean", "default": False, "description": "Enable a GuardDuty detector."},
+        "guardDuty": {
+            "type": "boolean",
+            "default": False,
+            "description": "Enable a GuardDuty detector. A region has at most one: where one exists, "
+            "CreateDetector fails, so import it instead (`pulumi import aws:guardduty/detector:Detector "
+            "<stack>-guardrails-guardduty <detector id>`, the id from `aws guardduty list-detectors`).",
+        },
         "configRules": {
             "type": "boolean",
             "default": False,

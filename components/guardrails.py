@@ -92,6 +92,8 @@ def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, 
         f"{name}-trail",
         name=trail_name,
         s3_bucket_name=bucket.bucket,
+        # The trail names its key, or CloudTrail writes with SSE-S3 and the key is never used.
+        kms_key_id=key.arn,
         is_multi_region_trail=True,
         include_global_service_events=True,
         enable_log_file_validation=True,

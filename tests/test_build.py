@@ -78,7 +78,7 @@ def test_the_repository_is_immutable_scanned_encrypted_and_pruned(run, settings)
     assert repository["imageTagMutability"] == "IMMUTABLE"
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
-    assert repository["forceDelete"] is False
+    assert repository["forceDelete"] is not settings.protect  # only an unprotected stack deletes images
     lifecycle = run.named(f"{run.outputs['pipelineName']}-build-repository-lifecycle")
     rules = json.loads(lifecycle.inputs["policy"])["rules"]
     keep = next(r for r in rules if r["selection"]["countType"] == "imageCountMoreThan")

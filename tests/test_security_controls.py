@@ -220,6 +220,7 @@ def test_guardrails_are_opt_in_and_create_trail_detector_and_config_rules():
     run = run_stack("dev", {"ecs-cicd:guardrails": {"cloudTrail": True, "guardDuty": True, "configRules": True}})
     trail = run.one("aws:cloudtrail/trail:Trail").inputs
     assert trail["isMultiRegionTrail"] and trail["enableLogFileValidation"]
+    assert trail["kmsKeyId"] == run.one("aws:kms/key:Key", "orders-api-dev-guardrails-trail-key").inputs["arn"]
     assert run.one("aws:guardduty/detector:Detector").inputs["enable"] is True
     identifiers = sorted(r.inputs["source"]["sourceIdentifier"] for r in run.of_type("aws:cfg/rule:Rule"))
     assert identifiers == [

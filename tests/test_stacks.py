@@ -157,3 +157,13 @@ def test_a_container_the_running_service_does_not_have_stops_pulumi_up():
         "whose containers are web, envoy; set ecs-cicd:service.container to the one that runs the built image"
     )
     assert run_stack("dev", invoke_results=running_with(["app", "envoy"])).one(PIPELINE)
+
+
+def test_an_unprotected_stack_is_destroyable_in_one_command_and_a_protected_one_is_not():
+    for stack, protected in (("dev", False), ("prod", True)):
+        run = evaluated(stack)
+        for bucket in run.of_type("aws:s3/bucket:Bucket"):
+            assert bucket.inputs["forceDestroy"] is not protected and bucket.protect is protected
+        for repository in run.of_type("aws:ecr/repository:Repository"):
+            if "-cache-" not in repository.name:
+                assert repository.inputs["forceDelete"] is not protected and repository.protect is protected
