@@ -20,6 +20,7 @@ from components import (
     settings,
 )
 from components.delivery import Delivery, SharedResources, deliver
+from components.iam import RolePaths
 
 if provider.launched_as_plugin():  # `pulumi package add` runs this file as the provider plugin (PulumiPlugin.yaml)
     provider.main()
@@ -28,6 +29,7 @@ if provider.launched_as_plugin():  # `pulumi package add` runs this file as the 
 config = settings.load()
 account = AwsAccount.current()
 stack_name = config.stack_name
+role_paths = RolePaths.for_stack(stack_name)  # the key policy and the SCP name the roles by path
 
 artifacts = ArtifactStore(
     f"{stack_name}-artifacts",
@@ -58,6 +60,7 @@ shared = SharedResources(
     permissions_boundary=config.permissions_boundary,
     docker_hub=docker_hub,
     skip_security_scans=config.insecure.skip_security_scans,
+    role_paths=role_paths,
 )
 
 deliveries: dict[str, Delivery] = {}
@@ -67,7 +70,7 @@ for svc in config.services:
     shared_connection = shared_connection or delivery.source.connection_arn
     deliveries[svc.service.name] = delivery
 
-artifacts.limit_key_use([role for d in deliveries.values() for role in d.key_users])
+artifacts.limit_key_use(role_pattern=role_paths.arn_pattern(account, role_paths.pipeline))
 
 # Watching: alerts on failures, on changes to what the pipelines are made of, and on deploys that bypass them.
 deployer_role = account.caller_arn.apply(guardrails.deployer_role_arn)
@@ -80,6 +83,7 @@ alerts = PipelineAlerts(
         "expected_service_callers": [deployer_role.apply(lambda arn: arn.rsplit("/", 1)[-1])],
         "home_region": config.region,
         "permissions_boundary": config.permissions_boundary,
+        "role_path": role_paths.runtime,
         "emails": config.notification_emails,
         "tags": config.tags,
         "account": account,
@@ -96,11 +100,9 @@ AccountGuardrails(
         "account": account,
     },
 )
-protected_arns = [
-    *(arn for d in deliveries.values() for arn in (d.pipeline.pipeline.arn, *(r.arn for r in d.roles))),
-    *(role.arn for role in alerts.roles),
-]
-scp = pulumi.Output.all(deployer_role, *protected_arns).apply(lambda arns: guardrails.scp_document(arns[1:], arns[0]))
+scp = pulumi.Output.all(deployer_role, role_paths.arn_pattern(account, role_paths.stack)).apply(
+    lambda v: guardrails.scp_document(stack_name, v[1], v[0])
+)
 
 pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("alertTopicArn", alerts.topic.arn)

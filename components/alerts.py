@@ -80,6 +80,8 @@ class PipelineAlertsArgs(TypedDict, total=False):
     """Tags for every resource."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the role that forwards IAM's events from us-east-1."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -126,7 +128,9 @@ class PipelineAlerts(pulumi.ComponentResource):
             # The role first, so that the role rule watches it too.
             watched_roles = [r for w in watched for r in w.get("role_names", ())]
             rules = len(_chunks([*watched_roles, "forwarder"], _bounded(_ROLE_NAME_MAX)))
-            forwarder = _Forwarder(self, name, home, rules, account, args.get("permissions_boundary"), tags)
+            forwarder = _Forwarder(
+                self, name, home, rules, account, args.get("permissions_boundary"), args.get("role_path", "/"), tags
+            )
             self.roles.append(forwarder.role)
         extra_roles = [r.name for r in self.roles]
         for kind, watch, values in _watches(watched, callers, extra_roles):
@@ -178,6 +182,7 @@ class _Forwarder:
         rules: int,
         account: AwsAccount,
         boundary: Optional[str],
+        path: str,
         tags: dict,
     ):
         self.parent, self.name, self.home, self.tags = parent, name, home, tags
@@ -213,6 +218,7 @@ class _Forwarder:
             tags=tags,
             parent=parent,
             permissions_boundary=boundary,
+            path=path,
         )
 
     def _rule_name(self, index: int) -> str:

@@ -11,7 +11,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import naming
+from . import iam, naming
 from .account import AwsAccount
 from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
@@ -84,16 +84,24 @@ class ArtifactStore(pulumi.ComponentResource):
         self.account = account
         self.register_outputs({"bucket": self.bucket.bucket, "key_arn": self.key.arn})
 
-    def limit_key_use(self, roles: "Sequence[aws.iam.Role]") -> aws.kms.KeyPolicy:
+    def limit_key_use(
+        self, roles: "Sequence[iam.ScopedRole | aws.iam.Role]" = (), *, role_pattern: Optional[pulumi.Input[str]] = None
+    ) -> aws.kms.KeyPolicy:
         """Replace the key's default policy: account administrators manage the key but cannot use
-        it, only `roles` (the pipeline's) may encrypt and decrypt with it, and EventBridge of this
-        account may encrypt alerts (CICD-SEC-7). Call once, after every pipeline role exists."""
+        it, only the pipeline's roles may encrypt and decrypt with it, and EventBridge of this
+        account may encrypt alerts (CICD-SEC-7). Call once, after every pipeline role exists.
+
+        Name the roles (`roles`), or, for a stack of many pipelines, the ARN pattern of their IAM
+        path (`role_pattern`, from `iam.RolePaths`): a policy naming each role grows by about 80
+        bytes a role, and KMS allows 32 KB; the pattern stays one line."""
+        if not roles and role_pattern is None:
+            raise ValueError("limit_key_use: give the roles that use the key, or their role_pattern")
         return aws.kms.KeyPolicy(
             f"{self._name}-key-policy",
             key_id=self.key.key_id,
-            policy=pulumi.Output.all(self.account.partition, self.account.id, *(role.arn for role in roles)).apply(
-                lambda args: _key_policy_document(f"arn:{args[0]}:iam::{args[1]}:root", args[1], args[2:])
-            ),
+            policy=pulumi.Output.all(
+                self.account.partition, self.account.id, role_pattern, *(role.arn for role in roles)
+            ).apply(lambda a: _key_policy_document(f"arn:{a[0]}:iam::{a[1]}:root", a[1], a[3:], a[2])),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -171,20 +179,42 @@ def key_administration(root: str) -> dict:
     }
 
 
-def _key_policy_document(root: str, account_id: str, users: Sequence[str]) -> str:
+def _key_policy_document(root: str, account_id: str, users: Sequence[str], pattern: Optional[str] = None) -> str:
     # In a key policy, Resource "*" means this key.
+    use: list[dict] = []
+    if users:
+        use.append(
+            {
+                "Sid": "OnlyThePipelineRolesUseIt",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(users))},
+                "Action": KEY_USE,
+                "Resource": "*",
+            }
+        )
+    if pattern:
+        # Any principal of this account whose role sits under the pipeline path, and no other:
+        # aws:PrincipalArn is the role's ARN, path included, for a session of that role
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+        use.append(
+            {
+                "Sid": "OnlyThePipelineRolesUseIt" if not users else "OnlyThePipelinePathUsesIt",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": KEY_USE,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalAccount": account_id},
+                    "ArnLike": {"aws:PrincipalArn": pattern},
+                },
+            }
+        )
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 key_administration(root),
-                {
-                    "Sid": "OnlyThePipelineRolesUseIt",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": sorted(set(users))},
-                    "Action": KEY_USE,
-                    "Resource": "*",
-                },
+                *use,
                 {
                     "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
                     "Effect": "Allow",

@@ -40,6 +40,8 @@ class CodeDeployBlueGreenArgs(TypedDict, total=False):
     """Minutes blue tasks are kept after a successful shift. Default 5."""
     permissions_boundary: Optional[str]
     """Permissions boundary for the CodeDeploy role."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -144,6 +146,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
                 pulumi.Output.concat(account.arn("codedeploy", "deploymentgroup:"), application.name, "/*"),
             ),
             permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/"),
             tags=tags,
             parent=self,
             statements=[

@@ -93,6 +93,8 @@ class ImageBuildArgs(TypedDict, total=False):
     """Protect the ECR repository from deletion. Default True."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the build role."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -194,6 +196,7 @@ class ImageBuild(pulumi.ComponentResource):
             log_retention_days=args.get("log_retention_days", 30),
             cache_modes=("LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"),
             permissions_boundary=args.get("permissions_boundary"),
+            role_path=args.get("role_path", "/"),
             tags=tags,
         )
         self.project, self.role, self.log_group = built.project, built.role, built.log_group

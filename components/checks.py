@@ -28,6 +28,8 @@ class ServiceCheckArgs(TypedDict, total=False):
     """Check log retention. Default 30."""
     permissions_boundary: Optional[str]
     """Permissions boundary for the check role."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -64,6 +66,7 @@ class ServiceCheck(pulumi.ComponentResource):
             timeout_minutes=max(5, timeout // 60 + 5),
             log_retention_days=args.get("log_retention_days", 30),
             permissions_boundary=args.get("permissions_boundary"),
+            role_path=args.get("role_path", "/"),
             tags=args.get("tags", {}),
         )
         self.stage = StageDefinition(
@@ -89,6 +92,8 @@ class TestCommandsArgs(TypedDict, total=False):
     """Test log retention. Default 30."""
     permissions_boundary: Optional[str]
     """Permissions boundary for the test role."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -119,6 +124,7 @@ class TestCommands(pulumi.ComponentResource):
             compute_type=args.get("compute_type", "BUILD_GENERAL1_SMALL"),
             log_retention_days=args.get("log_retention_days", 30),
             permissions_boundary=args.get("permissions_boundary"),
+            role_path=args.get("role_path", "/"),
             tags=args.get("tags", {}),
         )
         self.stage = StageDefinition(

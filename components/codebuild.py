@@ -46,6 +46,7 @@ def codebuild_project(
     log_retention_days: int = 30,
     cache_modes: Sequence[str] = ("LOCAL_SOURCE_CACHE",),
     permissions_boundary: Optional[str] = None,
+    role_path: str = "/",
     tags: Mapping[str, str],
 ) -> CodeBuildProject:
     """A project named after `name` (within CodeBuild's limits) running `buildspecs/<buildspec>.yml`."""
@@ -76,6 +77,7 @@ def codebuild_project(
         tags=tags,
         parent=parent,
         permissions_boundary=permissions_boundary,
+        path=role_path,
     )
     project = aws.codebuild.Project(
         f"{name}-project",

@@ -120,7 +120,7 @@ KEYS: dict[str, dict] = {
         "type": "object",
         "default": {},
         "additionalProperties": {"type": "string", "maxLength": 256},
-        "propertyNames": {"pattern": r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$"},
+        "propertyNames": {"pattern": r"^(?!aws:)(?!ecs-cicd:)[A-Za-z0-9 _.:/=+@-]{1,128}$"},
         "x-allowed": "a map of tag names to string values",
         "description": "Extra tags for every resource, on top of `project`, `environment` and `service`.",
     },

@@ -7,7 +7,7 @@ The program (`__main__.py`) runs it once per service of a stack; the component p
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
@@ -20,6 +20,7 @@ from .build import ImageBuild
 from .checks import ServiceCheck, TestCommands
 from .contract import ContainerContract
 from .deploy import EcsDeploy, running_service
+from .iam import RolePaths
 from .pipeline import Pipeline
 from .pullcache import DockerHubCache
 from .security import SecurityScans
@@ -41,6 +42,8 @@ class SharedResources:
     docker_hub: Optional[DockerHubCache] = None
     skip_security_scans: bool = False
     """The explicit `insecure.skipSecurityScans` opt-out."""
+    role_paths: RolePaths = field(default_factory=RolePaths)
+    """Where the stack's roles live in IAM: the artifact key and the SCP name them by path."""
 
 
 @dataclass
@@ -137,6 +140,7 @@ def deliver(
                 "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
+                "role_path": shared.role_paths.runtime,
                 "protect": shared.protect,
                 "tags": svc.tags,
                 "account": account,
@@ -192,6 +196,7 @@ def deliver(
                 else {}
             ),
             "permissions_boundary": boundary,
+            "role_path": shared.role_paths.pipeline,
             "protect": shared.protect,
             "tags": svc.tags,
             "account": account,
@@ -208,6 +213,7 @@ def deliver(
                 "artifact_store": artifacts,
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
+                "role_path": shared.role_paths.pipeline,
                 "tags": svc.tags,
                 "account": account,
             },
@@ -225,6 +231,7 @@ def deliver(
                 "compute_type": svc.build.compute_type,
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
+                "role_path": shared.role_paths.pipeline,
                 "tags": svc.tags,
                 "account": account,
             },
@@ -263,6 +270,7 @@ def deliver(
                 "deployment_config": svc.deploy.blue_green.deployment_config,
                 "termination_wait_minutes": svc.deploy.blue_green.termination_wait_minutes,
                 "permissions_boundary": boundary,
+                "role_path": shared.role_paths.pipeline,
                 "tags": svc.tags,
                 "account": account,
             },
@@ -297,6 +305,7 @@ def deliver(
                 "commands": svc.deploy.check_commands,
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
+                "role_path": shared.role_paths.pipeline,
                 "tags": svc.tags,
                 "account": account,
             },
@@ -320,6 +329,7 @@ def deliver(
             ],
             "execution_mode": svc.pipeline.execution_mode,
             "permissions_boundary": boundary,
+            "role_path": shared.role_paths.pipeline,
             "tags": svc.tags,
             "account": account,
         },

@@ -3,13 +3,13 @@ singleton: a CloudTrail trail, a GuardDuty detector, AWS Config rules for CodeBu
 service control policy document that protects the pipeline from changes outside Pulumi."""
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from . import naming
+from . import naming, settings
 from .account import AwsAccount
 from .artifacts import key_administration
 from .buckets import private_bucket
@@ -168,36 +168,68 @@ def _trail_bucket_policy(bucket_arn: str, account_id: str, trail_arn: str) -> st
     )
 
 
-def scp_document(protected_arns: Sequence[str], deployer_role_arn: str) -> str:
-    """A service control policy (for AWS Organizations, applied by its administrators) that denies
-    changing or deleting this pipeline, its projects and roles except by the deploying role:
-    no bypass of the delivery process through the console or a stray script."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "OnlyTheDeployerChangesThePipeline",
-                    "Effect": "Deny",
-                    "Action": [
-                        "codebuild:DeleteProject",
-                        "codebuild:UpdateProject",
-                        "codepipeline:DeletePipeline",
-                        "codepipeline:UpdatePipeline",
-                        "iam:AttachRolePolicy",
-                        "iam:DeleteRole",
-                        "iam:DeleteRolePolicy",
-                        "iam:DetachRolePolicy",
-                        "iam:PutRolePolicy",
-                        "iam:UpdateAssumeRolePolicy",
-                    ],
-                    "Resource": sorted(protected_arns),
-                    "Condition": {"ArnNotLike": {"aws:PrincipalArn": deployer_role_arn}},
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+# The tag every resource of a stack carries; the SCP protects what carries it. Users' own tags
+# cannot use the `ecs-cicd:` prefix (config_schema), so no one sets it by accident.
+STACK_TAG = settings.STACK_TAG
+
+# Organizations: "Maximum size of a policy document: Service control policies: 5120 characters"
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
+SCP_MAX_CHARACTERS = 5120
+
+
+def scp_document(stack: str, role_pattern: str, deployer_role_arn: str) -> str:
+    """A service control policy (for AWS Organizations, applied by its administrators) that stops
+    anyone but the deploying role changing or deleting this stack's pipelines, build projects and
+    roles: no bypass of the delivery process through the console or a stray script.
+
+    It names what it protects by the stack tag and the roles' IAM path, not one ARN each, so it
+    stays the same size for one service or a hundred (an SCP may hold 5,120 characters)."""
+    not_the_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployer_role_arn}}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyTheDeployerChangesThePipelines",
+                "Effect": "Deny",
+                "Action": [
+                    "codebuild:DeleteProject",
+                    "codebuild:UpdateProject",
+                    "codepipeline:DeletePipeline",
+                    "codepipeline:UpdatePipeline",
+                ],
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}, **not_the_deployer},
+            },
+            {
+                # The path also stops anyone else creating a role there, which the artifact key trusts.
+                "Sid": "OnlyTheDeployerChangesTheRoles",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:AttachRolePolicy",
+                    "iam:CreateRole",
+                    "iam:DeleteRole",
+                    "iam:DeleteRolePermissionsBoundary",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:PutRolePolicy",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:UpdateAssumeRolePolicy",
+                ],
+                "Resource": role_pattern,
+                "Condition": not_the_deployer,
+            },
+            {
+                "Sid": "OnlyTheDeployerMovesTheStackTag",
+                "Effect": "Deny",
+                "Action": ["codebuild:UpdateProject", "codepipeline:TagResource", "codepipeline:UntagResource"],
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [STACK_TAG]}, **not_the_deployer},
+            },
+        ],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def deployer_role_arn(caller_arn: str) -> str:

@@ -6,6 +6,7 @@ action, and the statement's `Sid` says so.
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -132,12 +133,15 @@ def role(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     permissions_boundary: Optional[str] = None,
+    path: str = "/",
 ) -> ScopedRole:
     """A role registered as `name` (autonamed within IAM's limits) trusted as `trust` says, with
-    exactly `statements` as its inline policy (none when there are no statements)."""
+    exactly `statements` as its inline policy (none when there are no statements). `path` groups
+    a stack's roles, so a key policy or an SCP can name them all in a few characters."""
     name = naming.logical(naming.IAM_ROLE, name)
     resource = aws.iam.Role(
         name,
+        path=path,
         assume_role_policy=trust,
         permissions_boundary=permissions_boundary,
         max_session_duration=3600,
@@ -173,6 +177,7 @@ def service_role(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     permissions_boundary: Optional[str] = None,
+    path: str = "/",
 ) -> ScopedRole:
     """A role that only `service` can assume, only on behalf of `source_arn` in this account
     (confused-deputy protection), with exactly `statements` as its inline policy."""
@@ -183,7 +188,38 @@ def service_role(
         tags=tags,
         parent=parent,
         permissions_boundary=permissions_boundary,
+        path=path,
     )
+
+
+@dataclass(frozen=True)
+class RolePaths:
+    """IAM paths for a stack's roles: one for those that run the pipeline (and may use its
+    artifact key), one for those the running service and the alerts use, both under the stack's
+    own. A role's path is fixed when it is created, so an ARN pattern on it names exactly the
+    stack's roles (and the SCP stops anyone else creating a role there). The default, `/`, puts
+    every role at the root, as IAM does."""
+
+    stack: str = "/"
+
+    @classmethod
+    def for_stack(cls, stack: str) -> "RolePaths":
+        # IAM paths take printable ASCII; the stack names these come from are [A-Za-z0-9.@_-].
+        if not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", stack):
+            raise ValueError(f"RolePaths: {stack!r} is not a stack name this program makes")
+        return cls(stack=f"/ecs-cicd/{stack}/")
+
+    @property
+    def pipeline(self) -> str:
+        return self.stack if self.stack == "/" else f"{self.stack}pipeline/"
+
+    @property
+    def runtime(self) -> str:
+        return self.stack if self.stack == "/" else f"{self.stack}runtime/"
+
+    def arn_pattern(self, account: AwsAccount, path: str) -> pulumi.Output[str]:
+        """`arn:<partition>:iam::<account>:role<path>*`: every role under `path`."""
+        return pulumi.Output.format("arn:{0}:iam::{1}:role{2}*", account.partition, account.id, path)
 
 
 # Whether a service principal is documented to send `aws:SourceAccount` and `aws:SourceArn` when

@@ -27,6 +27,8 @@ class PipelineArgs(TypedDict, total=False):
     """QUEUED, SUPERSEDED or PARALLEL. Default SUPERSEDED."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the pipeline role."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -56,10 +58,13 @@ class Pipeline(pulumi.ComponentResource):
             trust=trust_policy("codepipeline.amazonaws.com", account, account.arn("codepipeline", name)),
             statements=[],
             permissions_boundary=boundary,
+            path=args.get("role_path", "/"),
             tags=tags,
             parent=self,
         )
-        self.action_roles = self._action_roles(name, stages, store, unpermitted.role, boundary, tags)
+        self.action_roles = self._action_roles(
+            name, stages, store, unpermitted.role, boundary, args.get("role_path", "/"), tags
+        )
         self.role = iam.grant(
             unpermitted,
             unpermitted.role.pulumi_resource_name,
@@ -113,7 +118,7 @@ class Pipeline(pulumi.ComponentResource):
         return [role for stage in self.stages for role in stage.roles]
 
     def _action_roles(
-        self, name, stages, store, pipeline_role: aws.iam.Role, boundary, tags
+        self, name, stages, store, pipeline_role: aws.iam.Role, boundary, path, tags
     ) -> dict[tuple[str, str], iam.ScopedRole]:
         """A role per action that asks for one, assumable by this pipeline's role only."""
         return {
@@ -122,6 +127,7 @@ class Pipeline(pulumi.ComponentResource):
                 trust=pipeline_role.arn.apply(_trusts_only),
                 statements=[*store.read_statements("Action"), *statements],
                 permissions_boundary=boundary,
+                path=path,
                 tags=tags,
                 parent=self,
             )

@@ -35,6 +35,8 @@ class SecurityScansArgs(TypedDict, total=False):
     """Scan log retention. Default 30."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the scan roles."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -70,6 +72,7 @@ class SecurityScans(pulumi.ComponentResource):
                 privileged=False,
                 log_retention_days=args.get("log_retention_days", 30),
                 permissions_boundary=args.get("permissions_boundary"),
+                role_path=args.get("role_path", "/"),
                 tags=args.get("tags", {}),
             )
             self.projects[action_name] = scan.project

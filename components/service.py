@@ -78,6 +78,8 @@ class EcsServiceArgs(TypedDict, total=False):
     """Task log retention. Default 30."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the execution and task roles."""
+    role_path: str
+    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     protect: bool
     """Deletion protection on the load balancer. Default True."""
     tags: Mapping[str, str]
@@ -425,6 +427,7 @@ class EcsService(pulumi.ComponentResource):
             trust=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
             statements=statements,
             permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/"),
             tags=tags,
             parent=self,
         )
@@ -434,6 +437,7 @@ class EcsService(pulumi.ComponentResource):
             trust=trust_policy("ecs-tasks.amazonaws.com", account, tasks_in_account),
             statements=[],
             permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/"),
             tags=tags,
             parent=self,
         )

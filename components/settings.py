@@ -8,7 +8,7 @@ each line naming the config key, the bad value and what is allowed.
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Optional
@@ -22,6 +22,7 @@ from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, schema_for
 from .images import BOOTSTRAP_IMAGE
 
 PROJECT = "ecs-cicd"
+STACK_TAG = "ecs-cicd:stack"  # the tag that says which stack a resource belongs to (guardrails.scp_document)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # Names and values that mark a plaintext build variable as a secret (CICD-SEC-6).
@@ -361,6 +362,10 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
     problems += _unique_names(services)
     if problems:
         raise SettingsError(problems)
+    # Every resource carries the stack it belongs to: the SCP protects what carries it.
+    stack = services[0].pipeline.name if len(services) == 1 else f"{PROJECT}-{stack_values['environment']}"
+    services = [replace(s, tags=MappingProxyType({**s.tags, STACK_TAG: stack})) for s in services]
+    stack_values["tags"] = {**stack_values["tags"], STACK_TAG: stack}
     return _build(stack_values, tuple(services), region)
 
 

@@ -30,7 +30,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
-from . import naming
+from . import limits, naming
 from .settings import PROJECT_DIR, stack_config
 
 MOCK_ACCOUNT_ID = "111122223333"
@@ -43,6 +43,10 @@ class DuplicateResourceError(Exception):
 class NameLimitError(Exception):
     """A physical name AWS would refuse (too long, or characters it does not allow), as the
     provider would report at `pulumi preview`."""
+
+
+class DocumentLimitError(Exception):
+    """A policy or pattern larger than AWS accepts for it."""
 
 
 class UnclassifiedTypeError(Exception):
@@ -120,6 +124,11 @@ class _RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         inputs = dict(args.inputs)
         physical = physical_name(args.typ, args.name, inputs)
+        for (type_, key), _ in limits.DOCUMENT_LIMITS.items():
+            if type_ == args.typ and isinstance(inputs.get(key), str):
+                problem = limits.document_problem(type_, key, inputs[key])
+                if problem:
+                    raise DocumentLimitError(f"{args.typ} {args.name}: {key} is {problem}")
         resource_id = f"{physical}-id"
         if args.typ == "pulumi:providers:aws":
             self.provider_regions[resource_id] = inputs.get("region", self.region)
@@ -333,8 +342,8 @@ def _computed_state(type_: str, physical: str, state: Mapping[str, Any], region:
         case "aws:kms/key:Key":
             key_id = _uuid_like(physical)
             computed.update(keyId=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
-        case "aws:iam/role:Role":
-            computed.update(name=physical, arn=f"arn:aws:iam::{account}:role/{physical}")
+        case "aws:iam/role:Role":  # a role's ARN carries its path
+            computed.update(name=physical, arn=f"arn:aws:iam::{account}:role{state.get('path') or '/'}{physical}")
         case "aws:ecr/repository:Repository":
             computed.update(
                 arn=f"arn:aws:ecr:{region}:{account}:repository/{physical}",

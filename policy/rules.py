@@ -399,6 +399,21 @@ def check_s3_artifact_buckets(resources: Iterable[StackInput]) -> list[StackViol
 _KEY_USE = re.compile(r"^kms:(\*|decrypt|encrypt|generatedatakey.*|reencrypt.*|creategrant)$", re.IGNORECASE)
 
 
+def _bound_to_a_role_path(statement: Mapping[str, Any]) -> bool:
+    """`"AWS": "*"` narrowed to the roles under one IAM path of one account: the principal's
+    account equals a single account, and its ARN is like `arn:...:iam::<that account>:role/<path>/*`
+    with a path below the account's roles (not `role/*`)."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        return False
+    accounts = _as_list(dig(condition, "StringEquals", "aws:PrincipalAccount"))
+    patterns = _as_list(dig(condition, "ArnLike", "aws:PrincipalArn"))
+    if len(accounts) != 1 or not isinstance(accounts[0], str) or not patterns:
+        return False
+    role_path = re.compile(rf"arn:aws[a-z-]*:iam::{re.escape(accounts[0])}:role/[^*?]+/\*")
+    return all(isinstance(p, str) and role_path.fullmatch(p) for p in patterns)
+
+
 def check_kms_key_policies(resources: Iterable[StackInput]) -> list[StackViolation]:
     """Every customer key has its own key policy, and that policy lets no one use the key through the
     account root (that is, any IAM identity of the account) or through "*" (CICD-SEC-7)."""
@@ -437,7 +452,7 @@ def check_kms_key_policies(resources: Iterable[StackInput]) -> list[StackViolati
                 # Use only through a named service (S3 reading the objects) keeps IAM and the
                 # service's own permissions in charge; that is a scoped grant.
                 via_service = "kms:viaservice" in _condition_keys(statement)
-                if broad and using and not via_service:
+                if broad and using and not via_service and not _bound_to_a_role_path(statement):
                     violations.append(
                         StackViolation(
                             f"key policy statement {statement.get('Sid', '?')} lets {', '.join(broad)} use the key "

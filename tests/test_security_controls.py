@@ -1,5 +1,6 @@
 """Security controls from the OWASP CI/CD Top 10, each guarded by a test that fails without it."""
 
+import fnmatch
 import json
 import re
 import shutil
@@ -9,7 +10,7 @@ import pytest
 import yaml
 from moto.events.models import EventPatternParser
 
-from components import plan
+from components import guardrails, plan
 from components.settings import SettingsError
 from components.testing import run_stack
 
@@ -205,12 +206,19 @@ def test_the_artifact_key_is_usable_by_the_pipeline_roles_only(run, settings):
     assert admin["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:CreateGrant"} & set(admin["Action"])
     assert "kms:PutKeyPolicy" in admin["Action"]  # administrators can always repair the policy
-    users = statements["OnlyThePipelineRolesUseIt"]["Principal"]["AWS"]
+    use = statements["OnlyThePipelineRolesUseIt"]
+    assert use["Principal"] == {"AWS": "*"}
+    assert use["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "111122223333"}
+    pattern = use["Condition"]["ArnLike"]["aws:PrincipalArn"]
     roles = {r.name: r.inputs["arn"] for r in run.of_type("aws:iam/role:Role")}
     # The service's own roles and the alert forwarder run nothing of the pipeline.
     not_users = {n for n in roles if n.endswith(("-execution-role", "-task-role", "-alerts-forward-iam-events"))}
-    assert sorted(users) == sorted(arn for name, arn in roles.items() if name not in not_users)
-    assert roles[f"{settings.pipeline.name}-build-role"] in users
+    for name, arn in roles.items():
+        assert fnmatch.fnmatchcase(arn, pattern) is (name not in not_users), (name, arn, pattern)
+    assert fnmatch.fnmatchcase(roles[f"{settings.pipeline.name}-build-role"], pattern)
+    # Another role of the account, or one elsewhere under ecs-cicd, may not use the key.
+    assert not fnmatch.fnmatchcase("arn:aws:iam::111122223333:role/admin", pattern)
+    assert not fnmatch.fnmatchcase("arn:aws:iam::111122223333:role/ecs-cicd/other-stack/pipeline/x", pattern)
 
 
 def test_guardrails_are_opt_in_and_create_trail_detector_and_config_rules():
@@ -233,10 +241,21 @@ def test_guardrails_are_opt_in_and_create_trail_detector_and_config_rules():
 
 def test_the_scp_denies_pipeline_changes_except_by_the_deploying_role(run, settings):
     scp = json.loads(run.outputs["scpDocument"])
-    (statement,) = scp["Statement"]
-    assert statement["Effect"] == "Deny"
-    assert {"codepipeline:UpdatePipeline", "codepipeline:DeletePipeline", "iam:PutRolePolicy"} <= set(
-        statement["Action"]
+    assert len(run.outputs["scpDocument"]) <= guardrails.SCP_MAX_CHARACTERS
+    statements = {s["Sid"]: s for s in scp["Statement"]}
+    assert {s["Effect"] for s in statements.values()} == {"Deny"}
+    deployer = {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/ci-deployer"}
+    assert all(s["Condition"]["ArnNotLike"] == deployer for s in statements.values())
+    pipelines = statements["OnlyTheDeployerChangesThePipelines"]
+    assert {"codepipeline:UpdatePipeline", "codepipeline:DeletePipeline", "codebuild:UpdateProject"} <= set(
+        pipelines["Action"]
     )
-    assert run.one("aws:codepipeline/pipeline:Pipeline").inputs["arn"] in statement["Resource"]
-    assert statement["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/ci-deployer"}}
+    stack = pipelines["Condition"]["StringEquals"]["aws:ResourceTag/ecs-cicd:stack"]
+    protected = run.of_type("aws:codepipeline/pipeline:Pipeline") + run.of_type("aws:codebuild/project:Project")
+    assert protected and all(r.inputs["tags"]["ecs-cicd:stack"] == stack for r in protected)
+    roles = statements["OnlyTheDeployerChangesTheRoles"]
+    assert {"iam:PutRolePolicy", "iam:CreateRole", "iam:UpdateAssumeRolePolicy"} <= set(roles["Action"])
+    for role in run.of_type("aws:iam/role:Role"):
+        assert fnmatch.fnmatchcase(role.inputs["arn"], roles["Resource"]), role.name
+    tag = statements["OnlyTheDeployerMovesTheStackTag"]
+    assert tag["Condition"]["ForAnyValue:StringEquals"] == {"aws:TagKeys": ["ecs-cicd:stack"]}

@@ -1,0 +1,126 @@
+"""AWS's own rules, over every stack, every example and the largest and longest inputs the schema
+allows: every physical name within its type's limits (components/naming.py), every policy and
+pattern within its size limit (components/limits.py), and a stack of the maximum number of
+services inside every quota it counts against, with headroom."""
+
+import re
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from components import limits, naming
+from components.config_schema import KEYS
+from components.settings import stack_config
+from components.testing import physical_name, run_program, run_stack
+
+from .helpers import STACKS, evaluated
+
+ROOT = Path(__file__).resolve().parent.parent
+MONOREPO = ROOT / "examples" / "monorepo"
+
+# The longest names the schema allows, with the characters AWS is pickiest about.
+LONGEST_SERVICE = ("Orders_API-" + "x" * 63)[:63]
+LONGEST_ENVIRONMENT = "environment1"  # 12, the schema's maximum
+LONGEST_CLUSTER = "C" * 255
+
+
+@cache
+def longest() -> object:
+    """Staging (a created service) on blue/green with every optional part on, and every name as
+    long as the schema lets it be."""
+    config = stack_config("staging")
+    service = {**config["ecs-cicd:service"], "name": LONGEST_SERVICE, "cluster": LONGEST_CLUSTER}
+    return run_stack(
+        "staging",
+        {
+            "ecs-cicd:environment": LONGEST_ENVIRONMENT,
+            "ecs-cicd:service": service,
+            "ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": True},
+            "ecs-cicd:build": {
+                **config["ecs-cicd:build"],
+                "testCommands": ["make test"],
+                "dockerHubCredentialsArn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
+                "ecr-pullthroughcache/docker-hub-AbC123",
+            },
+            "ecs-cicd:guardrails": {"cloudTrail": True, "guardDuty": True, "configRules": True},
+            "ecs-cicd:pipeline": {"name": "P." + "@" * 2 + "p" * 96},  # 100, with the characters AWS allows
+        },
+    )
+
+
+@cache
+def many() -> object:
+    """The monorepo example at the schema's maximum number of services."""
+    count = KEYS["services"]["maxItems"]
+    services = [
+        {"name": f"service-{i:03d}", "source": {"filePaths": {"includes": [f"services/s{i}/**"]}}} for i in range(count)
+    ]
+    return run_stack("shop-dev", {"ecs-cicd:services": services}, project_dir=MONOREPO)
+
+
+def every_run():
+    yield from (evaluated(stack) for stack in STACKS)
+    yield run_stack("shop-dev", project_dir=MONOREPO)
+    yield longest()
+
+
+def test_the_longest_names_the_schema_allows_fit_every_aws_limit():
+    run = longest()
+    names = {r.type: physical_name(r.type, r.name, r.inputs) for r in run.custom_resources() if r.type in naming.RULES}
+    assert naming.LOAD_BALANCER in names and naming.TARGET_GROUP in names and naming.S3_BUCKET in names
+    for resource in run.custom_resources():
+        if resource.type in naming.RULES:
+            name = physical_name(resource.type, resource.name, resource.inputs)
+            assert naming.problem(resource.type, name) is None, (resource.type, name)
+
+
+def test_every_resource_type_has_a_naming_rule_or_is_known_to_have_no_name():
+    runs = list(every_run())
+    types = {r.type for run in runs for r in run.custom_resources() if r.type.startswith("aws:")}
+    assert types <= set(naming.RULES) | naming.UNNAMED_TYPES
+    assert all(rule.source.startswith("https://docs.aws.amazon.com/") for rule in naming.RULES.values())
+
+
+def test_every_policy_and_pattern_fits_its_size_limit_in_every_run():
+    for run in [*every_run(), many()]:
+        for resource in run.custom_resources():
+            for (type_, key), limit in limits.DOCUMENT_LIMITS.items():
+                if resource.type == type_ and isinstance(resource.inputs.get(key), str):
+                    assert limit.check(resource.inputs[key]) is None, (run.stack, resource.name, key)
+
+
+def test_the_names_pulumi_derives_are_what_aws_accepts():
+    """The harness reproduces pulumi-aws's autonaming (`<logical>-<7 hex>`, S3 lowercased) and
+    refuses what AWS would: a name over the limit or with a character AWS does not allow."""
+    with pytest.raises(Exception, match="over the limit of 32"):
+        physical_name(naming.TARGET_GROUP, "a" * 25, {})
+    with pytest.raises(Exception, match="not of the form AWS allows"):
+        physical_name(naming.TARGET_GROUP, "orders_api", {})
+    assert re.fullmatch(r"orders-api-bucket-[0-9a-f]{7}", physical_name(naming.S3_BUCKET, "Orders-API-bucket", {}))
+    assert naming.logical(naming.TARGET_GROUP, "Orders_API-" + "x" * 60, "green").endswith("-green")
+
+
+def test_a_stack_of_the_maximum_number_of_services_fits_every_quota_with_headroom():
+    run = many()
+    counts = Counter(r.type for r in run.custom_resources())
+    assert counts["aws:codepipeline/pipeline:Pipeline"] == KEYS["services"]["maxItems"]
+    for type_, quota in limits.QUOTAS.items():
+        # Half of the default quota at most: the account runs other things too.
+        assert counts[type_] <= quota.default // 2 or type_ == "aws:iam/role:Role", (type_, counts[type_])
+    # Roles count against the whole account; a 100-service stack uses most of the default 1,000.
+    assert counts["aws:iam/role:Role"] < limits.QUOTAS["aws:iam/role:Role"].default
+    policies = {
+        t: len(run.one(t).inputs["policy"]) for t in ("aws:kms/keyPolicy:KeyPolicy", "aws:sns/topicPolicy:TopicPolicy")
+    }
+    assert policies["aws:kms/keyPolicy:KeyPolicy"] < 4096  # names the pipeline path, not each role
+    assert len(run.outputs["scpDocument"]) <= 5120
+
+
+def test_a_program_of_ones_own_is_checked_as_well():
+    """Library users get the same checks from `run_program`."""
+    import pulumi_aws as aws
+
+    with pytest.raises(Exception, match="over the limit of 64"):
+        run_program(lambda: aws.cloudwatch.EventRule("r" * 60, event_pattern="{}"), {"aws:region": "eu-west-1"})
