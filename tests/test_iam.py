@@ -222,3 +222,31 @@ def test_a_permissions_boundary_is_attached_to_every_role():
     roles = run.of_type("aws:iam/role:Role")
     assert len(roles) == 7  # pipeline, deploy action, build, three scans, IAM event forwarder
     assert {r.name: r.inputs.get("permissionsBoundary") for r in roles} == {r.name: boundary for r in roles}
+
+
+def role_arns_in(value) -> set[str]:
+    """Every role ARN an input holds, however deep (a pipeline's actions carry their roles)."""
+    if isinstance(value, dict):
+        return {arn for item in value.values() for arn in role_arns_in(item)}
+    if isinstance(value, list):
+        return {arn for item in value for arn in role_arns_in(item)}
+    return {value} if isinstance(value, str) and ":iam::" in value and ":role/" in value else set()
+
+
+def test_whatever_runs_as_a_role_is_created_after_the_roles_permissions(run):
+    """CreatePipeline starts a first execution at once, and a project, task definition or
+    deployment group may run as its role as soon as it exists: each waits for the role's policy."""
+    roles = {r.inputs["arn"]: r for r in run.of_type("aws:iam/role:Role")}
+    policies = {p.parent: p.urn for p in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    checked = 0
+    for resource in run.custom_resources():
+        if resource.type in ("aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:kms/keyPolicy:KeyPolicy"):
+            continue
+        inputs = {k: v for k, v in resource.inputs.items() if k not in ("assumeRolePolicy", "policy")}
+        for arn in role_arns_in(inputs) & set(roles):
+            policy = policies.get(roles[arn].urn)
+            if policy is None:
+                continue  # a role with no permissions of its own (the task role)
+            assert policy in resource.dependencies, f"{resource.name} does not wait for {roles[arn].name}'s policy"
+            checked += 1
+    assert checked >= 4
