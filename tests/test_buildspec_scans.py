@@ -4,7 +4,9 @@ download check or a failing command."""
 
 import hashlib
 import io
+import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +141,25 @@ def test_the_check_commands_run_after_the_health_url_and_can_fail_the_check(tmp_
         CHECK_COMMANDS="true\nfalse",
     )
     assert not failing.passed
+
+
+def python_installing_semgrep(exit_code: str) -> str:
+    """A stand-in for python3 that serves `-m pip install` (the network) with a fake semgrep, and
+    runs anything else with the real interpreter."""
+    real = str(Path(sys.base_prefix) / "bin" / "python3")
+    semgrep = fake_tool("semgrep", exit_code).replace('"', '\\"').replace("$", "\\$")
+    return (
+        'if [ "$1 $2 $3" = "-m pip install" ]; then\n'
+        f'  printf "%s" "{semgrep}" > "$TOOLS_DIR/semgrep"; chmod +x "$TOOLS_DIR/semgrep"; exit 0\n'
+        "fi\n"
+        f'exec "{real}" "$@"'
+    )
+
+
+@pytest.mark.parametrize(("exit_code", "passes"), [("0", True), ("1", False)])
+def test_the_code_scan_installs_its_pinned_semgrep_and_fails_on_a_finding(tmp_path, checkout, exit_code, passes):
+    build = run("scan-code", checkout, {"python3": python_installing_semgrep(exit_code)})
+    assert build.passed is passes, build.result.stderr
+    (install,) = [c for c in build.calls if "pip install" in c]
+    assert "semgrep==" in install
+    assert any(c.startswith("semgrep scan") and "--error" in c for c in build.calls)
