@@ -5,9 +5,23 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: plan test lint bench venv clean
+.PHONY: plan test lint bench venv semgrep clean
 
 venv: $(VENV)/.installed
+
+# The code scan's semgrep, installed from the hash-locked requirements embedded in its buildspec
+# (its pins clash with the test tools', so it has a virtual environment of its own). The tests run
+# the real semgrep, with the buildspec's rules, on fixtures with planted findings.
+SEMGREP_VENV ?= .venv-semgrep
+semgrep: $(SEMGREP_VENV)/.installed
+
+$(SEMGREP_VENV)/.installed: buildspecs/scan-code.yml
+	@test -x $(SEMGREP_VENV)/bin/python || $(PYTHON) -m venv $(SEMGREP_VENV)
+	@sed -n '/--- lock: generated/,/--- end of lock/p' buildspecs/scan-code.yml | sed 's/^ *//' | grep -v '^#' \
+		> $(SEMGREP_VENV)/requirements.txt
+	$(SEMGREP_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: \
+		--requirement $(SEMGREP_VENV)/requirements.txt
+	@touch $@
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +33,8 @@ plan: venv
 	@$(PY) -m components.plan $(STACK) --project-dir $(PROJECT_DIR)
 
 ## test: lint and run the test suite, offline
-test: venv lint
-	$(PY) -m pytest -n auto
+test: venv semgrep lint
+	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto
 
 ## bench: offline evaluation time and memory for 1, 10 and 50 services
 bench: venv
@@ -30,4 +44,4 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(SEMGREP_VENV) .pytest_cache .ruff_cache build dist *.egg-info

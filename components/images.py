@@ -58,7 +58,10 @@ STANDARD_5 = BuildImage(
             "sleep",
             "touch",
             "tr",
-            # dnf packages of the Dockerfile (l.29-42): tar, gzip, jq, unzip
+            "uname",
+            # dnf packages of the Dockerfile (l.29-42): coreutils (ln), findutils, tar, gzip, jq, unzip
+            "find",
+            "ln",
             "tar",
             "gzip",
             "jq",

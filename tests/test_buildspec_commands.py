@@ -231,3 +231,62 @@ def test_blue_green_on_a_created_service_writes_the_rendered_template(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "deploy" / "taskdef.json").read_text()) == json.loads(template)
     assert "describe-task-definition" not in (tmp_path / "calls.log").read_text()
+
+
+SHADOWS = {
+    # A module named like the standard library's, in the checkout: with a plain `python3 -c`, it
+    # would be imported first, read the build's secrets and exit 0 past the scan gate.
+    "json.py": "open('/tmp/.shadowed', 'w').write('json'); import sys; sys.exit(0)\n",
+    "os.py": "open('/tmp/.shadowed', 'w').write('os'); raise SystemExit(0)\n",
+    "re.py": "open('/tmp/.shadowed', 'w').write('re'); raise SystemExit(0)\n",
+    "sitecustomize.py": "open('/tmp/.shadowed', 'w').write('sitecustomize')\n",
+    "usercustomize.py": "open('/tmp/.shadowed', 'w').write('usercustomize')\n",
+    "pip/__init__.py": "open('/tmp/.shadowed', 'w').write('pip')\n",
+}
+FAKE_TOOLS = {"aws": "echo sha256:evil; exit 0", "docker": "exit 0", "python3": "exit 0"}
+
+
+def plant_shadows(checkout: Path) -> Path:
+    marker = checkout.parent / f"{checkout.name}-shadowed"
+    for name, body in SHADOWS.items():
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).write_text(body.replace("/tmp/.shadowed", str(marker)))
+    for folder in (checkout, checkout / "bin", checkout / "node_modules" / ".bin"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for tool, body in FAKE_TOOLS.items():
+            (folder / tool).write_text(f"#!/bin/sh\ntouch {marker}\n{body}\n")
+            (folder / tool).chmod(0o755)
+    return marker
+
+
+def test_modules_and_tools_planted_in_the_checkout_do_not_run_in_the_build(tmp_path):
+    """The checkout is the application repository's: nothing in it runs with the build's rights.
+    The helpers run as `python3 -I` and the tools come from the image's PATH."""
+    marker = plant_shadows(tmp_path)
+    (tmp_path / "docker").unlink()  # the build's working directory holds the checkout's files
+    failing = run_buildspec(tmp_path, FAKE_COUNTS='{"CRITICAL": 1}', DOCKER_HUB_MIRROR="", TASK_FAMILY="")
+    assert failing.returncode != 0 and "at or above CRITICAL" in failing.stderr
+    assert not (tmp_path / "deploy" / "imagedefinitions.json").exists()
+    passing = run_buildspec(tmp_path)
+    assert passing.returncode == 0, passing.stderr
+    (definition,) = json.loads((tmp_path / "deploy" / "imagedefinitions.json").read_text())
+    assert definition["imageUri"].endswith(f"@{DIGEST}")
+    assert not marker.exists(), f"something planted in the checkout ran: {marker.read_text()}"
+
+
+def test_a_planted_module_does_not_rewrite_the_blue_green_template_or_the_dockerfile(tmp_path):
+    marker = plant_shadows(tmp_path)
+    (tmp_path / "docker").unlink()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM node:20\n")
+    result = run_buildspec(
+        tmp_path,
+        DOCKER_HUB_MIRROR="111122223333.dkr.ecr.eu-west-1.amazonaws.com/hub",
+        TASK_FAMILY="orders",
+        APPSPEC_TEMPLATE="x",
+        FAKE_TASKDEF=json.dumps(TASKDEF),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "deploy" / "taskdef.json").read_text())["family"] == "orders"
+    assert "hub/library/node:20" in (tmp_path / "docker" / "Dockerfile.ecs-cicd").read_text()
+    assert not marker.exists(), f"something planted in the checkout ran: {marker.read_text()}"

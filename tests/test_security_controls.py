@@ -53,7 +53,13 @@ def test_scan_tools_are_pinned_and_fail_on_findings(buildspec):
     versions = {k: v for k, v in spec["env"]["variables"].items() if k.endswith("_VERSION")}
     assert versions and all(re.fullmatch(r"v?\d+\.\d+\.\d+", v) for v in versions.values())
     install = " ".join(spec["phases"]["install"]["commands"])
-    assert all(f"${{{name}}}" in install for name in versions), "the install must use the pinned version"
+    for name, version in versions.items():
+        # A download names its pinned version; a Python tool installs from a lock that pins it
+        # (and every dependency) by version and digest.
+        locked = re.findall(r"^\s*([A-Za-z0-9._-]+)==(\S+) (--hash=sha256:[0-9a-f]{64} ?)+$", install, re.M)
+        assert f"${{{name}}}" in install or (name.removesuffix("_VERSION").lower(), version) in {
+            (package.lower(), pinned) for package, pinned, _ in locked
+        }, f"the install must use the pinned {name}"
     assert "@latest" not in install
     scan = " ".join(spec["phases"]["build"]["commands"])
     assert re.search(r"--error|--exit-code 1|scan source", scan)
