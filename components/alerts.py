@@ -49,6 +49,9 @@ class WatchedPipelineArgs(TypedDict, total=False):
 
     pipeline_name: pulumi.Input[str]
     """The pipeline to watch. Required."""
+    validation_pipeline_name: pulumi.Input[str]
+    """Its pull-request pipeline, if any: changes to it are reported, its failures are not (a
+    failing pull request is news for its author, not an alert)."""
     project_names: Sequence[pulumi.Input[str]]
     """CodeBuild projects whose changes are reported."""
     role_names: Sequence[pulumi.Input[str]]
@@ -247,6 +250,7 @@ class _Forwarder:
 def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: list) -> list[tuple[str, _Watch, list]]:
     """Every kind of alert with the values it watches across the stack's pipelines."""
     pipelines = [w["pipeline_name"] for w in watched]
+    changeable = pipelines + [w["validation_pipeline_name"] for w in watched if w.get("validation_pipeline_name")]
     projects = [p for w in watched for p in w.get("project_names", ())]
     roles = [r for w in watched for r in w.get("role_names", ())] + list(extra_roles)
     connections = _unique([w["connection_arn"] for w in watched if w.get("connection_arn")])
@@ -256,7 +260,7 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
         (
             "pipeline-changed",
             _Watch("Someone changed or deleted a pipeline", _pipeline_changed, _times(2, _bounded(100))),
-            pipelines,
+            changeable,
         ),
         (
             "projects-changed",

@@ -110,6 +110,15 @@ KEYS: dict[str, dict] = {
         "x-allowed": "lowercase letters, digits and single hyphens, starting with a letter, at most 12 characters",
         "description": "Environment name, used in resource names and tags. Defaults to the stack name.",
     },
+    "production": {
+        "type": "boolean",
+        "description": "This stack deploys production: deploys wait for an approval (unless "
+        "`insecure.allowUnapprovedProdDeploys`), no pull-request validation runs in it, executions queue. "
+        "Defaults to true for environment names that say production (`prod`, `prd`, `production`, `live`, "
+        "alone or as a `-`/`_` part) and to false for names that say otherwise (`dev`, `test`, `qa`, `staging`, "
+        "`sandbox`, `demo`, `preview`, `int`, ...); for any other name it must be set: the program does not "
+        "guess whether a stack is production.",
+    },
     "protect": {
         "type": "boolean",
         "default": True,

@@ -7,11 +7,12 @@ The program (`__main__.py`) runs it once per service of a stack; the component p
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import pulumi
 
+from . import naming
 from .account import AwsAccount
 from .approval import ManualApproval
 from .artifacts import ArtifactStore
@@ -27,6 +28,7 @@ from .security import SecurityScans
 from .service import EcsService
 from .settings import ServicePipeline
 from .source import GitHubSource
+from .stage import StageDefinition
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Delivery:
     """What one service's pipeline produced, for the alerts, the SCP and the exports."""
 
     pipeline: Pipeline
+    validation: Optional[Pipeline]
+    """The pull-request pipeline (scans and tests, no deploy), when `source.pullRequests`."""
     source: GitHubSource
     build: ImageBuild
     service: Optional[EcsService]
@@ -65,6 +69,7 @@ class Delivery:
         """This pipeline as `PipelineAlerts` watches it."""
         return {
             "pipeline_name": self.pipeline.pipeline.name,
+            **({"validation_pipeline_name": self.validation.pipeline.name} if self.validation else {}),
             "project_names": self.pipeline.codebuild_projects(),
             "role_names": [role.name for role in self.roles],
             "connection_arn": self.source.connection_arn,
@@ -203,7 +208,7 @@ def deliver(
         },
         opts,
     )
-    build_stage = build.stage
+    verification: list[StageDefinition] = []  # what runs beside the image build, and on pull requests
 
     if not shared.skip_security_scans:
         scans = SecurityScans(
@@ -219,7 +224,7 @@ def deliver(
             },
             opts,
         )
-        build_stage = build_stage.alongside(scans.stage)
+        verification.append(scans.stage)
 
     if svc.build.test_commands:
         tests = TestCommands(
@@ -237,7 +242,11 @@ def deliver(
             },
             opts,
         )
-        build_stage = build_stage.alongside(tests.stage)
+        verification.append(tests.stage)
+
+    build_stage = build.stage
+    for stage in verification:
+        build_stage = build_stage.alongside(stage)
 
     approval = (
         ManualApproval(
@@ -324,7 +333,6 @@ def deliver(
                 source.trigger(
                     file_paths={"includes": svc.source.file_paths_include, "excludes": svc.source.file_paths_exclude},
                     tags=svc.source.tags,
-                    pull_requests=svc.source.pull_requests,
                 )
             ],
             "execution_mode": svc.pipeline.execution_mode,
@@ -336,11 +344,46 @@ def deliver(
         opts,
     )
 
-    # Everything that runs the pipeline: these may use the artifact key.
+    # Pull requests run the scans and tests of the unmerged code in a pipeline of their own, which
+    # cannot build an image, reach a secret or deploy (CICD-SEC-1, CICD-SEC-4).
+    validation = None
+    if svc.source.pull_requests:
+        checks = verification[0]
+        for stage in verification[1:]:
+            checks = checks.alongside(stage)
+        validation = Pipeline(
+            naming.physical(naming.PIPELINE, name, "pull-requests"),
+            {
+                "stages": [source.stage, replace(checks, name="Verify")],
+                "artifact_store": artifacts,
+                "triggers": [
+                    source.trigger(
+                        file_paths={
+                            "includes": svc.source.file_paths_include,
+                            "excludes": svc.source.file_paths_exclude,
+                        },
+                        pull_requests=True,
+                        pushes=False,
+                    )
+                ],
+                # Runs for different pull requests are independent: none waits for or cancels another.
+                "execution_mode": "PARALLEL",
+                "permissions_boundary": boundary,
+                "role_path": shared.role_paths.pipeline,
+                "tags": svc.tags,
+                "account": account,
+            },
+            opts,
+        )
+
+    # Everything that runs the pipelines: these may use the artifact key.
     key_users = [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
+    if validation is not None:
+        key_users += [validation.role, *validation.action_roles.values()]
     roles = [*key_users, *([service.execution_role, service.task_role] if service else [])]
     return Delivery(
         pipeline=pipeline,
+        validation=validation,
         source=source,
         build=build,
         service=service,

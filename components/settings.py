@@ -23,6 +23,7 @@ from .images import BOOTSTRAP_IMAGE
 
 PROJECT = "ecs-cicd"
 STACK_TAG = "ecs-cicd:stack"  # the tag that says which stack a resource belongs to (guardrails.scp_document)
+PRODUCTION_TAG = "ecs-cicd:production"  # "true" on every resource of a production stack
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # Names and values that mark a plaintext build variable as a secret (CICD-SEC-6).
@@ -208,6 +209,7 @@ class ServicePipeline:
 class Settings:
     environment: str
     protect: bool
+    production: bool
     region: Optional[str]
     """`aws:region` (or the AWS_REGION the provider would use); None only outside a Pulumi run."""
     tags: Mapping[str, str]
@@ -335,6 +337,12 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
     if problems:
         raise SettingsError(problems)
     stack_values = {key: _with_defaults(KEYS[key], values.get(key)) for key in KEYS if key not in PER_SERVICE_KEYS}
+    stack_values["production"], production_problem = is_production(
+        stack_values["environment"], stack_values["production"]
+    )
+    if production_problem:  # reported with every other problem, below
+        problems.append(production_problem)
+        stack_values["production"] = True  # the stricter rules, for the rest of the checks
 
     labelled = [("", {})] if not entries else [(f"services[{i}].", entry) for i, entry in enumerate(entries)]
     merged_services = []
@@ -366,6 +374,10 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
     stack = services[0].pipeline.name if len(services) == 1 else f"{PROJECT}-{stack_values['environment']}"
     services = [replace(s, tags=MappingProxyType({**s.tags, STACK_TAG: stack})) for s in services]
     stack_values["tags"] = {**stack_values["tags"], STACK_TAG: stack}
+    # The policy pack reads whether a pipeline is production from this tag, not from a name.
+    production = {PRODUCTION_TAG: str(stack_values["production"]).lower()}
+    services = [replace(s, tags=MappingProxyType({**s.tags, **production})) for s in services]
+    stack_values["tags"] = {**stack_values["tags"], **production}
     return _build(stack_values, tuple(services), region)
 
 
@@ -485,11 +497,35 @@ def _plaintext_secret_problems(environment: Mapping[str, str], section: str) -> 
     return problems
 
 
+# Environment names that say what a stack is, as a whole name or one `-`/`_`-separated part of it.
+PRODUCTION_WORDS = ("prod", "prd", "production", "live")
+NON_PRODUCTION_WORDS = (
+    "dev", "development", "test", "testing", "qa", "staging", "stage", "stg", "sandbox", "sbx",
+    "demo", "preview", "int", "integration", "ci", "local", "perf", "load",
+)  # fmt: skip
+
+
+def is_production(environment: str, declared: Optional[bool]) -> tuple[Optional[bool], Optional[str]]:
+    """Whether a stack is production, and the problem when it cannot be told. A stack says so
+    (`ecs-cicd:production`) or its environment name does; a name that says neither is an error,
+    never a guess (a `live` or `prd` stack must not slip past approval)."""
+    if declared is not None:
+        return declared, None
+    words = set(re.split(r"[-_]", environment.lower()))
+    production, other = bool(words & set(PRODUCTION_WORDS)), bool(words & set(NON_PRODUCTION_WORDS))
+    if production != other:
+        return production, None
+    return None, (
+        f"{NAMESPACE}:production is required for environment {environment!r}; allowed: true or false (the name "
+        "does not say whether this stack deploys production, and the program does not guess)"
+    )
+
+
 def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
-    """Prod deploys wait for a person and deploy only merged code (CICD-SEC-1), unless the stack
-    says otherwise, explicitly. Also fills the per-environment defaults."""
+    """Production deploys wait for a person and deploy only merged code (CICD-SEC-1), unless the
+    stack says otherwise, explicitly. Also fills the per-environment defaults."""
     deploy, pipeline, source = values["deploy"], values["pipeline"], values["source"]
-    is_prod = values["environment"] == "prod"
+    is_prod = values["production"]
     if deploy["requireApproval"] is None:
         deploy["requireApproval"] = is_prod
     if pipeline["executionMode"] is None:
@@ -514,7 +550,18 @@ def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
     if is_prod and source["pullRequests"]:
         problems.append(
             f"{NAMESPACE}:{prefix}source.pullRequests = True is not allowed in prod; allowed: false "
-            "(pull request runs deploy unmerged code)"
+            "(a production stack runs only merged code)"
+        )
+    if source["pullRequests"] and values["insecure"]["skipSecurityScans"] and not values["build"]["testCommands"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}source.pullRequests = True has nothing to run; allowed: with build.testCommands "
+            "or the security scans (pull requests run the tests and scans, never a deploy)"
+        )
+    if source["tags"] and not deploy["requireApproval"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}source.tags = {source['tags']!r} needs deploy.requireApproval: true; allowed: "
+            "tag triggers only where a person approves the deploy (anyone who can push a tag could deploy any "
+            "commit otherwise)"
         )
     return problems
 
@@ -652,6 +699,7 @@ def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...], reg
         environment=environment,
         region=region,
         protect=values["protect"],
+        production=values["production"],
         tags=MappingProxyType({"project": PROJECT, "environment": environment, **values["tags"]}),
         services=services,
         permissions_boundary=values["iam"]["permissionsBoundaryArn"],

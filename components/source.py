@@ -110,16 +110,20 @@ class GitHubSource(pulumi.ComponentResource):
         file_paths: Optional[Mapping[str, Sequence[str]]] = None,
         tags: Sequence[str] = (),
         pull_requests: bool = False,
+        pushes: bool = True,
     ) -> aws.codepipeline.PipelineTriggerArgs:
         """The V2 trigger: pushes to the configured branch (only those touching `file_paths`, when
-        given), pushes of matching `tags`, and optionally pull requests against the branch."""
+        given), pushes of matching `tags`, and optionally pull requests against the branch. A
+        pipeline that deploys should never take `pull_requests`: use a validation pipeline (one that
+        builds and tests, `pushes=False`) for them."""
         paths = None
         if file_paths and (file_paths.get("includes") or file_paths.get("excludes")):
             paths = {k: list(v) for k, v in file_paths.items() if v}
-        pushes: list[dict] = [{"branches": {"includes": [self.branch]}, **({"file_paths": paths} if paths else {})}]
-        if tags:
-            pushes.append({"tags": {"includes": list(tags)}})
-        git: dict = {"source_action_name": "Source", "pushes": pushes}
+        git: dict = {"source_action_name": "Source"}
+        if pushes:
+            git["pushes"] = [{"branches": {"includes": [self.branch]}, **({"file_paths": paths} if paths else {})}]
+            if tags:
+                git["pushes"].append({"tags": {"includes": list(tags)}})
         if pull_requests:
             git["pull_requests"] = [
                 {

@@ -125,9 +125,18 @@ POLICIES: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         "prod-pipeline-requires-approval",
-        "A pipeline tagged environment=prod has a manual approval before every deploy.",
+        "A production pipeline (tagged ecs-cicd:production, or with an environment tag that names production in "
+        "any spelling: prod, prd, production, live) has a manual approval before every deploy.",
         "resource",
         rules.check_prod_pipeline_approval,
+        ("CICD-SEC-1",),
+    ),
+    PolicySpec(
+        "pipeline-triggers-safe",
+        "Pull requests never start a pipeline that deploys, and tag pushes start only pipelines with an approval "
+        "before every deploy.",
+        "resource",
+        rules.check_pipeline_triggers,
         ("CICD-SEC-1",),
     ),
     PolicySpec(

@@ -842,14 +842,29 @@ def check_pipeline_v2_encrypted(resource_type: str, props: Mapping[str, Any]) ->
     return problems
 
 
-PROD_ENVIRONMENTS = frozenset({"prod", "production"})
+# Words that make an environment name production, as a whole name or a `-`/`_` part of it
+# (components/settings.py PRODUCTION_WORDS; a test keeps the two in step).
+PRODUCTION_WORDS = frozenset({"prod", "prd", "production", "live"})
+PRODUCTION_TAG = "ecs-cicd:production"
+
+
+def is_production_pipeline(props: Mapping[str, Any]) -> bool:
+    """A pipeline is production when its stack says so (the `ecs-cicd:production` tag) or, for a
+    pipeline without that tag, when its environment tag names production in any spelling (`prd`,
+    `live`, `prod-eu`): a plain string compare with "prod" is what an attacker names around."""
+    tags = dig(props, "tags")
+    tags = tags if isinstance(tags, Mapping) else {}
+    declared = tags.get(PRODUCTION_TAG)
+    if isinstance(declared, str):
+        return declared.lower() != "false"  # anything but an explicit "false" is production
+    environment = tags.get("environment")
+    return isinstance(environment, str) and bool(set(re.split(r"[-_]", environment.lower())) & PRODUCTION_WORDS)
 
 
 def check_prod_pipeline_approval(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if resource_type != PIPELINE:
         return []
-    environment = dig(props, "tags", "environment")
-    if not isinstance(environment, str) or environment.lower() not in PROD_ENVIRONMENTS:
+    if not is_production_pipeline(props):
         return []
     actions = _pipeline_actions(props)
     if actions is None:
@@ -861,6 +876,37 @@ def check_prod_pipeline_approval(resource_type: str, props: Mapping[str, Any]) -
             problems.append(
                 f"prod pipeline deploys in stage {deploy[0].name!r} ({_action_name(*deploy)}) "
                 "without a manual Approval action before it"
+            )
+    return problems
+
+
+def check_pipeline_triggers(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Pull requests (unmerged code) never start a pipeline that deploys, and tags (which anyone
+    who may push one can point at any commit) start only a pipeline with an approval before its
+    deploys (CICD-SEC-1)."""
+    if resource_type != PIPELINE:
+        return []
+    triggers = dig(props, "triggers")
+    actions = _pipeline_actions(props)
+    if triggers is UNKNOWN or actions is None:
+        return []
+    deploys = [pair for pair in actions if dig(pair[1], "category") == "Deploy"]
+    approvals = [pair for pair in actions if dig(pair[1], "category") == "Approval"]
+    problems = []
+    for trigger in _as_list(triggers):
+        git = dig(trigger, "gitConfiguration")
+        if not isinstance(git, Mapping):
+            continue
+        if _as_list(git.get("pullRequests")) and deploys:
+            problems.append(
+                "pull requests start a pipeline that deploys: run them in a pipeline that only builds and tests"
+            )
+        tagged = any(isinstance(push, Mapping) and push.get("tags") for push in _as_list(git.get("pushes")))
+        unapproved = [d for d in deploys if not any(_runs_before(a, d) for a in approvals)]
+        if tagged and unapproved:
+            problems.append(
+                f"tag pushes start a pipeline that deploys ({_action_name(*unapproved[0])}) without an approval "
+                "before it: anyone who may push a tag could deploy any commit"
             )
     return problems
 

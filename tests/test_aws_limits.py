@@ -36,6 +36,7 @@ def longest() -> object:
         "staging",
         {
             "ecs-cicd:environment": LONGEST_ENVIRONMENT,
+            "ecs-cicd:production": True,
             "ecs-cicd:service": service,
             "ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": True},
             "ecs-cicd:build": {

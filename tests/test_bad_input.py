@@ -121,4 +121,6 @@ def test_a_misspelt_top_level_key_is_an_error_not_silently_ignored():
     with pytest.raises(SettingsError) as caught:
         run_stack("dev", {"ecs-cicd:sevice": {"cluster": "dev"}})
     (problem,) = caught.value.problems
-    assert problem.startswith("ecs-cicd:sevice is not a known key; allowed: environment, protect, tags, source")
+    assert problem.startswith(
+        "ecs-cicd:sevice is not a known key; allowed: environment, production, protect, tags, source"
+    )

@@ -603,8 +603,40 @@ def test_prod_approval_after_the_deploy_does_not_count():
 def test_only_prod_pipelines_need_approval():
     props = inputs_of("staging", PIPELINE, "pipeline")
     assert check("prod-pipeline-requires-approval", PIPELINE, props) == []
-    props["tags"]["environment"] = "prod"
+    props["tags"]["ecs-cicd:production"] = "true"
     only(check("prod-pipeline-requires-approval", PIPELINE, props), "without a manual Approval")
+
+
+@pytest.mark.parametrize("environment", ["prod", "prd", "production", "live", "eu-prod", "live_2"])
+def test_a_pipeline_named_production_in_any_spelling_needs_approval(environment):
+    props = inputs_of("staging", PIPELINE, "pipeline")
+    del props["tags"]["ecs-cicd:production"]  # a pipeline made by something else
+    props["tags"]["environment"] = environment
+    only(check("prod-pipeline-requires-approval", PIPELINE, props), "without a manual Approval")
+
+
+def test_the_pack_and_the_program_agree_on_the_words_that_mean_production():
+    from components.settings import PRODUCTION_WORDS
+
+    assert set(PRODUCTION_WORDS) == rules.PRODUCTION_WORDS
+
+
+# pipeline-triggers-safe -----------------------------------------------------------------------
+
+
+def test_pull_requests_on_a_deploying_pipeline_are_rejected():
+    props = inputs_of("dev", PIPELINE, "pipeline")
+    props["triggers"][0]["gitConfiguration"]["pullRequests"] = [{"events": ["OPEN"], "branches": {"includes": ["x"]}}]
+    only(check("pipeline-triggers-safe", PIPELINE, props), "pull requests start a pipeline that deploys")
+
+
+def test_tag_pushes_without_approval_are_rejected():
+    props = inputs_of("dev", PIPELINE, "pipeline")
+    props["triggers"][0]["gitConfiguration"]["pushes"].append({"tags": {"includes": ["*"]}})
+    only(check("pipeline-triggers-safe", PIPELINE, props), "tag pushes start a pipeline that deploys")
+    approved = inputs_of("prod", PIPELINE, "pipeline")
+    approved["triggers"][0]["gitConfiguration"]["pushes"].append({"tags": {"includes": ["*"]}})
+    assert check("pipeline-triggers-safe", PIPELINE, approved) == []
 
 
 # deploy-needs-build-artifact ------------------------------------------------------------------
@@ -700,6 +732,7 @@ def test_every_policy_has_a_bad_example_above():
         "no-long-lived-credentials": test_iam_users_and_keys_are_rejected,
         "pipeline-v2-encrypted": test_pipeline_must_be_v2_and_kms_encrypted,
         "prod-pipeline-requires-approval": test_prod_pipeline_without_approval_is_rejected,
+        "pipeline-triggers-safe": test_pull_requests_on_a_deploying_pipeline_are_rejected,
         "deploy-needs-build-artifact": test_deploy_of_an_artifact_nobody_produced_is_rejected,
         "sns-topics-encrypted": test_sns_topic_must_be_encrypted,
     }
@@ -776,6 +809,7 @@ EXPECTED_POLICIES = [
     "no-long-lived-credentials",
     "pipeline-v2-encrypted",
     "prod-pipeline-requires-approval",
+    "pipeline-triggers-safe",
     "deploy-needs-build-artifact",
     "sns-topics-encrypted",
 ]

@@ -22,6 +22,10 @@ def monorepo():
     return run_stack("shop-dev", project_dir=MONOREPO)
 
 
+def pipelines_by_name(run) -> dict[str, dict]:
+    return {p.inputs["name"]: p.inputs for p in run.of_type(PIPELINE)}
+
+
 def pipelines(run) -> dict[str, dict]:
     return {p.inputs["name"]: p.inputs for p in run.of_type(PIPELINE)}
 
@@ -84,7 +88,7 @@ def test_one_connection_is_created_for_the_stack_and_shared():
 
 def test_alerts_share_one_topic_and_watch_every_pipeline():
     run = monorepo()
-    (topic,) = [t for t in run.of_type("aws:sns/topic:Topic")]
+    (topic,) = [t for t in run.of_type("aws:sns/topic:Topic") if t.name.endswith("-alerts-topic")]
     rules = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.region == "eu-west-1"]
     assert len(rules) == 6  # one rule per kind of alert watches all three pipelines
     targets = {t.parent_name: t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
@@ -136,55 +140,43 @@ def test_execution_mode_defaults_to_queued_in_prod_and_superseded_elsewhere():
     assert from_mapping(explicit, stack="prod").pipeline.execution_mode == "PARALLEL"
 
 
-def test_pull_request_triggers_are_optional_and_refused_in_prod():
+def test_pull_requests_run_in_a_pipeline_that_tests_and_cannot_deploy():
+    """A pull request is unmerged code: it runs the scans and tests in a pipeline of its own, with
+    no image build (no secrets, no push) and no deploy, and never starts the deploying pipeline."""
     run = run_stack(
         "dev", {"ecs-cicd:source": {"repository": "acme/orders-api", "branch": "develop", "pullRequests": True}}
     )
-    (pull,) = run.one(PIPELINE).inputs["triggers"][0]["gitConfiguration"]["pullRequests"]
-    assert pull == {"events": ["OPEN", "UPDATED"], "branches": {"includes": ["develop"]}}
+    pipelines = pipelines_by_name(run)
+    deploying, validation = pipelines["orders-api-dev"], pipelines["orders-api-dev-pull-requests"]
+    assert "pullRequests" not in deploying["triggers"][0]["gitConfiguration"]
+    git = validation["triggers"][0]["gitConfiguration"]
+    assert "pushes" not in git
+    assert git["pullRequests"] == [{"events": ["OPEN", "UPDATED"], "branches": {"includes": ["develop"]}}]
+    assert [s["name"] for s in validation["stages"]] == ["Source", "Verify"]
+    actions = [a for s in validation["stages"] for a in s["actions"]]
+    assert {a["category"] for a in actions} == {"Source", "Test"}
+    assert {a["name"] for a in actions} >= {"Dependencies", "Code", "Secrets"}
+    build_project = run.named("orders-api-dev-build-project").inputs["name"]
+    assert all(a.get("configuration", {}).get("ProjectName") != build_project for a in actions)
+    assert validation["executionMode"] == "PARALLEL"
+
+
+def test_pull_requests_are_refused_in_production_and_with_nothing_to_run():
     with pytest.raises(SettingsError, match=r"source.pullRequests = True is not allowed in prod"):
         run_stack("prod", {"ecs-cicd:source": {"repository": "acme/orders-api", "pullRequests": True}})
+    with pytest.raises(SettingsError, match=r"source.pullRequests = True has nothing to run"):
+        run_stack(
+            "dev",
+            {
+                "ecs-cicd:source": {"repository": "acme/orders-api", "pullRequests": True},
+                "ecs-cicd:insecure": {"skipSecurityScans": True},
+            },
+        )
 
 
-@pytest.mark.parametrize(
-    ("services", "expected"),
-    [
-        ([{"name": "api"}, {"name": "api"}], "ecs-cicd:services has the same service name twice: api"),
-        ([{"name": "api", "build": {"computeType": "HUGE"}}], "ecs-cicd:services[0].build.computeType = 'HUGE'"),
-        ([{"name": "api"}, {"name": "bad name"}], "ecs-cicd:services[1].name = 'bad name' is not valid"),
-        ([{"name": "api", "colour": "red"}], "ecs-cicd:services[0] has unknown key(s) colour"),
-        (
-            [{"name": "api", "source": {"filePaths": {"includes": ["a"] * 9}}}],
-            "ecs-cicd:services[0].source.filePaths.includes",
-        ),
-    ],
-)
-def test_bad_service_entries_name_the_entry(services, expected):
-    base = {"source": {"repository": "acme/app"}, "service": {"cluster": "c", "container": "app"}}
-    with pytest.raises(SettingsError) as caught:
-        from_mapping({**base, "services": services}, stack="dev")
-    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
-
-
-def test_every_service_entry_must_end_up_complete():
-    with pytest.raises(SettingsError) as caught:
-        from_mapping({"services": [{"name": "api"}]}, stack="dev")
-    assert "ecs-cicd:services[0].source is required: an object with repository" in caught.value.problems
-
-
-def test_created_services_of_one_stack_need_clusters_of_their_own():
-    base = {
-        "source": {"repository": "acme/app"},
-        "service": {"cluster": "shop", "container": "app", "create": True, "certificateArn": CERTIFICATE},
-        "deploy": {"healthCheckUrl": "https://shop.example.com/health"},
-    }
-    with pytest.raises(SettingsError) as caught:
-        from_mapping({**base, "services": [{"name": "api"}, {"name": "web"}]}, stack="dev")
-    assert "ecs-cicd:services has the same cluster for a created service twice: shop; allowed: unique" in (
-        caught.value.problems
-    )
-    separate = [{"name": "api"}, {"name": "web", "service": {"cluster": "shop-web"}}]
-    assert len(from_mapping({**base, "services": separate}, stack="dev").services) == 2
-
-
-CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/5e1d2c3b-4a59-4f6e-8d7c-9b0a1f2e3d4c"
+def test_tag_triggers_need_an_approval():
+    tags = {"ecs-cicd:source": {"repository": "acme/orders-api", "branch": "develop", "tags": ["*"]}}
+    with pytest.raises(SettingsError, match=r"source.tags = \['\*'\] needs deploy.requireApproval: true"):
+        run_stack("dev", tags)
+    approved = run_stack("dev", {**tags, "ecs-cicd:deploy": {"requireApproval": True}})
+    assert {"tags": {"includes": ["*"]}} in approved.one(PIPELINE).inputs["triggers"][0]["gitConfiguration"]["pushes"]

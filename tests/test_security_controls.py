@@ -265,3 +265,35 @@ def test_the_scp_denies_pipeline_changes_except_by_the_deploying_role(run, setti
         assert fnmatch.fnmatchcase(role.inputs["arn"], roles["Resource"]), role.name
     tag = statements["OnlyTheDeployerMovesTheStackTag"]
     assert tag["Condition"]["ForAnyValue:StringEquals"] == {"aws:TagKeys": ["ecs-cicd:stack"]}
+
+
+@pytest.mark.parametrize("environment", ["prod", "prd", "production", "live", "prod-eu", "eu-live"])
+def test_a_stack_named_like_production_is_production_whatever_the_spelling(environment):
+    # The dev stack file turns approval off: in production that is refused, so it is left unsaid here.
+    run = run_stack("dev", {"ecs-cicd:environment": environment, "ecs-cicd:deploy": {"timeoutMinutes": 15}})
+    assert "Approve" in [s["name"] for s in run.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]]
+    assert run.one("aws:codepipeline/pipeline:Pipeline").inputs["tags"]["ecs-cicd:production"] == "true"
+    with pytest.raises(SettingsError, match=r"source.pullRequests = True is not allowed in prod"):
+        run_stack(
+            "dev",
+            {
+                "ecs-cicd:environment": environment,
+                "ecs-cicd:deploy": {"timeoutMinutes": 15},
+                "ecs-cicd:source": {"repository": "acme/orders-api", "pullRequests": True},
+            },
+        )
+
+
+def test_a_stack_whose_name_does_not_say_must_say_whether_it_is_production():
+    with pytest.raises(SettingsError, match=r"ecs-cicd:production is required for environment 'eu1'"):
+        run_stack("dev", {"ecs-cicd:environment": "eu1"})
+    declared = run_stack(
+        "dev",
+        {"ecs-cicd:environment": "eu1", "ecs-cicd:production": True, "ecs-cicd:deploy": {"timeoutMinutes": 15}},
+    )
+    assert "Approve" in [s["name"] for s in declared.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]]
+    # A name that says both (a "prod-test") is not guessed either.
+    with pytest.raises(SettingsError, match=r"ecs-cicd:production is required for environment 'prod-test'"):
+        run_stack("dev", {"ecs-cicd:environment": "prod-test"})
+    dev = evaluated("dev").one("aws:codepipeline/pipeline:Pipeline").inputs
+    assert "Approve" not in [s["name"] for s in dev["stages"]] and dev["tags"]["ecs-cicd:production"] == "false"
