@@ -79,8 +79,8 @@ alerts = PipelineAlerts(
     {
         "artifact_store": artifacts,
         "pipelines": {service_name: d.watched() for service_name, d in deliveries.items()},
-        # `pulumi up` changes service settings too: the role it runs as is not a bypass.
-        "expected_service_callers": [deployer_role.apply(lambda arn: arn.rsplit("/", 1)[-1])],
+        "pipeline_role_pattern": role_paths.arn_pattern(account, role_paths.pipeline),
+        "operator_role_arns": [deployer_role, *config.operator_role_arns],
         "home_region": config.region,
         "permissions_boundary": config.permissions_boundary,
         "role_path": role_paths.runtime,
@@ -100,9 +100,12 @@ AccountGuardrails(
         "account": account,
     },
 )
-scp = pulumi.Output.all(deployer_role, role_paths.arn_pattern(account, role_paths.stack)).apply(
-    lambda v: guardrails.scp_document(stack_name, v[1], v[0])
-)
+scp = pulumi.Output.all(
+    deployer_role,
+    role_paths.arn_pattern(account, role_paths.stack),
+    role_paths.arn_pattern(account, role_paths.pipeline),
+    alerts.forwarder_rules,
+).apply(lambda v: guardrails.scp_document(stack_name, v[1], v[0], v[2], config.operator_role_arns, v[3]))
 
 pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("alertTopicArn", alerts.topic.arn)

@@ -39,9 +39,10 @@ GLOBAL_EVENTS_REGION = "us-east-1"
 # https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html
 AUTOSCALING_ROLE = "AWSServiceRoleForApplicationAutoScaling_ECSService"
 
-# Upper bounds of what a pattern lists, to split rules before the values are known.
+# What an output in a pattern is counted as, to split rules before the values are known: role
+# names (64), pipeline names (100) and connection ARNs (about 100) are all shorter.
 _ROLE_NAME_MAX = naming.RULES[naming.IAM_ROLE].max_length
-_ARN_MAX = 256
+_OUTPUT_MAX = 128
 
 
 class WatchedPipelineArgs(TypedDict, total=False):
@@ -74,6 +75,13 @@ class PipelineAlertsArgs(TypedDict, total=False):
     expected_service_callers: Sequence[pulumi.Input[str]]
     """Role names that may update any watched service besides its deploy role: the role that runs
     `pulumi up`, say. Application Auto Scaling's service-linked role is always expected."""
+    pipeline_role_pattern: pulumi.Input[str]
+    """ARN pattern of the roles the pipelines run as (`arn:...:role/<path>*`, `iam.RolePaths`): a
+    build started by any other principal is reported. Without it, every build started outside
+    CodePipeline's own roles cannot be told apart, and no build alert is made."""
+    operator_role_arns: Sequence[pulumi.Input[str]]
+    """Roles that may start, stop, retry and approve the pipelines (the deployer among them): any
+    other principal doing so is reported."""
     home_region: Optional[str]
     """The stack's region. Outside us-east-1 the IAM events are forwarded from there; when None,
     the role rule catches IAM events only if the stack is in us-east-1."""
@@ -95,8 +103,8 @@ class _Watch:
 
     description: str
     pattern: Callable[[list], dict]
-    size: Callable[[Any], int]
-    """How many characters one value takes in the serialised pattern (at most, when not yet known)."""
+    output_max: int = 128
+    """The longest an output among the values can be (role names: 64)."""
 
 
 class PipelineAlerts(pulumi.ComponentResource):
@@ -107,6 +115,8 @@ class PipelineAlerts(pulumi.ComponentResource):
     patterns: dict[str, pulumi.Output[str]]
     roles: list[iam.ScopedRole]
     """The roles EventBridge forwards IAM's events with (none in us-east-1)."""
+    forwarder_rules: Optional[pulumi.Output[str]]
+    """ARN pattern of the forwarding rules in us-east-1 (for the SCP), or None."""
 
     def __init__(self, name: str, args: PipelineAlertsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:PipelineAlerts", name, None, opts)
@@ -129,15 +139,18 @@ class PipelineAlerts(pulumi.ComponentResource):
         forwarder = None
         if home is not None and home != GLOBAL_EVENTS_REGION:
             # The role first, so that the role rule watches it too.
-            watched_roles = [r for w in watched for r in w.get("role_names", ())]
-            rules = len(_chunks([*watched_roles, "forwarder"], _bounded(_ROLE_NAME_MAX)))
             forwarder = _Forwarder(
-                self, name, home, rules, account, args.get("permissions_boundary"), args.get("role_path", "/"), tags
+                self, name, home, account, args.get("permissions_boundary"), args.get("role_path", "/"), tags
             )
             self.roles.append(forwarder.role)
+        self.forwarder_rules = forwarder.rules_pattern if forwarder is not None else None
         extra_roles = [r.name for r in self.roles]
-        for kind, watch, values in _watches(watched, callers, extra_roles):
-            for index, chunk in enumerate(_chunks(values, watch.size, _fixed_size(watch.pattern))):
+        kinds = _watches(watched, callers, extra_roles)
+        kinds += _operation_watches(
+            watched, args.get("pipeline_role_pattern"), list(args.get("operator_role_arns", ()))
+        )
+        for kind, watch, values in kinds:
+            for index, chunk in enumerate(_chunks(values, watch.pattern, watch.output_max)):
                 key = kind if index == 0 else f"{kind}-{index + 1}"
                 self._rule(name, key, watch.description, watch.pattern(chunk), tags)
                 if forwarder is not None and kind == "roles-changed":
@@ -182,7 +195,6 @@ class _Forwarder:
         parent: pulumi.Resource,
         name: str,
         home: str,
-        rules: int,
         account: AwsAccount,
         boundary: Optional[str],
         path: str,
@@ -190,7 +202,8 @@ class _Forwarder:
     ):
         self.parent, self.name, self.home, self.tags = parent, name, home, tags
         rule = naming.RULES[naming.EVENT_RULE]
-        self.rule_prefix = naming.fit(rule, (name, "forward-iam-events"), rule.max_length - 3)
+        # The home region is in the name: one stack name in two regions makes two rules in us-east-1.
+        self.rule_prefix = naming.fit(rule, (name, home, "iam-events"), rule.max_length - 3)
         self.provider = aws.Provider(
             f"{name}-{GLOBAL_EVENTS_REGION}",
             region=GLOBAL_EVENTS_REGION,
@@ -200,18 +213,13 @@ class _Forwarder:
         self.home_bus = pulumi.Output.format(
             "arn:{0}:events:{1}:{2}:event-bus/default", account.partition, home, account.id
         )
-        rules_here = pulumi.Output.all(
-            *(
-                pulumi.Output.format(
-                    "arn:{0}:events:{1}:{2}:rule/{3}",
-                    account.partition,
-                    GLOBAL_EVENTS_REGION,
-                    account.id,
-                    self._rule_name(index),
-                )
-                for index in range(rules)
-            )
+        # Every forwarding rule's name starts with the prefix: the role trusts rules of that prefix in
+        # us-east-1 (a list of each rule's ARN would pass IAM's 2,048-character trust policy limit
+        # at 100 services). The SCP keeps others from creating rules there.
+        self.rules_pattern = pulumi.Output.format(
+            "arn:{0}:events:{1}:{2}:rule/{3}*", account.partition, GLOBAL_EVENTS_REGION, account.id, self.rule_prefix
         )
+        rules_here = self.rules_pattern
         self.role = iam.service_role(
             f"{name}-forward-iam-events",
             service="events.amazonaws.com",
@@ -256,33 +264,25 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
     connections = _unique([w["connection_arn"] for w in watched if w.get("connection_arn")])
     services = [(w["cluster"], w["service"], list(w["service_callers"])) for w in watched]
     kinds = [
-        ("pipeline-failed", _Watch("A pipeline failed", _pipeline_failed, _bounded(100)), pipelines),
+        ("pipeline-failed", _Watch("A pipeline failed", _pipeline_failed), pipelines),
         (
             "pipeline-changed",
-            _Watch("Someone changed or deleted a pipeline", _pipeline_changed, _times(2, _bounded(100))),
+            _Watch("Someone changed or deleted a pipeline", _pipeline_changed),
             changeable,
         ),
         (
             "projects-changed",
-            _Watch(
-                "Someone changed or deleted a build project of a pipeline",
-                _projects_changed,
-                _times(2, _bounded(150), extra=len('{"suffix":":project/"}')),
-            ),
+            _Watch("Someone changed or deleted a build project of a pipeline", _projects_changed),
             projects,
         ),
         (
             "connection-changed",
-            _Watch(
-                "Someone changed or deleted the GitHub connection", _connection_changed, _times(2, _bounded(_ARN_MAX))
-            ),
+            _Watch("Someone changed or deleted the GitHub connection", _connection_changed),
             connections,
         ),
         (
             "roles-changed",
-            _Watch(
-                "Someone changed the permissions or trust of a pipeline role", _roles_changed, _bounded(_ROLE_NAME_MAX)
-            ),
+            _Watch("Someone changed the permissions or trust of a pipeline role", _roles_changed, _ROLE_NAME_MAX),
             roles,
         ),
         (
@@ -290,12 +290,115 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
             _Watch(
                 "An ECS service was updated by someone other than its pipeline (a bypass)",
                 lambda chunk: _service_bypass(chunk, callers),
-                _service_size,
             ),
             services,
         ),
     ]
     return [(kind, watch, values) for kind, watch, values in kinds if values]
+
+
+def _operation_watches(
+    watched: list[WatchedPipelineArgs], pipeline_role_pattern: Optional[pulumi.Input[str]], operators: list
+) -> list[tuple[str, _Watch, list]]:
+    """Builds started by anyone but a pipeline, pipelines operated by anyone but an operator, and
+    any execution started on a source revision of someone's choosing (CICD-SEC-1, CICD-SEC-5)."""
+    pipelines = [w["pipeline_name"] for w in watched]
+    pipelines += [w["validation_pipeline_name"] for w in watched if w.get("validation_pipeline_name")]
+    projects = [p for w in watched for p in w.get("project_names", ())]
+    kinds = [
+        (
+            "source-override",
+            _Watch("A pipeline was started on a source revision of someone's choosing", _source_override),
+            pipelines,
+        )
+    ]
+    if operators:
+        kinds.append(
+            (
+                "pipeline-operated",
+                _Watch(
+                    "A pipeline was started, stopped, retried or approved by someone who is not an operator",
+                    lambda chunk: _pipeline_operated(chunk, operators),
+                ),
+                pipelines,
+            )
+        )
+    if pipeline_role_pattern is not None and projects:
+        prefix = pulumi.Output.from_input(pipeline_role_pattern).apply(lambda p: p.rstrip("*"))
+        kinds.append(
+            (
+                "builds-outside-pipelines",
+                _Watch(
+                    "A build project of a pipeline was run by someone other than a pipeline",
+                    lambda chunk: _build_outside_pipelines(chunk, prefix),
+                ),
+                projects,
+            )
+        )
+    return kinds
+
+
+def _not_by(callers: dict, *matches: dict) -> list[dict]:
+    """`$or` branches: each of `matches`, made by a principal that is not an assumed role (a user,
+    root) or by a role other than `callers` (one flat `$or`: EventBridge documents no nesting)."""
+    return [
+        {**match, "userIdentity": identity}
+        for match in matches
+        for identity in (
+            {"type": [{"anything-but": "AssumedRole"}]},
+            {"sessionContext": {"sessionIssuer": {"arn": [callers]}}},
+        )
+    ]
+
+
+def _source_override(names: list) -> dict:
+    # StartPipelineExecution sends `name` and, to run other revisions than the trigger's, `sourceRevisions`.
+    return _api_call(
+        "aws.codepipeline",
+        {
+            "eventName": ["StartPipelineExecution"],
+            "requestParameters": {"name": names, "sourceRevisions": [{"exists": True}]},
+        },
+    )
+
+
+def _pipeline_operated(names: list, operators: list) -> dict:
+    # StartPipelineExecution sends the pipeline's `name`; StopPipelineExecution, RetryStageExecution,
+    # RollbackStage, OverrideStageCondition and PutApprovalResult send `pipelineName`.
+    return _api_call(
+        "aws.codepipeline",
+        {
+            "eventName": [
+                "OverrideStageCondition",
+                "PutApprovalResult",
+                "RetryStageExecution",
+                "RollbackStage",
+                "StartPipelineExecution",
+                "StopPipelineExecution",
+            ],
+            "$or": _not_by(
+                {"anything-but": operators},
+                {"requestParameters": {"name": names}},
+                {"requestParameters": {"pipelineName": names}},
+            ),
+        },
+    )
+
+
+def _build_outside_pipelines(names: list, pipeline_role_prefix: pulumi.Output) -> dict:
+    # StartBuild and StartBuildBatch send `projectName`; RetryBuild and RetryBuildBatch `id`,
+    # which is `<project>:<build id>` or the build's ARN.
+    return _api_call(
+        "aws.codebuild",
+        {
+            "eventName": ["RetryBuild", "RetryBuildBatch", "StartBuild", "StartBuildBatch"],
+            "$or": _not_by(
+                {"anything-but": {"prefix": pipeline_role_prefix}},
+                {"requestParameters": {"projectName": names}},
+                {"requestParameters": {"id": [{"prefix": _concat(n, ":")} for n in names]}},
+            ),
+        },
+    )
 
 
 def _pipeline_failed(names: list) -> dict:
@@ -328,9 +431,7 @@ def _projects_changed(names: list) -> dict:
                 {"eventName": ["UpdateProject", "DeleteProject"], "requestParameters": {"name": names}},
                 {
                     "eventName": ["UpdateProjectVisibility"],
-                    "requestParameters": {
-                        "projectArn": [{"suffix": pulumi.Output.concat(":project/", n)} for n in names]
-                    },
+                    "requestParameters": {"projectArn": [{"suffix": _concat(":project/", n)} for n in names]},
                 },
             ]
         },
@@ -338,14 +439,15 @@ def _projects_changed(names: list) -> dict:
 
 
 def _connection_changed(arns: list) -> dict:
-    # DeleteConnection and UpdateConnectionInstallation send `connectionArn`; TagResource and
-    # UntagResource send `resourceArn`.
+    # DeleteConnection sends `connectionArn`; TagResource and UntagResource send `resourceArn`.
+    # (UpdateConnectionInstallation is a permission, not an API call: no CloudTrail event carries it.
+    # https://docs.aws.amazon.com/dtconsole/latest/userguide/logging-using-cloudtrail-connections.html)
     return _api_call(
         ["aws.codeconnections", "aws.codestar-connections"],
         {
             "$or": [
                 {
-                    "eventName": ["DeleteConnection", "UpdateConnectionInstallation"],
+                    "eventName": ["DeleteConnection"],
                     "requestParameters": {"connectionArn": arns},
                 },
                 {"eventName": ["TagResource", "UntagResource"], "requestParameters": {"resourceArn": arns}},
@@ -374,25 +476,28 @@ def _roles_changed(names: list) -> dict:
 
 
 def _service_bypass(services: list, expected: list) -> dict:
-    """UpdateService or DeleteService on a watched service, by anyone but an expected caller. The
-    request names the service by name or ARN (either format: `service/<name>` from before 2021,
-    `service/<cluster>/<name>` since). A caller that is not an assumed role (an IAM user, root) is
-    always reported; an assumed role is reported unless it is one of `callers`."""
-    matches, callers = [], list(expected)
+    """UpdateService or DeleteService on a watched service by anyone but its own expected callers
+    (its deploy action's role, Application Auto Scaling): one pair of `$or` branches per service,
+    so one service's deploy role is not a free pass on another. The request names the service by
+    name or ARN (either format: `service/<name>` from before 2021, `service/<cluster>/<name>`
+    since). A caller that is not an assumed role (an IAM user, root) is always reported."""
+    branches = []
     for cluster, service, service_callers in services:
-        matches += [service, {"suffix": f":service/{cluster}/{service}"}, {"suffix": f":service/{service}"}]
-        callers += service_callers
-    return _api_call(
-        "aws.ecs",
-        {
-            "eventName": ["UpdateService", "DeleteService"],
-            "requestParameters": {"service": matches},
-            "$or": [
-                {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
-                {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}}},
-            ],
-        },
-    )
+        names = [service, {"suffix": f":service/{cluster}/{service}"}, {"suffix": f":service/{service}"}]
+        callers = [*expected, *service_callers]
+        branches += [
+            {"requestParameters": {"service": names}, "userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
+            {
+                "requestParameters": {"service": names},
+                "userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}},
+            },
+        ]
+    return _api_call("aws.ecs", {"eventName": ["UpdateService", "DeleteService"], "$or": branches})
+
+
+def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """The parts joined: a string when they are all known, an output otherwise."""
+    return "".join(parts) if all(isinstance(p, str) for p in parts) else pulumi.Output.concat(*parts)
 
 
 def _api_call(source: str | list[str], detail: dict) -> dict:
@@ -410,40 +515,26 @@ def _rendered(pattern: dict) -> str:
     return text
 
 
-def _fixed_size(pattern: Callable[[list], dict]) -> int:
-    """The length of a pattern without its values (outputs counted at their longest)."""
-    return len(json.dumps(pattern([]), default=lambda _: "x" * _ROLE_NAME_MAX))
+def _size(pattern: dict, output_max: int) -> int:
+    """A pattern's length once rendered, an output counted at the longest it can be."""
+    return len(json.dumps(pattern, sort_keys=True, separators=(",", ":"), default=lambda _: "x" * output_max))
 
 
-def _chunks(values: list, size: Callable[[Any], int], fixed: int = 1500) -> list[list]:
-    """`values` in groups whose pattern stays under EventBridge's limit: the fixed part of the
-    pattern, and each value counted as `size` says."""
+def _chunks(values: list, pattern: Callable[[list], dict], output_max: int = _OUTPUT_MAX) -> list[list]:
+    """`values` in groups whose pattern stays under EventBridge's limit, each value measured by
+    what it adds to the rendered pattern (values not known yet at their longest)."""
+    fixed = _size(pattern([]), output_max)
     budget = EVENT_PATTERN_MAX - fixed
     chunks: list[list] = []
     used = budget
     for value in values:
-        needed = size(value)
+        needed = _size(pattern([value]), output_max) - fixed + 1  # and a comma
         if used + needed > budget:
             chunks.append([])
             used = 0
         chunks[-1].append(value)
         used += needed
     return chunks
-
-
-def _bounded(longest: int) -> Callable[[Any], int]:
-    """The size of one value: its own length when known, `longest` while it is an output."""
-    return lambda value: (longest if isinstance(value, pulumi.Output) else len(json.dumps(value))) + 3
-
-
-def _times(count: int, size: Callable[[Any], int], extra: int = 0) -> Callable[[Any], int]:
-    return lambda value: count * size(value) + extra
-
-
-def _service_size(value: tuple) -> int:
-    cluster, service, callers = value
-    names = len(service) + len(f":service/{cluster}/{service}") + len(f":service/{service}") + 40
-    return names + sum(_bounded(_ROLE_NAME_MAX)(caller) for caller in callers)
 
 
 def _unique(values: list) -> list:

@@ -574,6 +574,20 @@ KEYS["iam"] = {
             "x-allowed": "an IAM managed policy ARN",
             "description": "Permissions boundary attached to every role (pipeline, build, scans, deploy).",
         },
+        "operatorRoleArns": {
+            "type": "array",
+            "default": [],
+            "uniqueItems": True,
+            "maxItems": 10,
+            "items": {
+                "type": "string",
+                "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+                "x-allowed": "an IAM role ARN",
+            },
+            "description": "Roles that may operate the pipelines besides the one running `pulumi up`: start, "
+            "stop or retry an execution, approve a deploy. The exported SCP denies these to every other "
+            "principal, and the alerts report them.",
+        },
     },
 }
 KEYS["notifications"] = {

@@ -3,7 +3,7 @@ singleton: a CloudTrail trail, a GuardDuty detector, AWS Config rules for CodeBu
 service control policy document that protects the pipeline from changes outside Pulumi."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
 import pulumi
@@ -177,59 +177,125 @@ STACK_TAG = settings.STACK_TAG
 SCP_MAX_CHARACTERS = 5120
 
 
-def scp_document(stack: str, role_pattern: str, deployer_role_arn: str) -> str:
+def scp_document(
+    stack: str,
+    role_pattern: str,
+    deployer_role_arn: str,
+    pipeline_role_pattern: Optional[str] = None,
+    operator_role_arns: Sequence[str] = (),
+    forwarder_rules: Optional[str] = None,
+) -> str:
     """A service control policy (for AWS Organizations, applied by its administrators) that stops
     anyone but the deploying role changing or deleting this stack's pipelines, build projects and
-    roles: no bypass of the delivery process through the console or a stray script.
+    roles, anyone but the pipelines running its builds (a build with a buildspec or source override
+    would run any command as the build's role), and anyone but the deployer and the operators
+    starting, stopping, retrying or approving its pipelines: no bypass of the delivery process
+    through the console or a stray script (CICD-SEC-1, CICD-SEC-5).
 
     It names what it protects by the stack tag and the roles' IAM path, not one ARN each, so it
     stays the same size for one service or a hundred (an SCP may hold 5,120 characters)."""
     not_the_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployer_role_arn}}
-    document = {
-        "Version": "2012-10-17",
-        "Statement": [
+    operators = sorted({deployer_role_arn, *operator_role_arns})
+    tagged = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}}
+    statements = [
+        {
+            "Sid": "OnlyTheDeployerChangesThePipelines",
+            "Effect": "Deny",
+            "Action": [
+                "codebuild:DeleteProject",
+                "codebuild:UpdateProject",
+                "codebuild:UpdateProjectVisibility",
+                "codepipeline:DeletePipeline",
+                "codepipeline:UpdatePipeline",
+            ],
+            "Resource": "*",
+            "Condition": {**tagged, **not_the_deployer},
+        },
+        {
+            # The path also stops anyone else creating a role there, which the artifact key trusts.
+            "Sid": "OnlyTheDeployerChangesTheRoles",
+            "Effect": "Deny",
+            "Action": [
+                "iam:AttachRolePolicy",
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+            ],
+            "Resource": role_pattern,
+            "Condition": not_the_deployer,
+        },
+        {
+            "Sid": "OnlyTheDeployerMovesTheStackTag",
+            "Effect": "Deny",
+            "Action": ["codebuild:UpdateProject", "codepipeline:TagResource", "codepipeline:UntagResource"],
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [STACK_TAG]}, **not_the_deployer},
+        },
+        {
+            "Sid": "OnlyTheOperatorsRunThePipelines",
+            "Effect": "Deny",
+            "Action": [
+                "codepipeline:OverrideStageCondition",
+                "codepipeline:PutApprovalResult",
+                "codepipeline:RetryStageExecution",
+                "codepipeline:RollbackStage",
+                "codepipeline:StartPipelineExecution",
+                "codepipeline:StopPipelineExecution",
+            ],
+            "Resource": "*",
+            "Condition": {**tagged, "ArnNotLike": {"aws:PrincipalArn": operators}},
+        },
+    ]
+    alert_actions = [
+        "events:DeleteRule",
+        "events:DisableRule",
+        "events:PutRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+    ]
+    statements.append(
+        {
+            "Sid": "OnlyTheDeployerChangesTheAlerts",
+            "Effect": "Deny",
+            "Action": alert_actions,
+            "Resource": "*",
+            "Condition": {**tagged, **not_the_deployer},
+        }
+    )
+    if forwarder_rules:
+        # Nor creates a rule named like the forwarders, which their role trusts.
+        statements.append(
             {
-                "Sid": "OnlyTheDeployerChangesThePipelines",
+                "Sid": "OnlyTheDeployerMakesForwardingRules",
                 "Effect": "Deny",
-                "Action": [
-                    "codebuild:DeleteProject",
-                    "codebuild:UpdateProject",
-                    "codepipeline:DeletePipeline",
-                    "codepipeline:UpdatePipeline",
-                ],
-                "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}, **not_the_deployer},
-            },
-            {
-                # The path also stops anyone else creating a role there, which the artifact key trusts.
-                "Sid": "OnlyTheDeployerChangesTheRoles",
-                "Effect": "Deny",
-                "Action": [
-                    "iam:AttachRolePolicy",
-                    "iam:CreateRole",
-                    "iam:DeleteRole",
-                    "iam:DeleteRolePermissionsBoundary",
-                    "iam:DeleteRolePolicy",
-                    "iam:DetachRolePolicy",
-                    "iam:PutRolePermissionsBoundary",
-                    "iam:PutRolePolicy",
-                    "iam:TagRole",
-                    "iam:UntagRole",
-                    "iam:UpdateAssumeRolePolicy",
-                ],
-                "Resource": role_pattern,
+                "Action": alert_actions,
+                "Resource": forwarder_rules,
                 "Condition": not_the_deployer,
-            },
+            }
+        )
+    if pipeline_role_pattern:
+        statements.append(
             {
-                "Sid": "OnlyTheDeployerMovesTheStackTag",
+                "Sid": "OnlyThePipelinesRunTheBuilds",
                 "Effect": "Deny",
-                "Action": ["codebuild:UpdateProject", "codepipeline:TagResource", "codepipeline:UntagResource"],
+                "Action": [
+                    "codebuild:RetryBuild",
+                    "codebuild:RetryBuildBatch",
+                    "codebuild:StartBuild",
+                    "codebuild:StartBuildBatch",
+                ],
                 "Resource": "*",
-                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [STACK_TAG]}, **not_the_deployer},
-            },
-        ],
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+                "Condition": {**tagged, "ArnNotLike": {"aws:PrincipalArn": pipeline_role_pattern}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))
 
 
 def deployer_role_arn(caller_arn: str) -> str:

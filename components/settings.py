@@ -216,6 +216,8 @@ class Settings:
     """Stack-wide tags (the per-service ones add `service`)."""
     services: tuple[ServicePipeline, ...]
     permissions_boundary: Optional[str] = None
+    operator_role_arns: tuple[str, ...] = ()
+    """Roles that may start, stop, retry and approve (besides the deployer): `iam.operatorRoleArns`."""
     notification_emails: tuple[str, ...] = ()
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     insecure: InsecureSettings = field(default_factory=InsecureSettings)
@@ -703,6 +705,7 @@ def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...], reg
         tags=MappingProxyType({"project": PROJECT, "environment": environment, **values["tags"]}),
         services=services,
         permissions_boundary=values["iam"]["permissionsBoundaryArn"],
+        operator_role_arns=tuple(values["iam"]["operatorRoleArns"]),
         notification_emails=tuple(values["notifications"]["emails"]),
         guardrails=GuardrailSettings(
             cloud_trail=values["guardrails"]["cloudTrail"],

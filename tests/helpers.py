@@ -43,15 +43,20 @@ def fired(run: StackRun, event: dict, region: str = "eu-west-1") -> list[str]:
     return sorted(names)
 
 
-def api_call(source: str, event_name: str, request: dict, *, role: str = "", user: str = "") -> dict:
-    """An "AWS API Call via CloudTrail" event, as EventBridge delivers it, made by an assumed role or a user."""
+def api_call(source: str, event_name: str, request: dict, *, role: str = "", user: str = "", path: str = "/") -> dict:
+    """An "AWS API Call via CloudTrail" event, as EventBridge delivers it, made by an assumed role
+    (whose ARN carries its IAM `path`) or a user."""
     account = "111122223333"
     if role:
         identity = {
             "type": "AssumedRole",
             "arn": f"arn:aws:sts::{account}:assumed-role/{role}/session",
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "userName": role, "arn": f"arn:aws:iam::{account}:role/{role}"}
+                "sessionIssuer": {
+                    "type": "Role",
+                    "userName": role,
+                    "arn": f"arn:aws:iam::{account}:role{path}{role}",
+                }
             },
         }
     else:

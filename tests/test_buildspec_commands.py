@@ -22,10 +22,14 @@ FAKE_AWS = f"""case "$*" in
   *get-login-password*) echo token ;;
   *describe-images*) echo "${{FAKE_DIGEST-{DIGEST}}}" ;;
   *imageScanStatus.status*)
-    # FAKE_STATUSES: the statuses ECR reports, one per look, the last one repeated.
+    # FAKE_STATUSES: the statuses ECR reports, one per look, the last one repeated; a status is
+    # reported with its completion time unless written STATUS:pending (findings not there yet).
     statuses=(${{FAKE_STATUSES:-COMPLETE}}); look=$(( $(grep -c imageScanStatus "$CALLS") - 1 ));
-    (( look < ${{#statuses[@]}} )) || look=$(( ${{#statuses[@]}} - 1 )); echo "${{statuses[$look]}}" ;;
-  *describe-image-scan-findings*) echo "${{FAKE_COUNTS-null}}" ;;
+    (( look < ${{#statuses[@]}} )) || look=$(( ${{#statuses[@]}} - 1 )); status="${{statuses[$look]}}";
+    case "$status" in *:pending) printf '%s\\tNone\\n' "${{status%:pending}}" ;;
+    *) printf '%s\\t2026-12-01T00:00:00Z\\n' "$status" ;; esac ;;
+  *describe-image-scan-findings*)
+    echo "{{\\"counts\\": ${{FAKE_COUNTS-null}}, \\"enhanced\\": ${{FAKE_ENHANCED-null}}}}" ;;
   *describe-task-definition*) echo "$FAKE_TASKDEF" ;;
 esac"""
 
@@ -155,7 +159,7 @@ def test_the_image_scan_gate_fails_the_build_at_or_above_the_configured_severity
     assert (tmp_path / "deploy" / "imagedefinitions.json").exists() is passes
     calls = (tmp_path / "calls.log").read_text()
     look = "aws ecr describe-image-scan-findings --region eu-west-1 --repository-name orders-api-prod"
-    assert f"{look} --image-id imageDigest={DIGEST} --query imageScanStatus.status" in calls
+    assert f"{look} --image-id imageDigest={DIGEST} --query [imageScanStatus.status, " in calls
 
 
 @pytest.mark.parametrize("status", sorted(SCAN_STATUSES))
@@ -175,7 +179,7 @@ def test_the_scan_statuses_are_exactly_those_of_ecrs_api():
 
 def test_a_scan_that_never_finishes_fails_the_build(tmp_path):
     result = run_buildspec(tmp_path, FAKE_STATUSES="IN_PROGRESS", SCAN_WAIT_ATTEMPTS="3")
-    assert result.returncode != 0 and "still IN_PROGRESS after 3 looks" in result.stderr
+    assert result.returncode != 0 and "still IN_PROGRESS (no findings yet) after 3 looks" in result.stderr
     assert not (tmp_path / "deploy").exists() or not (tmp_path / "deploy" / "imagedefinitions.json").exists()
 
 
@@ -290,3 +294,22 @@ def test_a_planted_module_does_not_rewrite_the_blue_green_template_or_the_docker
     assert json.loads((tmp_path / "deploy" / "taskdef.json").read_text())["family"] == "orders"
     assert "hub/library/node:20" in (tmp_path / "docker" / "Dockerfile.ecs-cicd").read_text()
     assert not marker.exists(), f"something planted in the checkout ran: {marker.read_text()}"
+
+
+def test_enhanced_scanning_is_waited_for_until_its_findings_exist(tmp_path):
+    """Inspector reports ACTIVE (and COMPLETE) before it has findings: the gate waits for the
+    completion time, then reads the enhanced findings, and a CRITICAL one fails the build."""
+    result = run_buildspec(
+        tmp_path,
+        FAKE_STATUSES="ACTIVE:pending ACTIVE:pending ACTIVE",
+        FAKE_ENHANCED='["CRITICAL", "LOW"]',
+    )
+    assert result.returncode != 0 and "at or above CRITICAL" in result.stderr
+    looks = [c for c in (tmp_path / "calls.log").read_text().splitlines() if "imageScanStatus" in c]
+    assert len(looks) == 3
+    assert run_buildspec(tmp_path, FAKE_STATUSES="ACTIVE", FAKE_ENHANCED='["HIGH"]').returncode == 0
+
+
+def test_a_scan_whose_findings_never_arrive_fails_the_build(tmp_path):
+    result = run_buildspec(tmp_path, FAKE_STATUSES="COMPLETE:pending", SCAN_WAIT_ATTEMPTS="3")
+    assert result.returncode != 0 and "no findings yet" in result.stderr

@@ -90,7 +90,8 @@ def test_alerts_share_one_topic_and_watch_every_pipeline():
     run = monorepo()
     (topic,) = [t for t in run.of_type("aws:sns/topic:Topic") if t.name.endswith("-alerts-topic")]
     rules = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.region == "eu-west-1"]
-    assert len(rules) == 6  # one rule per kind of alert watches all three pipelines
+    kinds = {r.name.split("-alerts-", 1)[1] for r in rules}
+    assert len(rules) == len(kinds) == 9  # one rule per kind of alert watches all three pipelines
     targets = {t.parent_name: t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
     assert {targets[r.name] for r in rules} == {topic.inputs["arn"]}
     for service in ("api", "worker", "web"):

@@ -135,20 +135,53 @@ def test_service_updates_by_anyone_but_the_deploy_role_are_reported(run, setting
         for event in ("UpdateService", "DeleteService"):
             assert fired(run, api_call("aws.ecs", event, {"service": name}, user="alice")) == ["service-bypass"]
             assert fired(run, api_call("aws.ecs", event, {"service": name}, role="someone")) == ["service-bypass"]
+            # The role running `pulumi up` is usually shared by people: it is reported too.
+            assert fired(run, api_call("aws.ecs", event, {"service": name}, role="ci-deployer")) == ["service-bypass"]
             assert fired(run, api_call("aws.ecs", event, {"service": name}, role=deploy_role)) == []
-    # Application Auto Scaling updates the desired count itself; `pulumi up` changes settings.
+    # Application Auto Scaling updates the desired count itself.
     autoscaling = "AWSServiceRoleForApplicationAutoScaling_ECSService"
     assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role=autoscaling)) == []
-    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role="ci-deployer")) == []
     assert fired(run, api_call("aws.ecs", "UpdateService", {"service": "other"}, user="alice")) == []
+
+
+def test_one_services_deploy_role_is_no_pass_on_another_service():
+    from .test_scale import monorepo
+
+    run = monorepo()
+    api_role = run.named("api-dev-deploy-service-role").inputs["name"]
+    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": "api"}, role=api_role)) == []
+    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": "web"}, role=api_role)) == ["service-bypass"]
+
+
+def events_of(run, kind: str) -> list[str]:
+    """Every eventName a rule of `kind` watches, wherever in its pattern."""
+    names: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "eventName":
+                    names.extend(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for rule in run.of_type(RULE):
+        if rule.name.endswith(f"-alerts-{kind}") and rule.region == "eu-west-1":
+            walk(rule.json_input("eventPattern"))
+    return sorted(set(names))
 
 
 def test_changes_to_the_pipeline_its_projects_and_roles_are_reported(run, settings):
     pipeline = settings.pipeline.name
+    assert events_of(run, "pipeline-changed") == ["DeletePipeline", "UpdatePipeline"]
     assert fired(run, api_call("aws.codepipeline", "UpdatePipeline", {"pipeline": {"name": pipeline}})) == [
         "pipeline-changed"
     ]
     assert fired(run, api_call("aws.codepipeline", "DeletePipeline", {"name": pipeline})) == ["pipeline-changed"]
+    assert events_of(run, "projects-changed") == ["DeleteProject", "UpdateProject", "UpdateProjectVisibility"]
     for project in run.of_type("aws:codebuild/project:Project"):
         name, arn = project.inputs["name"], project.inputs["arn"]
         for event in ("UpdateProject", "DeleteProject"):
@@ -156,18 +189,58 @@ def test_changes_to_the_pipeline_its_projects_and_roles_are_reported(run, settin
         visibility = {"projectArn": arn, "projectVisibility": "PUBLIC_READ"}
         assert fired(run, api_call("aws.codebuild", "UpdateProjectVisibility", visibility)) == ["projects-changed"]
     roles = [r.inputs["name"] for r in run.of_type("aws:iam/role:Role") if r.region == ""]
+    role_events = events_of(run, "roles-changed")
+    assert len(role_events) == 8 and "DeleteRole" in role_events and "UpdateAssumeRolePolicy" in role_events
     for role in roles:
-        event = api_call("aws.iam", "PutRolePolicy", {"roleName": role, "policyName": "x"})
-        assert fired(run, event) == ["roles-changed"], role
-        assert fired(run, event, region="us-east-1") == ["forward-iam-events"], role
+        for event in role_events:
+            request = {"roleName": role, "policyName": "x"}
+            assert fired(run, api_call("aws.iam", event, request)) == ["roles-changed"], (role, event)
+            assert fired(run, api_call("aws.iam", event, request), region="us-east-1") == ["forward-iam-events"]
     connection = run.outputs["connectionArn"]
-    source = connection.split(":")[2].replace("codestar-connections", "codestar-connections")
+    source = connection.split(":")[2]
+    # UpdateConnectionInstallation is a permission, not an API call: no event can carry it.
+    assert events_of(run, "connection-changed") == ["DeleteConnection", "TagResource", "UntagResource"]
     for event, request in (
         ("DeleteConnection", {"connectionArn": connection}),
         ("TagResource", {"resourceArn": connection, "tags": [{"key": "k", "value": "v"}]}),
         ("UntagResource", {"resourceArn": connection, "tagKeys": ["k"]}),
     ):
         assert fired(run, api_call(f"aws.{source}", event, request)) == ["connection-changed"]
+
+
+def test_builds_run_by_anyone_but_a_pipeline_are_reported(run, settings):
+    """A build started by hand can carry a buildspec or source override: any command, as the
+    build's role. Only the pipelines' roles (under the stack's pipeline path) start builds."""
+    project = run.named(f"{settings.pipeline.name}-build-project").inputs["name"]
+    pipeline_role = run.named(f"{settings.pipeline.name}-role").inputs
+    path_role = {"role": pipeline_role["name"], "path": pipeline_role["path"]}
+    for event, request in (
+        ("StartBuild", {"projectName": project, "buildspecOverride": "version: 0.2"}),
+        ("StartBuildBatch", {"projectName": project}),
+        ("RetryBuild", {"id": f"{project}:0123"}),
+        ("RetryBuildBatch", {"id": f"{project}:0123"}),
+    ):
+        assert fired(run, api_call("aws.codebuild", event, request, user="alice")) == ["builds-outside-pipelines"]
+        assert fired(run, api_call("aws.codebuild", event, request, role="admin")) == ["builds-outside-pipelines"]
+        assert fired(run, api_call("aws.codebuild", event, request, **path_role)) == []
+
+
+def test_pipelines_operated_by_anyone_but_an_operator_and_source_overrides_are_reported(run, settings):
+    pipeline = settings.pipeline.name
+    for event, request in (
+        ("StartPipelineExecution", {"name": pipeline}),
+        ("PutApprovalResult", {"pipelineName": pipeline, "stageName": "Approve", "actionName": "Approve"}),
+        ("StopPipelineExecution", {"pipelineName": pipeline}),
+        ("RetryStageExecution", {"pipelineName": pipeline}),
+        ("RollbackStage", {"pipelineName": pipeline}),
+        ("OverrideStageCondition", {"pipelineName": pipeline}),
+    ):
+        assert fired(run, api_call("aws.codepipeline", event, request, user="alice")) == ["pipeline-operated"]
+        assert fired(run, api_call("aws.codepipeline", event, request, role="ci-deployer")) == []
+    override = {"name": pipeline, "sourceRevisions": [{"actionName": "Source", "revisionValue": "evil"}]}
+    assert fired(run, api_call("aws.codepipeline", "StartPipelineExecution", override, role="ci-deployer")) == [
+        "source-override"
+    ]
 
 
 def test_iam_events_reach_the_home_region_from_us_east_1(run):
@@ -179,7 +252,9 @@ def test_iam_events_reach_the_home_region_from_us_east_1(run):
     role = next(r for r in run.of_type("aws:iam/role:Role") if r.inputs["arn"] == target.inputs["roleArn"])
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
-    assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": [forwarder.inputs["arn"]]}
+    (pattern,) = [trust["Condition"]["ArnLike"]["aws:SourceArn"]]
+    assert fnmatch.fnmatchcase(forwarder.inputs["arn"], pattern) and pattern.endswith("-iam-events*")
+    assert "eu-west-1" in forwarder.inputs["name"]  # one per home region: two regions do not collide
     (statement,) = run.named(f"{role.name}-policy").json_input("policy")["Statement"]
     assert (statement["Action"], statement["Resource"]) == (["events:PutEvents"], [target.inputs["arn"]])
     in_us_east_1 = run_stack("dev", {"aws:region": "us-east-1"})
@@ -250,21 +325,63 @@ def test_the_scp_denies_pipeline_changes_except_by_the_deploying_role(run, setti
     assert len(run.outputs["scpDocument"]) <= guardrails.SCP_MAX_CHARACTERS
     statements = {s["Sid"]: s for s in scp["Statement"]}
     assert {s["Effect"] for s in statements.values()} == {"Deny"}
-    deployer = {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/ci-deployer"}
-    assert all(s["Condition"]["ArnNotLike"] == deployer for s in statements.values())
+    deployer = "arn:aws:iam::111122223333:role/ci-deployer"
     pipelines = statements["OnlyTheDeployerChangesThePipelines"]
-    assert {"codepipeline:UpdatePipeline", "codepipeline:DeletePipeline", "codebuild:UpdateProject"} <= set(
-        pipelines["Action"]
-    )
+    assert pipelines["Action"] == [
+        "codebuild:DeleteProject",
+        "codebuild:UpdateProject",
+        "codebuild:UpdateProjectVisibility",
+        "codepipeline:DeletePipeline",
+        "codepipeline:UpdatePipeline",
+    ]
+    assert pipelines["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": deployer}
     stack = pipelines["Condition"]["StringEquals"]["aws:ResourceTag/ecs-cicd:stack"]
     protected = run.of_type("aws:codepipeline/pipeline:Pipeline") + run.of_type("aws:codebuild/project:Project")
     assert protected and all(r.inputs["tags"]["ecs-cicd:stack"] == stack for r in protected)
     roles = statements["OnlyTheDeployerChangesTheRoles"]
-    assert {"iam:PutRolePolicy", "iam:CreateRole", "iam:UpdateAssumeRolePolicy"} <= set(roles["Action"])
+    assert roles["Action"] == [
+        "iam:AttachRolePolicy",
+        "iam:CreateRole",
+        "iam:DeleteRole",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:PutRolePolicy",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:UpdateAssumeRolePolicy",
+    ]
     for role in run.of_type("aws:iam/role:Role"):
         assert fnmatch.fnmatchcase(role.inputs["arn"], roles["Resource"]), role.name
     tag = statements["OnlyTheDeployerMovesTheStackTag"]
     assert tag["Condition"]["ForAnyValue:StringEquals"] == {"aws:TagKeys": ["ecs-cicd:stack"]}
+    builds = statements["OnlyThePipelinesRunTheBuilds"]
+    assert builds["Action"] == [
+        "codebuild:RetryBuild",
+        "codebuild:RetryBuildBatch",
+        "codebuild:StartBuild",
+        "codebuild:StartBuildBatch",
+    ]
+    pipeline_role = run.named(f"{settings.pipeline.name}-role").inputs["arn"]
+    assert fnmatch.fnmatchcase(pipeline_role, builds["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
+    operated = statements["OnlyTheOperatorsRunThePipelines"]
+    assert {"codepipeline:StartPipelineExecution", "codepipeline:PutApprovalResult"} <= set(operated["Action"])
+    assert operated["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": [deployer]}
+
+
+def test_the_operators_are_the_deployer_and_the_configured_roles():
+    operator = "arn:aws:iam::111122223333:role/release-managers"
+    run = run_stack("prod", {"ecs-cicd:iam": {"operatorRoleArns": [operator]}})
+    operated = {s["Sid"]: s for s in json.loads(run.outputs["scpDocument"])["Statement"]}[
+        "OnlyTheOperatorsRunThePipelines"
+    ]
+    assert operated["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == sorted(
+        ["arn:aws:iam::111122223333:role/ci-deployer", operator]
+    )
+    approve = {"pipelineName": "orders-api-prod", "stageName": "Approve", "actionName": "Approve"}
+    assert fired(run, api_call("aws.codepipeline", "PutApprovalResult", approve, role="release-managers")) == []
+    assert fired(run, api_call("aws.codepipeline", "PutApprovalResult", approve, role="dev")) == ["pipeline-operated"]
 
 
 @pytest.mark.parametrize("environment", ["prod", "prd", "production", "live", "prod-eu", "eu-live"])

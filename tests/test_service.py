@@ -217,7 +217,7 @@ def test_the_deployment_group_shifts_traffic_and_rolls_back_on_failure_and_alarm
     alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     groups = {g.inputs["arnSuffix"] for g in run.of_type("aws:lb/targetGroup:TargetGroup")}
     assert {a.inputs["dimensions"]["TargetGroup"] for a in alarms} == groups and len(groups) == 2
-    assert group["alarmConfiguration"]["alarms"] == [a.inputs["name"] for a in alarms]
+    assert sorted(group["alarmConfiguration"]["alarms"]) == sorted(a.inputs["name"] for a in alarms)
     assert group["blueGreenDeploymentConfig"]["terminateBlueInstancesOnDeploymentSuccess"] == {
         "action": "TERMINATE",
         "terminationWaitTimeInMinutes": 5,
