@@ -132,12 +132,6 @@ DOWNLOADS = {
         "2f5adac4ecd194d9f8c10b7b5d7bceb5186853db1b26e5abd3a657af0b7e26ec",
         "https://hub.docker.com/r/moby/buildkit",
     ),
-    "dockerfile-frontend": Download(
-        "build-image",
-        "1.27.0",
-        "bde3983e9c939224420ddaf6b784cc30e09b035a4dea01f581230c50809f372e",
-        "https://hub.docker.com/r/docker/dockerfile",
-    ),
 }
 
 

@@ -17,7 +17,17 @@ from . import buildspec_runner
 BUILDSPEC = Path(__file__).resolve().parent.parent / "buildspecs" / "build-image.yml"
 DIGEST = "sha256:" + "ab" * 32
 
-FAKE_DOCKER = "cat > /dev/null"
+# Keeps a copy of the Dockerfile it is asked to build, next to the call log.
+FAKE_DOCKER = """if [ "$1 $2" = "buildx build" ]; then
+  while [ $# -gt 0 ]; do [ "$1" = --file ] && cp "$2" "$CALLS.Dockerfile"; shift; done
+fi
+cat > /dev/null"""
+
+
+def built_dockerfile(tmp_path: Path) -> str:
+    return (tmp_path.parent / f"{tmp_path.name}-ci" / "calls.log.Dockerfile").read_text()
+
+
 FAKE_AWS = f"""case "$*" in
   *get-login-password*) echo token ;;
   *describe-images*) echo "${{FAKE_DIGEST-{DIGEST}}}" ;;
@@ -47,6 +57,10 @@ def run_buildspec(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
         "SCAN_WAIT_SECONDS": "0",
         **overrides,
     }
+    dockerfile = tmp_path / env["DOCKERFILE"]
+    if not dockerfile.exists() and not dockerfile.parent.is_file():  # a checkout always has its Dockerfile
+        dockerfile.parent.mkdir(parents=True, exist_ok=True)
+        dockerfile.write_text("FROM scratch\n")
     build = buildspec_runner.run("build-image", tmp_path, {"docker": FAKE_DOCKER, "aws": FAKE_AWS}, **env)
     (tmp_path / "calls.log").write_text("\n".join(build.calls) + "\n")
     return build.result
@@ -73,7 +87,7 @@ def test_the_image_is_tagged_by_commit_and_build_never_latest(tmp_path):
     repo = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod"
     build = next(line for line in calls.splitlines() if line.startswith("docker buildx build"))
     assert f"--tag {repo}:0123456789ab-42" in build and "--push" in build
-    assert "--file docker/Dockerfile" in build and build.endswith(" services/api")
+    assert build.endswith(" services/api") and built_dockerfile(tmp_path) == "FROM scratch\n"
     assert "latest" not in calls
 
 
@@ -107,20 +121,22 @@ def test_docker_hub_base_images_are_pulled_through_the_ecr_cache(tmp_path):
     (tmp_path / "docker" / "Dockerfile").write_text(DOCKERFILE)
     result = run_buildspec(tmp_path, DOCKER_HUB_MIRROR=mirror)
     assert result.returncode == 0, result.stderr
-    rewritten = (tmp_path / "docker" / "Dockerfile.ecs-cicd").read_text().splitlines()
+    rewritten = built_dockerfile(tmp_path).splitlines()
     assert rewritten[0] == f"FROM --platform=linux/amd64 {mirror}/library/node:20-alpine AS deps"
     assert rewritten[2] == f"FROM {mirror}/bitnami/python:3.12 AS tools"
     assert rewritten[3] == "FROM public.ecr.aws/docker/library/busybox:1.36 AS ecr"
     assert rewritten[4] == "FROM localhost:5000/internal/base AS local"
     assert rewritten[5] == "FROM deps AS build"
     assert rewritten[7] == "FROM scratch"
-    calls = (tmp_path / "calls.log").read_text()
-    assert "--file docker/Dockerfile.ecs-cicd" in calls
+    build = next(c for c in (tmp_path / "calls.log").read_text().splitlines() if c.startswith("docker buildx build"))
+    assert "--file docker/" not in build  # a copy outside the checkout, which the checkout cannot replace
 
 
-def test_without_a_mirror_the_dockerfile_is_used_as_it_is(tmp_path):
-    run_buildspec(tmp_path)
-    assert "--file docker/Dockerfile " in (tmp_path / "calls.log").read_text()
+def test_without_a_mirror_the_dockerfile_is_built_as_it_is(tmp_path):
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text(DOCKERFILE)
+    assert run_buildspec(tmp_path).returncode == 0
+    assert built_dockerfile(tmp_path) == DOCKERFILE
 
 
 def test_login_uses_the_region_codebuild_provides(tmp_path):
@@ -183,16 +199,30 @@ def test_a_scan_that_never_finishes_fails_the_build(tmp_path):
     assert not (tmp_path / "deploy").exists() or not (tmp_path / "deploy" / "imagedefinitions.json").exists()
 
 
-def test_buildkit_and_the_dockerfile_frontend_are_pinned_by_digest_and_come_through_the_mirror(tmp_path):
+def test_buildkit_is_pinned_by_digest_and_comes_through_the_mirror(tmp_path):
     mirror = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/prod-docker-hub"
     (tmp_path / "docker").mkdir()
-    (tmp_path / "docker" / "Dockerfile").write_text("# syntax=attacker/frontend:latest\nFROM node:20\n")
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM node:20\n")
     assert run_buildspec(tmp_path, DOCKER_HUB_MIRROR=mirror).returncode == 0
     calls = (tmp_path / "calls.log").read_text()
-    for pin, where in (("buildkit", "--driver-opt image="), ("dockerfile-frontend", "BUILDKIT_SYNTAX=")):
-        download = DOWNLOADS[pin]
-        pinned = rf"{re.escape(mirror)}/\S+:{re.escape(download.version)}@sha256:{download.sha256}"
-        assert re.search(where + pinned, calls), pin
+    download = DOWNLOADS["buildkit"]
+    pinned = rf"{re.escape(mirror)}/moby/buildkit:{re.escape(download.version)}@sha256:{download.sha256}"
+    assert re.search("--driver-opt image=" + pinned, calls)
+
+
+@pytest.mark.parametrize(
+    "directive", ["# syntax=attacker/frontend:latest", "#syntax = docker/dockerfile:1", "# SYNTAX=x"]
+)
+def test_the_dockerfile_cannot_choose_its_frontend(tmp_path, directive):
+    """A `# syntax=` line makes BuildKit pull and run the frontend image it names, with the
+    build's access: it is dropped, and the frontend built into the pinned BuildKit parses the file."""
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text(f"{directive}\n# escape=`\nFROM node:20\n# syntax=late\n")
+    result = run_buildspec(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert built_dockerfile(tmp_path) == "# escape=`\nFROM node:20\n# syntax=late\n"  # a later line is a comment
+    assert "parser directive dropped" in result.stderr
+    assert "BUILDKIT_SYNTAX" not in (tmp_path / "calls.log").read_text()
 
 
 TASKDEF = {
@@ -292,7 +322,7 @@ def test_a_planted_module_does_not_rewrite_the_blue_green_template_or_the_docker
     )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "deploy" / "taskdef.json").read_text())["family"] == "orders"
-    assert "hub/library/node:20" in (tmp_path / "docker" / "Dockerfile.ecs-cicd").read_text()
+    assert "hub/library/node:20" in built_dockerfile(tmp_path)
     assert not marker.exists(), f"something planted in the checkout ran: {marker.read_text()}"
 
 
