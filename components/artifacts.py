@@ -5,6 +5,7 @@ the pipeline exists, and because one store can serve several pipelines in a stac
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
@@ -96,6 +97,8 @@ class ArtifactStore(pulumi.ComponentResource):
         bytes a role, and KMS allows 32 KB; the pattern stays one line."""
         if not roles and role_pattern is None:
             raise ValueError("limit_key_use: give the roles that use the key, or their role_pattern")
+        if role_pattern is not None:
+            pulumi.Output.from_input(role_pattern).apply(_check_role_pattern)
         return aws.kms.KeyPolicy(
             f"{self._name}-key-policy",
             key_id=self.key.key_id,
@@ -131,6 +134,16 @@ class ArtifactStore(pulumi.ComponentResource):
             ),
             allow(f"{sid}EncryptArtifacts", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
         ]
+
+
+def _check_role_pattern(pattern: str) -> str:
+    """A pattern at the root path (`role/*`) is every role of the account: refuse it."""
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[^*?]+/\*", pattern):
+        raise ValueError(
+            f"limit_key_use: role_pattern {pattern!r} must name the roles under one IAM path, "
+            "`arn:<partition>:iam::<account>:role/<path>/*` (iam.RolePaths), not every role of the account"
+        )
+    return pattern
 
 
 # Managing the key, without using it: no Decrypt, Encrypt, GenerateDataKey or CreateGrant here.

@@ -2,6 +2,7 @@
 KMS key. Its policy is the caller's (each adds its own grants to the TLS-only deny)."""
 
 from collections.abc import Mapping
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -10,7 +11,13 @@ from . import naming
 
 
 def private_bucket(
-    name: str, *, kms_key_arn: pulumi.Input[str], tags: Mapping[str, str], parent: pulumi.Resource, protect: bool
+    name: str,
+    *,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    protect: bool,
+    force_destroy: Optional[bool] = None,
 ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
     """The bucket and its public access block (a bucket policy should depend on the latter)."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -18,7 +25,7 @@ def private_bucket(
         naming.logical(naming.S3_BUCKET, name, "bucket"),
         # An unprotected stack is destroyable in one `pulumi destroy`: its bucket goes with its
         # objects. A protected one keeps both (and `protect` stops the delete first).
-        force_destroy=not protect,
+        force_destroy=(not protect) if force_destroy is None else force_destroy,
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

@@ -79,8 +79,9 @@ def _trail(name: str, account: AwsAccount, tags: dict, parent: pulumi.Resource, 
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
+    # The audit trail's bucket is never force-destroyed with its logs, protected stack or not.
     bucket, public_access = private_bucket(
-        f"{name}-trail", kms_key_arn=key.arn, tags=tags, parent=parent, protect=protect
+        f"{name}-trail", kms_key_arn=key.arn, tags=tags, parent=parent, protect=protect, force_destroy=False
     )
     policy = aws.s3.BucketPolicy(
         f"{name}-trail-bucket-policy",

@@ -276,6 +276,8 @@ class ServicePipeline(pulumi.ComponentResource):
                 "artifact_store": store,
                 "pipelines": {"pipeline": delivery.watched()},
                 "home_region": pulumi.Config("aws").get("region"),
+                "permissions_boundary": config.permissions_boundary,
+                "role_path": shared.role_paths.runtime,
                 "emails": list(args.get("alert_emails", ())),
                 "tags": dict(svc.tags),
             },

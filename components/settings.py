@@ -7,7 +7,7 @@ each line naming the config key, the bad value and what is allowed.
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -207,6 +207,8 @@ class ServicePipeline:
 
 @dataclass(frozen=True)
 class Settings:
+    project: str
+    """The Pulumi project (`name` in Pulumi.yaml)."""
     environment: str
     protect: bool
     production: bool
@@ -245,9 +247,11 @@ class Settings:
 
     @property
     def stack_name(self) -> str:
-        """What stack-wide resources (artifact store, connection, alerts) are named after: the
-        pipeline in a one-service stack, `ecs-cicd-<environment>` in a multi-service one."""
-        return self.pipeline.name if len(self.services) == 1 else f"{PROJECT}-{self.environment}"
+        """What stack-wide resources (artifact store, connection, alerts, the role path and the
+        stack tag) are named after: the pipeline in a one-service stack, `<project>-<environment>`
+        in a multi-service one (the Pulumi project, so two projects' stacks in one account do not
+        share a role path that the other's artifact key would trust)."""
+        return stack_identity(self.project, self.environment, self.services)
 
     def service_named(self, name: str) -> ServicePipeline:
         for entry in self.services:
@@ -282,6 +286,7 @@ def stack_settings(stack: str, project_dir: Optional[str] = None) -> "Settings":
         {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)},
         stack=stack,
         region=config.get("aws:region"),
+        project=project_name(Path(project_dir) if project_dir else PROJECT_DIR),
     )
 
 
@@ -300,7 +305,7 @@ def load(stack: Optional[str] = None) -> Settings:
     unknown = sorted(key for key in _namespace_keys() if key not in KEYS)
     if unknown:
         raise SettingsError([f"{NAMESPACE}:{key} is not a known key; allowed: {', '.join(KEYS)}" for key in unknown])
-    return from_mapping(raw, stack=stack or pulumi.get_stack(), region=_region())
+    return from_mapping(raw, stack=stack or pulumi.get_stack(), region=_region(), project=pulumi.get_project())
 
 
 def _region() -> str:
@@ -329,7 +334,12 @@ def _namespace_keys() -> set[str]:
     return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
 
 
-def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = None) -> Settings:
+def stack_identity(project: str, environment: str, services: "Sequence[ServicePipeline]") -> str:
+    """The name a stack's shared resources, role path and stack tag carry (`Settings.stack_name`)."""
+    return services[0].pipeline.name if len(services) == 1 else f"{project}-{environment}"
+
+
+def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = None, project: str = PROJECT) -> Settings:
     """Validate plain config values (as `pulumi config` would hand them over) into Settings."""
     values = {key: _coerce(KEYS[key], value) for key, value in raw.items() if key in KEYS}
     values.setdefault("environment", stack)
@@ -373,14 +383,14 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
     if problems:
         raise SettingsError(problems)
     # Every resource carries the stack it belongs to: the SCP protects what carries it.
-    stack = services[0].pipeline.name if len(services) == 1 else f"{PROJECT}-{stack_values['environment']}"
+    stack = stack_identity(project, stack_values["environment"], services)
     services = [replace(s, tags=MappingProxyType({**s.tags, STACK_TAG: stack})) for s in services]
     stack_values["tags"] = {**stack_values["tags"], STACK_TAG: stack}
     # The policy pack reads whether a pipeline is production from this tag, not from a name.
     production = {PRODUCTION_TAG: str(stack_values["production"]).lower()}
     services = [replace(s, tags=MappingProxyType({**s.tags, **production})) for s in services]
     stack_values["tags"] = {**stack_values["tags"], **production}
-    return _build(stack_values, tuple(services), region)
+    return _build(stack_values, tuple(services), region, project)
 
 
 def _required_hint(key: str) -> str:
@@ -695,9 +705,12 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
     )
 
 
-def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...], region: Optional[str]) -> Settings:
+def _build(
+    values: Mapping[str, Any], services: tuple[ServicePipeline, ...], region: Optional[str], project: str
+) -> Settings:
     environment = values["environment"]
     return Settings(
+        project=project,
         environment=environment,
         region=region,
         protect=values["protect"],
@@ -718,6 +731,11 @@ def _build(values: Mapping[str, Any], services: tuple[ServicePipeline, ...], reg
             allow_http=values["insecure"]["allowHttp"],
         ),
     )
+
+
+def project_name(project_dir: Path = PROJECT_DIR) -> str:
+    """The `name` of the project's Pulumi.yaml."""
+    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
 
 
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:

@@ -251,6 +251,7 @@ def run_stack(
             lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"),
             config,
             stack=stack,
+            project=project["name"],
             preview=preview,
             invoke_results=invoke_results,
         )

@@ -167,3 +167,20 @@ def test_an_unprotected_stack_is_destroyable_in_one_command_and_a_protected_one_
         for repository in run.of_type("aws:ecr/repository:Repository"):
             if "-cache-" not in repository.name:
                 assert repository.inputs["forceDelete"] is not protected and repository.protect is protected
+
+
+def test_the_audit_trail_keeps_its_logs_even_in_an_unprotected_stack():
+    run = run_stack("dev", {"ecs-cicd:guardrails": {"cloudTrail": True}})
+    trail_bucket = next(b for b in run.of_type("aws:s3/bucket:Bucket") if "trail" in b.name)
+    assert trail_bucket.inputs["forceDestroy"] is False
+
+
+def test_the_artifact_key_cannot_be_opened_to_every_role_of_the_account():
+    from components import ArtifactStore
+    from components.testing import run_program
+
+    def program():
+        ArtifactStore("store", {}).limit_key_use(role_pattern="arn:aws:iam::111122223333:role/*")
+
+    with pytest.raises(ValueError, match="must name the roles under one IAM path"):
+        run_program(program, {"aws:region": "eu-west-1"})
