@@ -82,6 +82,7 @@ alerts = PipelineAlerts(
         "pipeline_role_pattern": role_paths.arn_pattern(account, role_paths.pipeline),
         "operator_role_arns": [deployer_role, *config.operator_role_arns],
         "home_region": config.region,
+        "provider_settings": config.aws_provider,
         "permissions_boundary": config.permissions_boundary,
         "role_path": role_paths.runtime,
         "emails": config.notification_emails,

@@ -91,6 +91,9 @@ class PipelineAlertsArgs(TypedDict, total=False):
     """Tags for every resource."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the role that forwards IAM's events from us-east-1."""
+    provider_settings: Mapping[str, Any]
+    """Account and credential arguments of the stack's AWS provider (profile, assume_roles,
+    allowed_account_ids, ...): the us-east-1 provider is given the same."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
     account: AwsAccount
@@ -140,7 +143,14 @@ class PipelineAlerts(pulumi.ComponentResource):
         if home is not None and home != GLOBAL_EVENTS_REGION:
             # The role first, so that the role rule watches it too.
             forwarder = _Forwarder(
-                self, name, home, account, args.get("permissions_boundary"), args.get("role_path", "/"), tags
+                self,
+                name,
+                home,
+                account,
+                args.get("permissions_boundary"),
+                args.get("role_path", "/"),
+                tags,
+                dict(args.get("provider_settings", {})),
             )
             self.roles.append(forwarder.role)
         self.forwarder_rules = forwarder.rules_pattern if forwarder is not None else None
@@ -199,6 +209,7 @@ class _Forwarder:
         boundary: Optional[str],
         path: str,
         tags: dict,
+        provider_settings: dict,
     ):
         self.parent, self.name, self.home, self.tags = parent, name, home, tags
         rule = naming.RULES[naming.EVENT_RULE]
@@ -208,6 +219,7 @@ class _Forwarder:
             f"{name}-{GLOBAL_EVENTS_REGION}",
             region=GLOBAL_EVENTS_REGION,
             default_tags={"tags": tags},
+            **provider_settings,
             opts=pulumi.ResourceOptions(parent=parent),
         )
         self.home_bus = pulumi.Output.format(

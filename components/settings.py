@@ -7,7 +7,7 @@ each line naming the config key, the bad value and what is allowed.
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -223,6 +223,8 @@ class Settings:
     notification_emails: tuple[str, ...] = ()
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     insecure: InsecureSettings = field(default_factory=InsecureSettings)
+    aws_provider: Mapping[str, Any] = field(default_factory=dict)
+    """The stack's `aws:*` account and credential settings, as pulumi_aws.Provider arguments."""
 
     # The first (in a one-service stack, the only) service: the shorthand most stacks use.
     @property
@@ -282,12 +284,13 @@ def stack_settings(stack: str, project_dir: Optional[str] = None) -> "Settings":
     defaults), outside a Pulumi run: how tools find a stack's pipeline without the Pulumi CLI."""
     config = stack_config(stack, Path(project_dir) if project_dir else PROJECT_DIR)
     prefix = f"{NAMESPACE}:"
-    return from_mapping(
+    settings = from_mapping(
         {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)},
         stack=stack,
         region=config.get("aws:region"),
         project=project_name(Path(project_dir) if project_dir else PROJECT_DIR),
     )
+    return replace(settings, aws_provider=MappingProxyType(_provider_settings(lambda key: config.get(f"aws:{key}"))))
 
 
 def load(stack: Optional[str] = None) -> Settings:
@@ -305,7 +308,32 @@ def load(stack: Optional[str] = None) -> Settings:
     unknown = sorted(key for key in _namespace_keys() if key not in KEYS)
     if unknown:
         raise SettingsError([f"{NAMESPACE}:{key} is not a known key; allowed: {', '.join(KEYS)}" for key in unknown])
-    return from_mapping(raw, stack=stack or pulumi.get_stack(), region=_region(), project=pulumi.get_project())
+    aws_config = pulumi.Config("aws")
+    settings = from_mapping(raw, stack=stack or pulumi.get_stack(), region=_region(), project=pulumi.get_project())
+    provider = _provider_settings(lambda key: aws_config.get_object(key) if key != "profile" else aws_config.get(key))
+    return replace(settings, aws_provider=MappingProxyType(provider))
+
+
+# The `aws:*` settings that decide which account and credentials the AWS provider uses: an extra
+# provider the program makes (the alerts' us-east-1 one) must use the same, or it could create
+# resources with other credentials, in another account. Config key -> pulumi_aws.Provider argument.
+PROVIDER_SETTINGS = {
+    "profile": "profile",
+    "assumeRoles": "assume_roles",
+    "allowedAccountIds": "allowed_account_ids",
+    "forbiddenAccountIds": "forbidden_account_ids",
+    "sharedConfigFiles": "shared_config_files",
+    "sharedCredentialsFiles": "shared_credentials_files",
+}
+
+
+def _provider_settings(read: "Callable[[str], Any]") -> dict[str, Any]:
+    settings = {}
+    for key, argument in PROVIDER_SETTINGS.items():
+        value = read(key)
+        if value is not None:
+            settings[argument] = value
+    return settings
 
 
 def _region() -> str:

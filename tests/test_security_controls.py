@@ -414,3 +414,16 @@ def test_a_stack_whose_name_does_not_say_must_say_whether_it_is_production():
         run_stack("dev", {"ecs-cicd:environment": "prod-test"})
     dev = evaluated("dev").one("aws:codepipeline/pipeline:Pipeline").inputs
     assert "Approve" not in [s["name"] for s in dev["stages"]] and dev["tags"]["ecs-cicd:production"] == "false"
+
+
+def test_the_us_east_1_provider_uses_the_stacks_account_and_credentials():
+    assume = [{"roleArn": "arn:aws:iam::111122223333:role/deployer", "sessionName": "pulumi"}]
+    run = run_stack(
+        "dev",
+        {"aws:profile": "orders-dev", "aws:allowedAccountIds": ["111122223333"], "aws:assumeRoles": assume},
+    )
+    (provider,) = run.of_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == "us-east-1"
+    assert provider.inputs["profile"] == "orders-dev"
+    assert json.loads(provider.inputs["allowedAccountIds"]) == ["111122223333"]
+    assert json.loads(provider.inputs["assumeRoles"])[0]["roleArn"] == assume[0]["roleArn"]
