@@ -36,6 +36,8 @@ artifacts = ArtifactStore(
     {
         "expiration_days": config.pipeline.artifact_expiration_days,
         "protect": config.protect,
+        # Only the pipelines' roles write artifacts: nothing swaps one while a deploy awaits approval.
+        "writer_pattern": role_paths.arn_pattern(account, role_paths.pipeline),
         "tags": config.tags,
         "account": account,
     },

@@ -540,7 +540,8 @@ def _chunks(values: list, pattern: Callable[[list], dict], output_max: int = _OU
     chunks: list[list] = []
     used = budget
     for value in values:
-        needed = _size(pattern([value]), output_max) - fixed + 1  # and a comma
+        one = _size(pattern([value]), output_max)
+        needed = _size(pattern([value, value]), output_max) - one  # with its commas, wherever it appears
         if used + needed > budget:
             chunks.append([])
             used = 0

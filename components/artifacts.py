@@ -25,6 +25,10 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """Protect the bucket and key from deletion. Default True."""
     tags: Mapping[str, str]
     """Tags for every resource."""
+    writer_pattern: pulumi.Input[str]
+    """ARN pattern of the roles that may write artifacts (`iam.RolePaths`, the pipeline path):
+    the bucket policy refuses writes and deletes by any other principal. Without it, IAM alone
+    decides who writes."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -76,10 +80,13 @@ class ArtifactStore(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        writers = args.get("writer_pattern")
+        if writers is not None:
+            pulumi.Output.from_input(writers).apply(_check_role_pattern)
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(_tls_only_policy),
+            policy=pulumi.Output.all(self.bucket.arn, self.key.arn, writers).apply(lambda a: _bucket_policy(*a)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
         self.account = account
@@ -108,24 +115,33 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def read_statements(self, sid: str) -> list[pulumi.Output[dict]]:
-        """What a role needs to read artifacts (CodeBuild input, deploy input)."""
+    def objects(self, pipelines: Optional[Sequence[str]] = None) -> list[pulumi.Output[str]]:
+        """The object ARNs of these pipelines' artifacts (all objects when None). CodePipeline keeps
+        a pipeline's artifacts in a folder named after the pipeline ("A folder to contain the
+        pipeline artifacts is created for you based on the name of the pipeline",
+        https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ArtifactStore.html); it
+        is known to cut long names to their first 20 characters, so the pattern is those first
+        characters and `*`: right whether or not the name is cut."""
+        if not pipelines:
+            return [self.bucket.arn.apply(lambda a: f"{a}/*")]
+        return [self.bucket.arn.apply(lambda a, p=p: f"{a}/{p[:ARTIFACT_FOLDER_CHARACTERS]}*") for p in pipelines]
+
+    def read_statements(self, sid: str, pipelines: Optional[Sequence[str]] = None) -> list[pulumi.Output[dict]]:
+        """What a role needs to read artifacts (CodeBuild input, deploy input) of `pipelines` (of
+        every pipeline when None)."""
         return [
-            allow(
-                f"{sid}ReadArtifacts",
-                ["s3:GetObject", "s3:GetObjectVersion"],
-                [self.bucket.arn.apply(lambda a: f"{a}/*")],
-            ),
+            allow(f"{sid}ReadArtifacts", ["s3:GetObject", "s3:GetObjectVersion"], self.objects(pipelines)),
             allow(f"{sid}DecryptArtifacts", ["kms:Decrypt"], [self.key.arn]),
         ]
 
-    def read_write_statements(self, sid: str) -> list[pulumi.Output[dict]]:
-        """What a role needs to read and write artifacts (the pipeline, a build with output)."""
+    def read_write_statements(self, sid: str, pipelines: Optional[Sequence[str]] = None) -> list[pulumi.Output[dict]]:
+        """What a role needs to read and write artifacts of `pipelines` (the pipeline, a build
+        with output)."""
         return [
             allow(
                 f"{sid}ReadWriteArtifacts",
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                [self.bucket.arn.apply(lambda a: f"{a}/*")],
+                self.objects(pipelines),
             ),
             allow(
                 f"{sid}ListArtifactBucket",
@@ -242,14 +258,47 @@ def _key_policy_document(root: str, account_id: str, users: Sequence[str], patte
     )
 
 
-def _tls_only_policy(bucket_arn: str) -> str:
-    return json.dumps(
+# How much of a pipeline's name the folder of its artifacts is known to keep (objects() says why
+# the grants use a prefix of this length and a wildcard).
+ARTIFACT_FOLDER_CHARACTERS = 20
+
+
+def _bucket_policy(bucket_arn: str, key_arn: str, writers: Optional[str]) -> str:
+    """TLS only; and, so that nothing swaps an artifact while a deploy waits for its approval
+    (CICD-SEC-9): no object written encrypted other than with this key, and, with `writers`, no
+    object written or deleted by a principal other than the pipelines' roles."""
+    objects = f"{bucket_arn}/*"
+    statements = [
+        # A Deny for every S3 action over plain HTTP: a wildcard that takes rights away.
+        deny_insecure_transport("s3:*", [bucket_arn, objects]),
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                # A Deny for every S3 action over plain HTTP: a wildcard that takes rights away.
-                deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]),
-            ],
+            # A request that names an encryption must name this key's; one that names none gets the
+            # bucket's default, this key (so the writers that do not send the headers still work).
+            "Sid": "DenyWritesNotEncryptedWithTheArtifactKey",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
         },
-        sort_keys=True,
-    )
+        {
+            "Sid": "DenyWritesWithAnotherKey",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
+        },
+    ]
+    if writers:
+        statements.append(
+            {
+                "Sid": "OnlyThePipelinesWriteArtifacts",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject", "s3:PutObjectAcl"],
+                "Resource": objects,
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": writers}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)

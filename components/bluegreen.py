@@ -42,6 +42,9 @@ class CodeDeployBlueGreenArgs(TypedDict, total=False):
     """Permissions boundary for the CodeDeploy role."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
+    pipelines: Sequence[str]
+    """Names of the pipelines whose artifacts this reads (and writes): its role is scoped to
+    their folders of the artifact bucket. Default: the whole bucket."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -183,7 +186,7 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
                     if service.alarm_names
                     else []
                 ),
-                *args["artifact_store"].read_statements("CodeDeploy"),
+                *args["artifact_store"].read_statements("CodeDeploy", args.get("pipelines")),
                 pass_task_roles(args["task_role_arns"]),
             ],
         )

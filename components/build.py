@@ -95,6 +95,9 @@ class ImageBuildArgs(TypedDict, total=False):
     """Permissions boundary ARN for the build role."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
+    pipelines: Sequence[str]
+    """Names of the pipelines whose artifacts this reads (and writes): its role is scoped to
+    their folders of the artifact bucket. Default: the whole bucket."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -197,6 +200,7 @@ class ImageBuild(pulumi.ComponentResource):
             cache_modes=("LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"),
             permissions_boundary=args.get("permissions_boundary"),
             role_path=args.get("role_path", "/"),
+            pipelines=args.get("pipelines"),
             tags=tags,
         )
         self.project, self.role, self.log_group = built.project, built.role, built.log_group

@@ -9,6 +9,7 @@ import pulumi
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
+from .iam import allow
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -19,7 +20,11 @@ class ServiceCheckArgs(TypedDict, total=False):
     source: GitHubSource
     """The check reads the source artifact (extra commands may use files from it). Required."""
     url: pulumi.Input[str]
-    """The URL that must answer 2xx/3xx. Required."""
+    """A URL that must answer 2xx/3xx (none: no health check)."""
+    service: Mapping[str, pulumi.Input[str]]
+    """`{"cluster": name, "service": name, "arn": service ARN, "container": name, "image": value}`:
+    verify that the service's running task definition runs `image` in `container`, typically
+    `#{BuildVariables.IMAGE_URI}`, the digest this execution built (and, in prod, had approved)."""
     timeout_seconds: int
     """How long to wait for it. Default 120."""
     commands: Sequence[str]
@@ -30,6 +35,9 @@ class ServiceCheckArgs(TypedDict, total=False):
     """Permissions boundary for the check role."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
+    pipelines: Sequence[str]
+    """Names of the pipelines whose artifacts this reads (and writes): its role is scoped to
+    their folders of the artifact bucket. Default: the whole bucket."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -43,9 +51,17 @@ class ServiceCheck(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceCheckArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ServiceCheck", name, None, opts)
-        for required in ("artifact_store", "source", "url"):
+        for required in ("artifact_store", "source"):
             if required not in args:
                 raise ValueError(f"ServiceCheck {name}: {required} is required")
+        if not args.get("url") and not args.get("service"):
+            raise ValueError(f"ServiceCheck {name}: give url, service, or both: there is nothing to check")
+        verified = args.get("service")
+        if verified is not None:
+            missing = {"cluster", "service", "arn", "container", "image"} - set(verified)
+            if missing:
+                raise ValueError(f"ServiceCheck {name}: service needs {', '.join(sorted(missing))}")
+        account = args.get("account") or AwsAccount.current()
         timeout = args.get("timeout_seconds", 120)
         if not isinstance(timeout, int) or not 10 <= timeout <= 1800:
             raise ValueError(f"ServiceCheck {name}: timeout_seconds={timeout!r} is not allowed; allowed: 10 to 1800")
@@ -55,23 +71,51 @@ class ServiceCheck(pulumi.ComponentResource):
             buildspec="check-service",
             description="Checks the service after a deploy",
             store=args["artifact_store"],
-            account=args.get("account") or AwsAccount.current(),
+            account=account,
             writes_artifacts=False,
-            statements=args["source"].reader_statements("FullCloneUseConnection"),
+            statements=[
+                *args["source"].reader_statements("FullCloneUseConnection"),
+                *(
+                    [
+                        allow("ReadTheService", ["ecs:DescribeServices"], [verified["arn"]]),
+                        # DescribeTaskDefinition has no resource-level permissions.
+                        allow("ReadTaskDefinitionNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"]),
+                    ]
+                    if verified
+                    else []
+                ),
+            ],
             environment_variables=[
-                {"name": "SERVICE_URL", "value": args["url"], "type": "PLAINTEXT"},
+                {"name": "SERVICE_URL", "value": args.get("url") or "", "type": "PLAINTEXT"},
                 {"name": "CHECK_TIMEOUT_SECONDS", "value": str(timeout), "type": "PLAINTEXT"},
                 {"name": "CHECK_COMMANDS", "value": "\n".join(args.get("commands", ())), "type": "PLAINTEXT"},
+                *(
+                    [
+                        {"name": "ECS_CLUSTER", "value": verified["cluster"], "type": "PLAINTEXT"},
+                        {"name": "ECS_SERVICE", "value": verified["service"], "type": "PLAINTEXT"},
+                        {"name": "CONTAINER_NAME", "value": verified["container"], "type": "PLAINTEXT"},
+                    ]
+                    if verified
+                    else []
+                ),
             ],
             timeout_minutes=max(5, timeout // 60 + 5),
             log_retention_days=args.get("log_retention_days", 30),
             permissions_boundary=args.get("permissions_boundary"),
             role_path=args.get("role_path", "/"),
+            pipelines=args.get("pipelines"),
             tags=args.get("tags", {}),
         )
         self.stage = StageDefinition(
             name="Check",
-            actions=[pass_fail_action("Check", args["source"].output_artifact, project)],
+            actions=[
+                pass_fail_action(
+                    "Check",
+                    args["source"].output_artifact,
+                    project,
+                    {"EXPECTED_IMAGE": verified["image"]} if verified else None,
+                )
+            ],
             pipeline_role_statements=[run_project_statement("RunServiceCheck", [project.arn])],
             roles=[project.role],
             project_names=[project.name],
@@ -94,6 +138,9 @@ class TestCommandsArgs(TypedDict, total=False):
     """Permissions boundary for the test role."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
+    pipelines: Sequence[str]
+    """Names of the pipelines whose artifacts this reads (and writes): its role is scoped to
+    their folders of the artifact bucket. Default: the whole bucket."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -125,6 +172,7 @@ class TestCommands(pulumi.ComponentResource):
             log_retention_days=args.get("log_retention_days", 30),
             permissions_boundary=args.get("permissions_boundary"),
             role_path=args.get("role_path", "/"),
+            pipelines=args.get("pipelines"),
             tags=args.get("tags", {}),
         )
         self.stage = StageDefinition(

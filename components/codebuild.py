@@ -3,6 +3,7 @@
 Each project gets a role of its own (CICD-SEC-2), so a scan cannot do what the image build can.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -47,6 +48,7 @@ def codebuild_project(
     cache_modes: Sequence[str] = ("LOCAL_SOURCE_CACHE",),
     permissions_boundary: Optional[str] = None,
     role_path: str = "/",
+    pipelines: Optional[Sequence[str]] = None,
     tags: Mapping[str, str],
 ) -> CodeBuildProject:
     """A project named after `name` (within CodeBuild's limits) running `buildspecs/<buildspec>.yml`."""
@@ -59,7 +61,10 @@ def codebuild_project(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     arn = account.arn("codebuild", f"project/{project_name}")
-    artifacts = store.read_write_statements(_sid(name)) if writes_artifacts else store.read_statements(_sid(name))
+    sid = _sid(name)
+    artifacts = (
+        store.read_write_statements(sid, pipelines) if writes_artifacts else store.read_statements(sid, pipelines)
+    )
     role = service_role(
         f"{name}-role",
         service="codebuild.amazonaws.com",
@@ -109,9 +114,15 @@ def codebuild_project(
 
 
 def pass_fail_action(
-    name: str, input_artifact: str, project: CodeBuildProject
+    name: str, input_artifact: str, project: CodeBuildProject, variables: Optional[Mapping[str, str]] = None
 ) -> aws.codepipeline.PipelineStageActionArgs:
-    """A pipeline action that runs `project` on `input_artifact` and passes or fails, producing nothing."""
+    """A pipeline action that runs `project` on `input_artifact` and passes or fails, producing
+    nothing. `variables` are set for the build from the execution (`#{Namespace.Variable}`)."""
+    configuration: dict = {"ProjectName": project.project.name}
+    if variables:
+        configuration["EnvironmentVariables"] = json.dumps(
+            [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()], separators=(",", ":")
+        )
     return aws.codepipeline.PipelineStageActionArgs(
         name=name,
         category="Test",
@@ -119,7 +130,7 @@ def pass_fail_action(
         provider="CodeBuild",
         version="1",
         input_artifacts=[input_artifact],
-        configuration={"ProjectName": project.project.name},
+        configuration=configuration,
     )
 
 

@@ -96,6 +96,9 @@ def deliver(
     if (task_role_arns is None) != (task_family is None):
         raise ValueError("deliver(): give task_role_arns and task_family together, or neither")
     name = svc.pipeline.name
+    # The pull-request pipeline (scans and tests only) reads through the same scan and test projects.
+    validation_name = naming.physical(naming.PIPELINE, name, "pull-requests") if svc.source.pull_requests else None
+    verifying_pipelines = [name, *([validation_name] if validation_name else [])]
     account, artifacts, boundary = shared.account, shared.artifacts, shared.permissions_boundary
     docker_hub = shared.docker_hub
     opts = pulumi.ResourceOptions(parent=parent)
@@ -202,6 +205,7 @@ def deliver(
             ),
             "permissions_boundary": boundary,
             "role_path": shared.role_paths.pipeline,
+            "pipelines": [name],
             "protect": shared.protect,
             "tags": svc.tags,
             "account": account,
@@ -219,6 +223,7 @@ def deliver(
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.pipeline,
+                "pipelines": verifying_pipelines,
                 "tags": svc.tags,
                 "account": account,
             },
@@ -237,6 +242,7 @@ def deliver(
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.pipeline,
+                "pipelines": verifying_pipelines,
                 "tags": svc.tags,
                 "account": account,
             },
@@ -254,7 +260,11 @@ def deliver(
             {
                 "source": source,
                 "artifact_store": artifacts,
-                "summary": f"Deploy {svc.source.repository} to {svc.tags['environment']}?",
+                "summary": (
+                    f"Deploy {svc.source.repository} to {svc.tags['environment']}: image "
+                    f"#{{{build.stage.actions[0].namespace}.IMAGE_DIGEST}}, built from commit "
+                    f"#{{{source.variables_namespace}.CommitId}}?"
+                ),
                 "emails": svc.deploy.approval_emails,
                 "tags": svc.tags,
             },
@@ -280,6 +290,7 @@ def deliver(
                 "termination_wait_minutes": svc.deploy.blue_green.termination_wait_minutes,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.pipeline,
+                "pipelines": [name],
                 "tags": svc.tags,
                 "account": account,
             },
@@ -302,25 +313,34 @@ def deliver(
         )
     deploy_stage = deploy.stage
 
+    # After every deploy: the service runs the digest this execution built (and, in prod, had
+    # approved); then its health URL answers, when there is one (CICD-SEC-9).
     health_url = svc.deploy.health_check_url or (service.health_url if service else None)
-    if health_url:
-        check = ServiceCheck(
-            f"{name}-check",
-            {
-                "artifact_store": artifacts,
-                "source": source,
-                "url": health_url,
-                "timeout_seconds": svc.deploy.check_timeout_seconds,
-                "commands": svc.deploy.check_commands,
-                "log_retention_days": svc.build.log_retention_days,
-                "permissions_boundary": boundary,
-                "role_path": shared.role_paths.pipeline,
-                "tags": svc.tags,
-                "account": account,
+    check = ServiceCheck(
+        f"{name}-check",
+        {
+            "artifact_store": artifacts,
+            "source": source,
+            **({"url": health_url} if health_url else {}),
+            "service": {
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "arn": service_arn or account.arn("ecs", f"service/{svc.service.cluster}/{svc.service.name}"),
+                "container": contract.name,
+                "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
             },
-            opts,
-        )
-        deploy_stage = deploy_stage.followed_by(check.stage)
+            "timeout_seconds": svc.deploy.check_timeout_seconds,
+            "commands": svc.deploy.check_commands,
+            "log_retention_days": svc.build.log_retention_days,
+            "permissions_boundary": boundary,
+            "role_path": shared.role_paths.pipeline,
+            "pipelines": [name],
+            "tags": svc.tags,
+            "account": account,
+        },
+        opts,
+    )
+    deploy_stage = deploy_stage.followed_by(check.stage)
     if svc.deploy.rollback_on_failure:
         deploy_stage = deploy_stage.rolling_back_on_failure()
 
@@ -352,7 +372,7 @@ def deliver(
         for stage in verification[1:]:
             checks = checks.alongside(stage)
         validation = Pipeline(
-            naming.physical(naming.PIPELINE, name, "pull-requests"),
+            validation_name,
             {
                 "stages": [source.stage, replace(checks, name="Verify")],
                 "artifact_store": artifacts,

@@ -69,7 +69,7 @@ class Pipeline(pulumi.ComponentResource):
             unpermitted,
             unpermitted.role.pulumi_resource_name,
             [
-                *store.read_write_statements("Pipeline"),
+                *store.read_write_statements("Pipeline", [name]),
                 *(statement for stage in stages for statement in stage.pipeline_role_statements),
                 *(
                     [allow("AssumeActionRoles", ["sts:AssumeRole"], [r.arn for r in self.action_roles.values()])]
@@ -125,7 +125,7 @@ class Pipeline(pulumi.ComponentResource):
             (stage.name, action_name): iam.role(
                 f"{name}-{stage.name.lower()}-{action_name.lower()}-role",
                 trust=pipeline_role.arn.apply(_trusts_only),
-                statements=[*store.read_statements("Action"), *statements],
+                statements=[*store.read_statements("Action", [name]), *statements],
                 permissions_boundary=boundary,
                 path=path,
                 tags=tags,

@@ -78,6 +78,9 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """Protect the bucket and key from deletion. Default true."""
     tags: Mapping[str, str]
     """Tags for every resource."""
+    writer_pattern: pulumi.Input[str]
+    """ARN pattern of the roles that may write artifacts (`arn:...:role/<path>/*`): the bucket
+    policy refuses writes and deletes by any other principal."""
 
 
 class ArtifactStore(artifacts.ArtifactStore):

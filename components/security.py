@@ -5,7 +5,7 @@ Each scan has its own project and role: it reads the source artifact and writes 
 nothing else, so a compromised scanner can neither push an image nor deploy (CICD-SEC-5).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Optional, TypedDict
 
 import pulumi
@@ -37,6 +37,9 @@ class SecurityScansArgs(TypedDict, total=False):
     """Permissions boundary ARN for the scan roles."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
+    pipelines: Sequence[str]
+    """Names of the pipelines whose artifacts this reads (and writes): its role is scoped to
+    their folders of the artifact bucket. Default: the whole bucket."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -73,6 +76,7 @@ class SecurityScans(pulumi.ComponentResource):
                 log_retention_days=args.get("log_retention_days", 30),
                 permissions_boundary=args.get("permissions_boundary"),
                 role_path=args.get("role_path", "/"),
+                pipelines=args.get("pipelines"),
                 tags=args.get("tags", {}),
             )
             self.projects[action_name] = scan.project

@@ -264,3 +264,38 @@ def test_the_application_repository_cannot_configure_its_own_scan(tmp_path, chec
         assert "--ignore-gitleaks-allow" in scan
     for name in suppressions:
         assert f"not used (the scan ignores only what ecs-cicd says): ./{name}" in build.result.stdout
+
+
+def aws_running(task_set: str, service_definition: str, image: str) -> str:
+    """A stand-in for aws: the service's PRIMARY task set and own task definition, and the image
+    its container runs."""
+    return f"""case "$*" in
+  *taskSets*) echo "{task_set}" ;;
+  *describe-services*) echo "{service_definition}" ;;
+  *describe-task-definition*) echo "{image}" ;;
+esac"""
+
+
+EXPECTED = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-prod@sha256:" + "ab" * 32
+VERIFY = {"EXPECTED_IMAGE": EXPECTED, "ECS_CLUSTER": "prod", "ECS_SERVICE": "orders-api", "CONTAINER_NAME": "app"}
+
+
+@pytest.mark.parametrize(
+    ("task_set", "service_definition", "image", "passes"),
+    [
+        ("None", "orders-api:8", EXPECTED, True),  # a rolling service runs the built digest
+        ("orders-api:9", "orders-api:8", EXPECTED, True),  # blue/green: its PRIMARY task set does
+        ("None", "orders-api:8", EXPECTED.replace("ab", "cd"), False),  # something else runs
+        ("None", "orders-api:8", "None", False),  # no such container
+    ],
+)
+def test_the_check_verifies_the_service_runs_the_digest_this_execution_built(
+    checkout, task_set, service_definition, image, passes
+):
+    build = run("check-service", checkout, {"aws": aws_running(task_set, service_definition, image)}, **VERIFY)
+    assert build.passed is passes, build.result.stderr
+    described = [c for c in build.calls if "describe-task-definition" in c]
+    expected_definition = service_definition if task_set == "None" else task_set
+    assert described and f"--task-definition {expected_definition}" in described[0]
+    if not passes:
+        assert "not the image this execution built and approved" in build.result.stderr

@@ -220,7 +220,7 @@ def test_a_permissions_boundary_is_attached_to_every_role():
     boundary = "arn:aws:iam::111122223333:policy/ci-boundary"
     run = run_stack("dev", {"ecs-cicd:iam": {"permissionsBoundaryArn": boundary}})
     roles = run.of_type("aws:iam/role:Role")
-    assert len(roles) == 7  # pipeline, deploy action, build, three scans, IAM event forwarder
+    assert len(roles) == 8  # pipeline, deploy action, build, three scans, check, IAM event forwarder
     assert {r.name: r.inputs.get("permissionsBoundary") for r in roles} == {r.name: boundary for r in roles}
 
 

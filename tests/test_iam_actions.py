@@ -47,6 +47,9 @@ PERMISSION_ONLY = {
     # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_Permissions
     "s3:GetObjectVersion",
     "s3:ListBucket",
+    # DeleteObjectVersion authorises DeleteObject with a versionId:
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html#API_DeleteObject_Permissions
+    "s3:DeleteObjectVersion",
     # ReEncrypt needs both: https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",

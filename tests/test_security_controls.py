@@ -14,7 +14,7 @@ from components import guardrails, plan
 from components.settings import SettingsError
 from components.testing import run_stack
 
-from .helpers import RULE, api_call, evaluated, execution_event, fired
+from .helpers import RULE, api_call, evaluated, execution_event, fired, policy_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAN_BUILDSPECS = {"sca": "scan-dependencies", "sast": "scan-code", "secrets": "scan-secrets"}
@@ -95,7 +95,8 @@ def test_the_approval_notifies_an_encrypted_topic_and_links_the_commit():
 def test_skipping_scans_needs_the_insecure_flag_and_plan_names_it(tmp_path, capsys):
     run = run_stack("dev", {"ecs-cicd:insecure": {"skipSecurityScans": True}})
     assert [a["name"] for a in build_stage(run)["actions"]] == ["Image"]
-    assert len(run.of_type("aws:codebuild/project:Project")) == 1
+    projects = sorted(p.name for p in run.of_type("aws:codebuild/project:Project"))
+    assert projects == ["orders-api-dev-build-project", "orders-api-dev-check-project"]
 
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
     shutil.copy(ROOT / "__main__.py", tmp_path)
@@ -427,3 +428,38 @@ def test_the_us_east_1_provider_uses_the_stacks_account_and_credentials():
     assert provider.inputs["profile"] == "orders-dev"
     assert json.loads(provider.inputs["allowedAccountIds"]) == ["111122223333"]
     assert json.loads(provider.inputs["assumeRoles"])[0]["roleArn"] == assume[0]["roleArn"]
+
+
+def test_artifacts_cannot_be_swapped_while_a_deploy_waits_for_approval(run, settings):
+    """Only the pipelines' roles write (or delete) artifacts, only encrypted with the artifact key,
+    and each role reads and writes only its own pipeline's folder (CICD-SEC-9)."""
+    policy = run.one("aws:s3/bucketPolicy:BucketPolicy", f"{settings.stack_name}-artifacts-tls-only")
+    statements = {s["Sid"]: s for s in policy.json_input("policy")["Statement"]}
+    key = run.one("aws:kms/key:Key").inputs["arn"]
+    writers = statements["OnlyThePipelinesWriteArtifacts"]
+    assert "s3:PutObject" in writers["Action"] and "s3:DeleteObject" in writers["Action"]
+    for role in run.of_type("aws:iam/role:Role"):
+        pipeline_role = not role.name.endswith(("-execution-role", "-task-role", "-alerts-forward-iam-events"))
+        assert fnmatch.fnmatchcase(role.inputs["arn"], writers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]) is (
+            pipeline_role
+        ), role.name
+    assert statements["DenyWritesWithAnotherKey"]["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key}
+    }
+    assert statements["DenyWritesNotEncryptedWithTheArtifactKey"]["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
+    folder = settings.pipeline.name[:20]
+    for name in (f"{settings.pipeline.name}-role", f"{settings.pipeline.name}-build-role"):
+        statement = next(s for s in policy_of(run, name)["Statement"] if "s3:GetObject" in s["Action"])
+        assert all(r.endswith(f"/{folder}*") for r in statement["Resource"]), (name, statement["Resource"])
+
+
+def test_the_approval_shows_the_digest_it_approves():
+    run = evaluated("prod")
+    stages = {s["name"]: s for s in run.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]}
+    (approve,) = stages["Approve"]["actions"]
+    assert "#{BuildVariables.IMAGE_DIGEST}" in approve["configuration"]["CustomData"]
+    assert "#{SourceVariables.CommitId}" in approve["configuration"]["CustomData"]
+    exported = yaml.safe_load((ROOT / "buildspecs" / "build-image.yml").read_text())["env"]["exported-variables"]
+    assert {"IMAGE_DIGEST", "IMAGE_URI"} <= set(exported)

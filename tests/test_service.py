@@ -11,7 +11,7 @@ from components.images import BOOTSTRAP_IMAGE
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
-from .helpers import evaluated, stack_settings_of
+from .helpers import evaluated, policy_of, stack_settings_of
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 BLUE_GREEN = {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": False}}
@@ -164,10 +164,27 @@ def test_the_deploy_stage_checks_the_service_and_rolls_back_on_failure():
     assert check["environment"]["privilegedMode"] is False
 
 
-def test_without_a_health_url_there_is_no_check_but_still_a_rollback():
-    deploy = stages(evaluated("dev"))["Deploy"]
-    assert [a["name"] for a in deploy["actions"]] == ["Service"]
+def test_every_deploy_is_checked_to_run_the_built_digest_even_without_a_health_url():
+    run = evaluated("dev")
+    deploy = stages(run)["Deploy"]
+    assert [a["name"] for a in deploy["actions"]] == ["Service", "Check"]
     assert deploy["onFailure"] == {"result": "ROLLBACK"}
+    check = deploy["actions"][1]
+    assert json.loads(check["configuration"]["EnvironmentVariables"]) == [
+        {"name": "EXPECTED_IMAGE", "value": "#{BuildVariables.IMAGE_URI}", "type": "PLAINTEXT"}
+    ]
+    variables = {
+        v["name"]: v["value"]
+        for v in run.named("orders-api-dev-check-project").inputs["environment"]["environmentVariables"]
+    }
+    assert variables["SERVICE_URL"] == ""  # dev has no health URL: only the digest is checked
+    assert (variables["ECS_CLUSTER"], variables["ECS_SERVICE"], variables["CONTAINER_NAME"]) == (
+        "dev",
+        "orders-api",
+        "app",
+    )
+    statements = {s["Sid"]: s for s in policy_of(run, "orders-api-dev-check-role")["Statement"]}
+    assert statements["ReadTheService"]["Resource"] == ["arn:aws:ecs:eu-west-1:111122223333:service/dev/orders-api"]
 
 
 def test_rollback_can_be_turned_off():
