@@ -24,8 +24,8 @@ import pulumi_aws as aws
 from . import iam, naming
 from .account import AwsAccount
 from .artifacts import ArtifactStore
-from .iam import allow, deny_insecure_transport
-from .topics import encrypted_topic
+from .iam import allow
+from .topics import encrypted_topic, topic_policy
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 # PutRule: "EventPattern ... Length Constraints: Maximum length of 4096."
@@ -166,13 +166,22 @@ class PipelineAlerts(pulumi.ComponentResource):
                 if forwarder is not None and kind == "roles-changed":
                     forwarder.forward(index, watch.pattern(chunk))
 
-        aws.sns.TopicPolicy(
-            f"{name}-topic-policy",
-            arn=self.topic.arn,
-            policy=pulumi.Output.all(self.topic.arn, *(r.arn for r in self.rules.values())).apply(
-                lambda arns: _topic_policy(arns[0], arns[1:])
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        topic_policy(
+            name,
+            self.topic,
+            self,
+            [
+                pulumi.Output.all(self.topic.arn, *(r.arn for r in self.rules.values())).apply(
+                    lambda arns: {
+                        "Sid": "RulesOfThisStackPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": arns[0],
+                        "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
+                    }
+                )
+            ],
         )
         self.register_outputs({"topic_arn": self.topic.arn})
 
@@ -558,27 +567,6 @@ def _unique(values: list) -> list:
             seen.add(key)
             unique.append(value)
     return unique
-
-
-def _topic_policy(topic_arn: str, rule_arns: Sequence[str]) -> str:
-    """Only these rules may publish, and nothing may use the topic without TLS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "RulesOfThisStackPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
-                },
-                deny_insecure_transport("sns:Publish", [topic_arn]),
-            ],
-        },
-        sort_keys=True,
-    )
 
 
 def describe(pattern: Mapping[str, Any]) -> str:

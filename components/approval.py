@@ -10,7 +10,7 @@ from .artifacts import ArtifactStore
 from .iam import allow
 from .source import GitHubSource
 from .stage import StageDefinition
-from .topics import encrypted_topic
+from .topics import encrypted_topic, topic_policy
 
 
 class ManualApprovalArgs(TypedDict, total=False):
@@ -46,6 +46,9 @@ class ManualApproval(pulumi.ComponentResource):
             tags=args.get("tags", {}),
             parent=self,
         )
+        # CodePipeline publishes as the pipeline role (its identity policy allows it); the topic
+        # itself refuses anything without TLS.
+        topic_policy(name, self.topic, self)
         commit = f"#{{{source.variables_namespace}.CommitId}}"
         self.stage = StageDefinition(
             name="Approve",

@@ -1,11 +1,13 @@
-"""An SNS topic encrypted with a customer KMS key, with its email subscribers."""
+"""An SNS topic encrypted with a customer KMS key, with its email subscribers, and its TLS-only policy."""
 
+import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .iam import deny_insecure_transport
 
 
 def encrypted_topic(
@@ -16,7 +18,8 @@ def encrypted_topic(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> aws.sns.Topic:
-    """Each address gets a subscription it must confirm before messages arrive."""
+    """Each address gets a subscription it must confirm before messages arrive. Give the topic its
+    policy with `topic_policy` (every topic has one: TLS only)."""
     topic = aws.sns.Topic(
         naming.logical(naming.SNS_TOPIC, name, "topic"),
         kms_master_key_id=kms_key_id,
@@ -32,3 +35,21 @@ def encrypted_topic(
             opts=pulumi.ResourceOptions(parent=topic),
         )
     return topic
+
+
+def topic_policy(
+    name: str, topic: aws.sns.Topic, parent: pulumi.Resource, statements: Sequence[pulumi.Input[dict]] = ()
+) -> aws.sns.TopicPolicy:
+    """The topic's one policy: `statements` (the caller's grants) and a refusal of every request
+    made without TLS."""
+    return aws.sns.TopicPolicy(
+        f"{name}-topic-policy",
+        arn=topic.arn,
+        policy=pulumi.Output.all(topic.arn, *statements).apply(
+            lambda v: json.dumps(
+                {"Version": "2012-10-17", "Statement": [*v[1:], deny_insecure_transport("sns:Publish", [v[0]])]},
+                sort_keys=True,
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -463,3 +463,13 @@ def test_the_approval_shows_the_digest_it_approves():
     assert "#{SourceVariables.CommitId}" in approve["configuration"]["CustomData"]
     exported = yaml.safe_load((ROOT / "buildspecs" / "build-image.yml").read_text())["env"]["exported-variables"]
     assert {"IMAGE_DIGEST", "IMAGE_URI"} <= set(exported)
+
+
+def test_every_topic_refuses_requests_without_tls(run):
+    topics = run.of_type("aws:sns/topic:Topic")
+    policies = {p.inputs["arn"]: p.json_input("policy") for p in run.of_type("aws:sns/topicPolicy:TopicPolicy")}
+    assert len(topics) >= 1 and {t.inputs["arn"] for t in topics} == set(policies)
+    for topic in topics:
+        deny = next(s for s in policies[topic.inputs["arn"]]["Statement"] if s["Effect"] == "Deny")
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert topic.inputs["kmsMasterKeyId"]
