@@ -280,7 +280,15 @@ def _environment_variables(
         for key, variable in blue_green.items()
         if args.get(key)
     ]
-    reserved = {v["name"] for v in fixed} | {"COMMIT_ID", "DOCKER_HUB_MIRROR", *blue_green.values()}
+    if secrets:
+        # The names the build hands to BuildKit as secrets (`RUN --mount=type=secret,id=NAME`).
+        fixed.append({"name": "BUILDKIT_MOUNT_IDS", "value": " ".join(s.name for s in secrets), "type": "PLAINTEXT"})
+    reserved = {v["name"] for v in fixed} | {
+        "COMMIT_ID",
+        "DOCKER_HUB_MIRROR",
+        "BUILDKIT_MOUNT_IDS",
+        *blue_green.values(),
+    }
     user = dict(args.get("environment", {}))
     clashes = sorted(reserved & (set(user) | {s.name for s in secrets}))
     if clashes:

@@ -55,6 +55,8 @@ def test_secrets_are_references_fetched_by_codebuild_never_plaintext():
         "value": "/prod/orders-api/sentry-auth-token",
         "type": "PARAMETER_STORE",
     }
+    # and the build hands them to BuildKit as secrets, by name
+    assert variables["BUILDKIT_MOUNT_IDS"]["value"] == "NPM_TOKEN SENTRY_AUTH_TOKEN"
 
 
 def test_compute_image_timeout_and_cache_follow_the_stack(run, settings):

@@ -343,3 +343,16 @@ def test_enhanced_scanning_is_waited_for_until_its_findings_exist(tmp_path):
 def test_a_scan_whose_findings_never_arrive_fails_the_build(tmp_path):
     result = run_buildspec(tmp_path, FAKE_STATUSES="COMPLETE:pending", SCAN_WAIT_ATTEMPTS="3")
     assert result.returncode != 0 and "no findings yet" in result.stderr
+
+
+def test_build_secrets_reach_the_dockerfile_as_buildkit_secrets_only(tmp_path):
+    """CodeBuild fetches the secrets into variables; BuildKit gets them as secrets, which a
+    Dockerfile mounts for one RUN and which never land in a layer or the registry cache."""
+    result = run_buildspec(tmp_path, BUILDKIT_MOUNT_IDS="NPM_TOKEN SENTRY_AUTH_TOKEN", NPM_TOKEN="s3cr3t")
+    assert result.returncode == 0, result.stderr
+    build = next(c for c in (tmp_path / "calls.log").read_text().splitlines() if c.startswith("docker buildx build"))
+    assert "--secret id=NPM_TOKEN,env=NPM_TOKEN --secret id=SENTRY_AUTH_TOKEN,env=SENTRY_AUTH_TOKEN" in build
+    assert "s3cr3t" not in build and "--build-arg NPM_TOKEN" not in build
+    (tmp_path / "plain").mkdir()
+    assert run_buildspec(tmp_path / "plain").returncode == 0
+    assert "--secret" not in (tmp_path / "plain" / "calls.log").read_text()
