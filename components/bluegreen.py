@@ -101,8 +101,13 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
                 ["codedeploy:GetDeploymentConfig"],
                 [account.arn("codedeploy", f"deploymentconfig:{config}")],
             ),
-            # RegisterTaskDefinition has no resource-level permissions.
-            allow("TaskDefinitionsNoResourceLevelPermissions", ["ecs:RegisterTaskDefinition"], ["*"]),
+            # RegisterTaskDefinition has no resource-level permissions; no privileged container.
+            allow(
+                "RegisterUnprivilegedTaskDefinitionsNoResourceLevelPermissions",
+                ["ecs:RegisterTaskDefinition"],
+                ["*"],
+                condition={"BoolIfExists": {"ecs:privileged": "false"}},
+            ),
             pass_task_roles(args["task_role_arns"]),
         ]
         artifact = build.output_artifact

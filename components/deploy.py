@@ -70,11 +70,15 @@ class EcsDeploy(pulumi.ComponentResource):
         # (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html).
         statements: list[Statement] = [
             allow("UpdateTheService", ["ecs:DescribeServices", "ecs:UpdateService"], [service_arn]),
-            # RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
+            # DescribeTaskDefinition and RegisterTaskDefinition have no resource-level permissions.
+            allow("TaskDefinitionsNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"]),
+            # A registration is allowed for no privileged container (ecs:privileged, in the Service
+            # Authorization Reference for ECS): the deploy copies the running revision, which has none.
             allow(
-                "TaskDefinitionsNoResourceLevelPermissions",
-                ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+                "RegisterUnprivilegedTaskDefinitionsNoResourceLevelPermissions",
+                ["ecs:RegisterTaskDefinition"],
                 ["*"],
+                condition={"BoolIfExists": {"ecs:privileged": "false"}},
             ),
             # The action copies the running revision with its tags: registering a tagged revision
             # needs TagResource on the family, only as part of the registration.

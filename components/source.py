@@ -139,12 +139,25 @@ def _use_connection(sid: str, connection_arn: str, repository: str, if_exists: b
     # Connections made before the CodeConnections rename carry the codestar-connections prefix,
     # and IAM evaluates the action and condition under the prefix of the connection's ARN.
     prefix = connection_arn.split(":")[2] if connection_arn.startswith("arn:") else "codeconnections"
+    repository_operator = "StringEqualsIfExists" if if_exists else "StringEquals"
     return allow(
         sid,
         [f"{prefix}:UseConnection"],
         [connection_arn],
         # StringEquals, not ForAllValues: a request that lacks the key must not match vacuously.
+        # Read-only use: fetching the source; never writing to the repository through the
+        # connection ("ProviderPermissionsRequired: read_only | read_write",
+        # https://docs.aws.amazon.com/dtconsole/latest/userguide/security_iam_service-with-iam.html).
+        # AWS does not say every UseConnection request carries the key, so it applies when present.
         condition={
-            ("StringEqualsIfExists" if if_exists else "StringEquals"): {f"{prefix}:FullRepositoryId": repository}
+            repository_operator: {f"{prefix}:FullRepositoryId": repository},
+            "StringEqualsIfExists": {f"{prefix}:ProviderPermissionsRequired": "read_only"},
+        }
+        if repository_operator != "StringEqualsIfExists"
+        else {
+            "StringEqualsIfExists": {
+                f"{prefix}:FullRepositoryId": repository,
+                f"{prefix}:ProviderPermissionsRequired": "read_only",
+            }
         },
     )

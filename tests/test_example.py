@@ -83,7 +83,7 @@ def test_one_github_connection_serves_both_sources_each_for_its_own_repository()
         policy = run.named(f"shop-{service}-role-policy").json_input("policy")
         [use] = [s for s in policy["Statement"] if s["Sid"] == "SourceUseConnection"]
         assert use["Resource"] == [connection.inputs["arn"]]
-        assert use["Condition"] == {"StringEquals": {"codeconnections:FullRepositoryId": f"acme/shop-{service}"}}
+        assert use["Condition"]["StringEquals"] == {"codeconnections:FullRepositoryId": f"acme/shop-{service}"}
 
 
 def test_each_deploy_passes_only_its_own_service_roles_and_nothing_is_looked_up():

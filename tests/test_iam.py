@@ -14,7 +14,8 @@ from .helpers import evaluated, policy_of, stack_settings_of, statements_by_sid
 # for its actions. Any other wildcard resource fails the suite.
 WILDCARD_RESOURCE_ALLOWED = {
     "EcrLoginNoResourceLevelPermissions": {"ecr:GetAuthorizationToken"},
-    "TaskDefinitionsNoResourceLevelPermissions": {"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"},
+    "TaskDefinitionsNoResourceLevelPermissions": {"ecs:DescribeTaskDefinition"},
+    "RegisterUnprivilegedTaskDefinitionsNoResourceLevelPermissions": {"ecs:RegisterTaskDefinition"},
     "ReadTaskDefinitionNoResourceLevelPermissions": {"ecs:DescribeTaskDefinition"},
     "ListServiceTasksInThisClusterOnly": {"ecs:ListTasks"},
     "DescribeLoadBalancingNoResourceLevelPermissions": {
@@ -95,7 +96,11 @@ def test_connection_use_is_conditioned_on_this_repository(run, settings):
     statement = sids["SourceUseConnection"]
     assert statement["Resource"] == [run.outputs["connectionArn"]]
     # StringEquals, not ForAllValues: a request without the key must not match vacuously.
-    assert statement["Condition"] == {"StringEquals": {"codeconnections:FullRepositoryId": settings.source.repository}}
+    assert statement["Condition"] == {
+        "StringEquals": {"codeconnections:FullRepositoryId": settings.source.repository},
+        # Fetching only: the connection may not be used to write to the repository.
+        "StringEqualsIfExists": {"codeconnections:ProviderPermissionsRequired": "read_only"},
+    }
 
 
 def test_the_build_role_cannot_deploy_or_pass_roles(run, settings):
@@ -157,7 +162,10 @@ def test_every_codebuild_action_on_a_full_clone_may_use_the_connection_and_none_
         (use,) = uses
         assert use["Resource"] == [run.outputs["connectionArn"]], action["name"]
         assert use["Condition"] == {
-            "StringEqualsIfExists": {"codeconnections:FullRepositoryId": source["repository"]}
+            "StringEqualsIfExists": {
+                "codeconnections:FullRepositoryId": source["repository"],
+                "codeconnections:ProviderPermissionsRequired": "read_only",
+            }
         }, action["name"]
 
 
