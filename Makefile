@@ -5,7 +5,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: plan test lint bench venv semgrep clean
+.PHONY: plan test lint bench mutants venv semgrep clean
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ plan: venv
 ## test: lint and run the test suite, offline
 test: venv semgrep lint
 	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto
+
+## mutants: one regression per row of SECURITY.md, each of which the row's tests must catch
+mutants: venv semgrep
+	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m tests.mutation
 
 ## bench: offline evaluation time and memory for 1, 10 and 50 services
 bench: venv

@@ -72,6 +72,9 @@ def test_the_deploy_role_updates_only_its_service_and_passes_only_its_task_roles
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
     list_tasks = sids["ListServiceTasksInThisClusterOnly"]
     assert list_tasks["Condition"]["ArnEquals"]["ecs:cluster"].endswith(f":cluster/{settings.service.cluster}")
+    register = sids["RegisterUnprivilegedTaskDefinitionsNoResourceLevelPermissions"]
+    assert register["Action"] == ["ecs:RegisterTaskDefinition"]
+    assert register["Condition"] == {"BoolIfExists": {"ecs:privileged": "false"}}
 
 
 def test_the_pipeline_role_runs_its_projects_and_assumes_the_deploy_role_but_cannot_deploy(run, settings):
@@ -95,6 +98,12 @@ def test_connection_use_is_conditioned_on_this_repository(run, settings):
     sids = statements_by_sid(policy_of(run, settings.pipeline.name + "-role"))
     statement = sids["SourceUseConnection"]
     assert statement["Resource"] == [run.outputs["connectionArn"]]
+    # and the source action fetches through that very connection, for that repository
+    source = run.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"][0]["actions"][0]["configuration"]
+    assert (source["ConnectionArn"], source["FullRepositoryId"]) == (
+        run.outputs["connectionArn"],
+        settings.source.repository,
+    )
     # StringEquals, not ForAllValues: a request without the key must not match vacuously.
     assert statement["Condition"] == {
         "StringEquals": {"codeconnections:FullRepositoryId": settings.source.repository},

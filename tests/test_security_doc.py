@@ -29,3 +29,26 @@ def test_every_owasp_risk_has_a_row():
     text = (ROOT / "SECURITY.md").read_text()
     for number in range(1, 11):
         assert f"CICD-SEC-{number} " in text or f"CICD-SEC-{number} |" in text, number
+
+
+def test_every_row_has_a_mutant_that_still_applies_and_names_the_rows_tests(tmp_path):
+    """`make mutants` proves the rows' tests kill their mutants; this keeps the mutants in step
+    with SECURITY.md and the code on every run: every row has one, each applies exactly once, and
+    each runs tests its row names."""
+    from .mutation import MUTANTS, apply, mutant_row, security_rows
+
+    covered = set()
+    for mutant in MUTANTS:
+        control, tests = mutant_row(mutant)
+        assert set(mutant.tests) <= set(tests), f"{mutant.row}: {mutant.tests} are not named in its row"
+        covered.add(control)
+        copy = tmp_path / mutant.file.replace("/", "_")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        original = (ROOT / mutant.file).read_text()
+        assert original.count(mutant.old) == 1, f"{mutant.file}: the mutant {mutant.row!r} no longer applies"
+        (tmp_path / "repo" / mutant.file).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "repo" / mutant.file).write_text(original)
+        apply(mutant, tmp_path / "repo")
+        assert (tmp_path / "repo" / mutant.file).read_text() != original
+    uncovered = [control[:70] for control, _ in security_rows() if control not in covered]
+    assert uncovered == []
