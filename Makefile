@@ -5,7 +5,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: plan test lint bench mutants venv semgrep clean
+.PHONY: plan test lint bench mutants venv semgrep deploy-venv lock clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+## deploy-venv: what `pulumi up` runs in: the program's .venv and the policy pack's policy/venv,
+## runtime requirements only, every package pinned by its hash (no test tools next to deploy credentials)
+deploy-venv:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	@test -x policy/venv/bin/python || $(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r policy/requirements.lock
+
+## lock: regenerate requirements.lock and policy/requirements.lock from the pins in requirements.txt
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
+lock: venv
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) policy/requirements.txt -o policy/requirements.lock
 
 ## plan: evaluate a stack offline under mocks and print what it would create (STACK=dev|staging|prod)
 plan: venv

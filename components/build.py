@@ -26,6 +26,7 @@ IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"  # ECS rolling deploy
 IMAGE_DETAIL_FILE = "imageDetail.json"  # CodeDeployToECS: the image
 TASKDEF_FILE = "taskdef.json"  # CodeDeployToECS: the task definition template
 APPSPEC_FILE = "appspec.yaml"  # CodeDeployToECS: the AppSpec template
+CACHE_TAG = "buildcache"  # the one tag buildspecs/build-image.yml writes the BuildKit cache to
 
 # The BuildKit registry cache: read and rewrite the cache manifest and its layers.
 _ECR_CACHE_ACTIONS = [
@@ -144,12 +145,14 @@ class ImageBuild(pulumi.ComponentResource):
             policy=_lifecycle_policy(args.get("keep_images", 50)),
             opts=child,
         )
-        # BuildKit's layer cache: rewritten by every build, so its tag must be mutable. It lives in a
-        # repository of its own that nothing deploys from; the image repository stays immutable.
+        # BuildKit's layer cache: every build rewrites its one tag, so that tag (and only it) may
+        # move; every other tag stays immutable. It lives in a repository of its own that nothing
+        # deploys from. Exclusion filters: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageTagMutabilityExclusionFilter.html
         self.cache_repository = aws.ecr.Repository(
             f"{name}-cache-repository",
             name=naming.physical(naming.ECR_REPOSITORY, args.get("repository_name", name), "buildcache"),
-            image_tag_mutability="MUTABLE",
+            image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+            image_tag_mutability_exclusion_filters=[{"filter": CACHE_TAG, "filter_type": "WILDCARD"}],
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
             force_delete=True,

@@ -549,10 +549,17 @@ def is_production(environment: str, declared: Optional[bool]) -> tuple[Optional[
     """Whether a stack is production, and the problem when it cannot be told. A stack says so
     (`ecs-cicd:production`) or its environment name does; a name that says neither is an error,
     never a guess (a `live` or `prd` stack must not slip past approval)."""
-    if declared is not None:
-        return declared, None
     words = set(re.split(r"[-_]", environment.lower()))
     production, other = bool(words & set(PRODUCTION_WORDS)), bool(words & set(NON_PRODUCTION_WORDS))
+    if declared is False and production:
+        # The policy pack treats a pipeline whose environment names production as production
+        # whatever a tag says (a tag is an exemption any resource can claim): so does the program.
+        return None, (
+            f"{NAMESPACE}:production is false but environment {environment!r} names production "
+            f"({', '.join(sorted(words & set(PRODUCTION_WORDS)))}); rename the stack's environment, or drop the flag"
+        )
+    if declared is not None:
+        return declared, None
     if production != other:
         return production, None
     return None, (

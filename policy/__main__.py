@@ -10,6 +10,7 @@ import sys
 from pulumi_policy import (
     EnforcementLevel,
     PolicyComplianceFramework,
+    PolicyConfigSchema,
     PolicyPack,
     ResourceValidationPolicy,
     StackValidationPolicy,
@@ -41,8 +42,12 @@ def _resource_validation(check):
     return validate
 
 
-def _stack_validation(check):
+def _stack_validation(check, config_names):
     def validate(args, report_violation) -> None:
+        config = args.get_config() or {}
+        options = {
+            registry.snake_case(name): config.get(name, registry.CONFIG[name]["default"]) for name in config_names
+        }
         resources = [
             rules.StackResource(
                 resource_type=resource.resource_type,
@@ -56,7 +61,7 @@ def _stack_validation(check):
             )
             for resource in args.resources
         ]
-        for violation in check(resources):
+        for violation in check(resources, **options):
             report_violation(violation.message, violation.urn)
 
     return validate
@@ -70,8 +75,10 @@ def _policy(spec: registry.PolicySpec):
         "framework": _framework(spec),
         "tags": list(spec.risks),
     }
+    if spec.config:
+        common["config_schema"] = PolicyConfigSchema(properties={name: registry.CONFIG[name] for name in spec.config})
     if spec.kind == "stack":
-        return StackValidationPolicy(validate=_stack_validation(spec.check), **common)
+        return StackValidationPolicy(validate=_stack_validation(spec.check, spec.config), **common)
     return ResourceValidationPolicy(validate=_resource_validation(spec.check), **common)
 
 

@@ -24,20 +24,35 @@ class PolicySpec:
     kind: Literal["resource", "stack"]
     check: Callable[..., list[Any]]
     risks: tuple[str, ...]
+    config: tuple[str, ...] = ()
+    """Names of the pack-configuration properties the check takes as keyword arguments (CONFIG)."""
+
+
+# Pack configuration (`pulumi preview --policy-pack policy --policy-pack-config <file>`), as JSON
+# schemas; a policy that takes a property lists it in `config`.
+CONFIG = {
+    "trustedAccounts": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "default": [],
+        "description": "Accounts other than the stack's own whose principals a policy may name (a tooling "
+        "account that builds, an audit account).",
+    },
+}
 
 
 POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
         "s3-artifact-bucket-hardened",
         "Every S3 bucket blocks public access, is encrypted with a customer KMS key, is versioned and denies "
-        "requests without TLS.",
+        "requests without TLS (a Deny with no condition but aws:SecureTransport false).",
         "stack",
         rules.check_s3_artifact_buckets,
         ("CICD-SEC-7",),
     ),
     PolicySpec(
         "kms-key-rotation",
-        "KMS keys rotate their key material every year (enableKeyRotation).",
+        "KMS keys rotate their key material at least every year (enableKeyRotation, rotationPeriodInDays <= 365).",
         "resource",
         rules.check_kms_key_rotation,
         ("CICD-SEC-7",),
@@ -52,7 +67,7 @@ POLICIES: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         "codebuild-privileged-only-for-image-builds",
-        "Only image builds (projects with REPOSITORY_URI) may run CodeBuild in privileged mode.",
+        "Only the approved image buildspec (by SHA-256) may run CodeBuild in privileged mode.",
         "resource",
         rules.check_codebuild_privileged,
         ("CICD-SEC-7",),
@@ -66,10 +81,12 @@ POLICIES: tuple[PolicySpec, ...] = (
         ("CICD-SEC-4",),
     ),
     PolicySpec(
-        "codebuild-no-plaintext-secrets",
-        "Build environment variables that hold secrets come from Secrets Manager or Parameter Store, never PLAINTEXT.",
+        "no-plaintext-secrets",
+        "Secrets come from Secrets Manager or Parameter Store SecureStrings, never plaintext: not in CodeBuild "
+        "variables, inline buildspec env, pipeline action variables, pipeline variables, task definition "
+        "environments or String SSM parameters (judged by name and by token shape).",
         "resource",
-        rules.check_codebuild_plaintext_secrets,
+        rules.check_no_plaintext_secrets,
         ("CICD-SEC-6",),
     ),
     PolicySpec(
@@ -88,7 +105,7 @@ POLICIES: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         "ecr-immutable-and-scanned",
-        "ECR repositories have immutable tags and scan images on push.",
+        "ECR repositories have immutable tags (exclusions only for literal tags) and scan images on push.",
         "resource",
         rules.check_ecr_repository,
         ("CICD-SEC-9",),
@@ -103,11 +120,27 @@ POLICIES: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         "iam-role-trust-scoped",
-        "Role trust policies trust no wildcard principal and pin service principals with aws:SourceAccount and "
-        "aws:SourceArn.",
+        "Role trust policies trust no wildcard principal and no whole account (its root, or a bare account ID), "
+        "and pin service principals with aws:SourceAccount and aws:SourceArn.",
         "resource",
         rules.check_iam_role_trust,
         ("CICD-SEC-2",),
+    ),
+    PolicySpec(
+        "resource-policies-scoped",
+        'Resource policies (bucket, topic, repository, secret, queue, build project, event bus, log) allow "*" only '
+        "with a condition that pins the caller's account, and services only for this account's resources.",
+        "resource",
+        rules.check_resource_policies,
+        ("CICD-SEC-2", "CICD-SEC-8"),
+    ),
+    PolicySpec(
+        "principals-in-known-accounts",
+        "No policy lets in a principal of an account other than the stack's own and the pack's trustedAccounts.",
+        "stack",
+        rules.check_principal_accounts,
+        ("CICD-SEC-2", "CICD-SEC-8"),
+        config=("trustedAccounts",),
     ),
     PolicySpec(
         "no-long-lived-credentials",
@@ -126,7 +159,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
         "prod-pipeline-requires-approval",
         "A production pipeline (tagged ecs-cicd:production, or with an environment tag that names production in "
-        "any spelling: prod, prd, production, live) has a manual approval before every deploy.",
+        "any spelling: prod, prd, production, live) has a manual approval before every action that may deploy "
+        "(Deploy, Invoke, Commands or any provider other than CodeBuild).",
         "resource",
         rules.check_prod_pipeline_approval,
         ("CICD-SEC-1",),
@@ -155,3 +189,8 @@ POLICIES: tuple[PolicySpec, ...] = (
         ("CICD-SEC-7",),
     ),
 )
+
+
+def snake_case(name: str) -> str:
+    """`trustedAccounts` -> `trusted_accounts`: a configuration property as the check's keyword."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

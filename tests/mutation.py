@@ -316,9 +316,51 @@ MUTANTS = (
     Mutant(
         "the policy pack and the offline plan run on every pull request",
         ".github/workflows/pull-request.yml",
+        "policyPacks: ../trusted/policy",
         "policyPacks: policy",
-        "policyPacks: ''",
-        _t("test_workflows.py::test_pull_request_previews_every_stack_with_the_policy_pack_only_from_this_repository"),
+        _t("test_workflows.py::test_the_pull_request_under_review_cannot_weaken_the_policy_pack"),
+    ),
+    Mutant(
+        "previews run per stack in a GitHub environment of their own",
+        ".github/workflows/pull-request.yml",
+        "    environment: preview-${{ matrix.stack }}\n",
+        "",
+        _t("test_workflows.py::test_each_stack_previews_in_an_environment_of_its_own_with_a_read_only_token"),
+    ),
+    Mutant(
+        "installs the runtime requirements only, every package pinned by hash",
+        "Makefile",
+        "--require-hashes --no-deps -r requirements.lock",
+        "-r requirements-dev.txt",
+        _t("test_workflows.py::test_deploys_run_runtime_requirements_hash_locked_and_a_pinned_cli"),
+    ),
+    Mutant(
+        "the policy pack reads actions as IAM does",
+        "policy/rules/normalise.py",
+        'return fnmatch.fnmatchcase(action.lower(), pattern.replace("[", "[[]"))',
+        "return action.lower() == pattern",
+        _t("test_policy_bypasses.py::test_key_use_by_a_whole_account_however_written"),
+    ),
+    Mutant(
+        "the policy pack reads principals as IAM does",
+        "policy/rules/normalise.py",
+        'entry = f"arn:aws:iam::{entry}:root"',
+        "pass",
+        _t("test_policy_bypasses.py::test_trust_of_a_whole_account_however_written"),
+    ),
+    Mutant(
+        "the policy pack's TLS deny counts only when nothing narrows it",
+        "policy/rules/s3.py",
+        'if not isinstance(condition, Mapping) or list(condition) != ["Bool"]:',
+        'if not isinstance(condition, Mapping) or "Bool" not in condition:',
+        _t("test_policy_bypasses.py::test_a_tls_deny_narrowed_by_one_more_condition"),
+    ),
+    Mutant(
+        "the policy pack finds secrets wherever a stack holds values",
+        "policy/rules/secrets.py",
+        "        return _task_definition_problems(props)\n",
+        "        return []\n",
+        _t("test_policy_bypasses.py::test_tokens_by_shape_in_every_place"),
     ),
 )
 

@@ -312,12 +312,27 @@ def test_kms_key_must_rotate():
 
 
 def test_privileged_project_must_be_an_image_build():
+    # The exemption is the buildspec that runs, not a variable any project can carry: a scan project
+    # given REPOSITORY_URI, or the image build with one command more, is not the image build.
+    props = inputs_of("staging", PROJECT, "scan-sast-project")
+    props["environment"]["privilegedMode"] = True
+    props["environment"]["environmentVariables"].append({"name": "REPOSITORY_URI", "value": "x", "type": "PLAINTEXT"})
+    only(check("codebuild-privileged-only-for-image-builds", PROJECT, props), "privilegedMode", "approved")
     props = inputs_of("staging", PROJECT, "build-project")
-    variables = props["environment"]["environmentVariables"]
-    props["environment"]["environmentVariables"] = [v for v in variables if v["name"] != "REPOSITORY_URI"]
-    only(check("codebuild-privileged-only-for-image-builds", PROJECT, props), "privilegedMode", "REPOSITORY_URI")
+    assert check("codebuild-privileged-only-for-image-builds", PROJECT, props) == []
+    props["source"]["buildspec"] += "\n# one line more\n"
+    only(check("codebuild-privileged-only-for-image-builds", PROJECT, props), "privilegedMode", "approved")
     props["environment"]["privilegedMode"] = False
     assert check("codebuild-privileged-only-for-image-builds", PROJECT, props) == []
+
+
+def test_the_pack_approves_exactly_the_image_buildspec_it_ships():
+    import hashlib
+
+    from components import buildspecs
+
+    digest = hashlib.sha256(buildspecs.load("build-image").encode()).hexdigest()
+    assert rules.PRIVILEGED_BUILDSPECS == {digest: "buildspecs/build-image.yml"}
 
 
 # codebuild-buildspec-embedded -----------------------------------------------------------------
@@ -339,7 +354,7 @@ def test_buildspec_source_must_be_codepipeline():
     only(check("codebuild-buildspec-embedded", PROJECT, props), "source.type is 'GITHUB'")
 
 
-# codebuild-no-plaintext-secrets ---------------------------------------------------------------
+# no-plaintext-secrets ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -357,7 +372,7 @@ def test_buildspec_source_must_be_codepipeline():
 def test_plaintext_secrets_are_rejected(variable, fragment):
     props = inputs_of("dev", PROJECT, "build-project")
     props["environment"]["environmentVariables"].append(variable)
-    message = only(check("codebuild-no-plaintext-secrets", PROJECT, props), fragment)
+    message = only(check("no-plaintext-secrets", PROJECT, props), fragment)
     assert variable["value"] not in message  # the report never repeats the secret
 
 
@@ -371,7 +386,7 @@ def test_secret_references_are_fine():
         },
         {"name": "API_KEY", "value": "/dev/api-key", "type": "PARAMETER_STORE"},
     ]
-    assert check("codebuild-no-plaintext-secrets", PROJECT, props) == []
+    assert check("no-plaintext-secrets", PROJECT, props) == []
 
 
 def test_pipeline_codebuild_action_variables_are_checked_too():
@@ -380,7 +395,7 @@ def test_pipeline_codebuild_action_variables_are_checked_too():
     variables = json.loads(action["configuration"]["EnvironmentVariables"])
     variables.append({"name": "DEPLOY_TOKEN", "value": "abc", "type": "PLAINTEXT"})
     action["configuration"]["EnvironmentVariables"] = json.dumps(variables)
-    only(check("codebuild-no-plaintext-secrets", PIPELINE, props), "pipeline action Build/Image", "'DEPLOY_TOKEN'")
+    only(check("no-plaintext-secrets", PIPELINE, props), "pipeline action Build/Image", "'DEPLOY_TOKEN'")
 
 
 # codebuild-encrypted-and-logged ---------------------------------------------------------------
@@ -421,6 +436,22 @@ def test_ecr_must_be_immutable_and_scanned():
     assert "MUTABLE (the default)" in check("ecr-immutable-and-scanned", REPOSITORY, props)[0]
 
 
+def test_the_build_cache_may_move_its_one_tag_only():
+    from components.build import CACHE_TAG
+
+    props = inputs_of("staging", REPOSITORY, "build-cache-repository")
+    assert props["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert props["imageTagMutabilityExclusionFilters"] == [{"filter": CACHE_TAG, "filterType": "WILDCARD"}]
+    assert check("ecr-immutable-and-scanned", REPOSITORY, props) == []
+    props["imageTagMutabilityExclusionFilters"] = [{"filter": "*", "filterType": "WILDCARD"}]
+    only(check("ecr-immutable-and-scanned", REPOSITORY, props), "'*' is a wildcard")
+    # The purpose tag is no exemption: any repository can carry it.
+    props["imageTagMutability"] = "MUTABLE"
+    del props["imageTagMutabilityExclusionFilters"]
+    assert props["tags"]["ecs-cicd:purpose"] == "build-cache"
+    only(check("ecr-immutable-and-scanned", REPOSITORY, props), "MUTABLE, not IMMUTABLE")
+
+
 # iam-least-privilege --------------------------------------------------------------------------
 
 
@@ -432,7 +463,10 @@ def pipeline_role_policy(stack: str = "prod") -> dict[str, Any]:
     ("statement", "fragments"),
     [
         ({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}, ["'s3:*' contains a wildcard"]),
-        ({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}, ['Resource "*" for s3:GetObject']),
+        (
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+            ["'*' covers every resource", "s3:getobject"],
+        ),
         (
             {"Sid": "List", "Effect": "Allow", "Action": "ecs:ListTasks", "Resource": "*"},
             ["statement 'List'", "needs an ecs:cluster condition"],
@@ -450,7 +484,6 @@ def pipeline_role_policy(stack: str = "prod") -> dict[str, Any]:
             },
             ["codestar-connections:FullRepositoryId condition"],
         ),
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, ["NotAction"]),
     ],
 )
 def test_iam_policy_statements_are_rejected(statement, fragments):
@@ -469,7 +502,7 @@ def test_iam_pass_role_on_every_role_is_rejected():
     }
     messages = check("iam-least-privilege", ROLE_POLICY, with_statement(pipeline_role_policy("dev"), statement))
     assert len(messages) == 2
-    assert 'Resource "*" for iam:PassRole' in messages[0]
+    assert "resource '*' covers every resource of its type for iam:passrole" in messages[0]
     assert "must name the roles it may pass" in messages[1]
 
 
@@ -487,14 +520,19 @@ def test_iam_broad_managed_policies_and_inline_role_policies():
         "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
         "arn:aws:iam::aws:policy/AdministratorAccess",
     ]
-    only(check("iam-least-privilege", ROLE, role), "AdministratorAccess")
+    messages = check("iam-least-privilege", ROLE, role)
+    assert len(messages) == 2 and all("AWS-managed policy" in m for m in messages)
+    assert "AdministratorAccess" in messages[1]
     attachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
     only(
         check("iam-least-privilege", attachment, {"policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}), "S3Full"
     )
     role = inputs_of("prod", ROLE, "build-role")
     role["inlinePolicies"] = [
-        {"name": "extra", "policy": policy_json([{"Effect": "Allow", "Action": "*", "Resource": "*"}])}
+        {
+            "name": "extra",
+            "policy": policy_json([{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}]),
+        }
     ]
     only(check("iam-least-privilege", ROLE, role), "inline policy 'extra'", "wildcard")
 
@@ -627,13 +665,13 @@ def test_the_pack_and_the_program_agree_on_the_words_that_mean_production():
 def test_pull_requests_on_a_deploying_pipeline_are_rejected():
     props = inputs_of("dev", PIPELINE, "pipeline")
     props["triggers"][0]["gitConfiguration"]["pullRequests"] = [{"events": ["OPEN"], "branches": {"includes": ["x"]}}]
-    only(check("pipeline-triggers-safe", PIPELINE, props), "pull requests start a pipeline that deploys")
+    only(check("pipeline-triggers-safe", PIPELINE, props), "pull requests start a pipeline that may deploy")
 
 
 def test_tag_pushes_without_approval_are_rejected():
     props = inputs_of("dev", PIPELINE, "pipeline")
     props["triggers"][0]["gitConfiguration"]["pushes"].append({"tags": {"includes": ["*"]}})
-    only(check("pipeline-triggers-safe", PIPELINE, props), "tag pushes start a pipeline that deploys")
+    only(check("pipeline-triggers-safe", PIPELINE, props), "tag pushes start a pipeline that may deploy")
     approved = inputs_of("prod", PIPELINE, "pipeline")
     approved["triggers"][0]["gitConfiguration"]["pushes"].append({"tags": {"includes": ["*"]}})
     assert check("pipeline-triggers-safe", PIPELINE, approved) == []
@@ -691,7 +729,7 @@ def test_kms_key_policy_must_name_its_users():
     (broad,) = check_keys(
         kms_stack([{"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*"}])
     )
-    assert "lets arn:aws:iam::111122223333:root use the key (kms:*)" in broad.message
+    assert "lets arn:aws:iam::111122223333:root use the key (kms:Decrypt, kms:Encrypt" in broad.message
     (everyone,) = check_keys(
         kms_stack([{"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": ["kms:Decrypt"]}])
     )
@@ -717,18 +755,22 @@ def test_kms_key_policy_must_name_its_users():
 
 def test_every_policy_has_a_bad_example_above():
     # Guards the list below against a policy added to the registry without a test that it rejects anything.
+    from . import test_policy_bypasses
+
     tested = {
         "s3-artifact-bucket-hardened": test_s3_bucket_without_public_access_block,
         "kms-key-rotation": test_kms_key_must_rotate,
         "kms-key-policy-scoped": test_kms_key_policy_must_name_its_users,
         "codebuild-privileged-only-for-image-builds": test_privileged_project_must_be_an_image_build,
         "codebuild-buildspec-embedded": test_buildspec_must_not_be_a_repository_file,
-        "codebuild-no-plaintext-secrets": test_plaintext_secrets_are_rejected,
+        "no-plaintext-secrets": test_plaintext_secrets_are_rejected,
         "codebuild-encrypted-and-logged": test_codebuild_must_be_encrypted_and_logged,
         "log-group-retention": test_log_group_must_expire,
         "ecr-immutable-and-scanned": test_ecr_must_be_immutable_and_scanned,
         "iam-least-privilege": test_iam_policy_statements_are_rejected,
         "iam-role-trust-scoped": test_service_trust_needs_source_account_and_arn,
+        "resource-policies-scoped": test_policy_bypasses.test_resource_policy_lets_in_everyone,
+        "principals-in-known-accounts": test_policy_bypasses.test_foreign_account_principals,
         "no-long-lived-credentials": test_iam_users_and_keys_are_rejected,
         "pipeline-v2-encrypted": test_pipeline_must_be_v2_and_kms_encrypted,
         "prod-pipeline-requires-approval": test_prod_pipeline_without_approval_is_rejected,
@@ -782,10 +824,10 @@ def test_sentinels_match_pulumi_policy():
 def test_plain_unwraps_pulumi_policy_proxies_without_raising():
     from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-    props = {"environment": {"privilegedMode": True, "environmentVariables": [{"name": UNKNOWN, "value": "v"}]}}
+    props = {"environment": {"privilegedMode": True}, "source": {"type": "CODEPIPELINE", "buildspec": UNKNOWN}}
     proxied = unknown_checking_proxy(copy.deepcopy(props))
     with pytest.raises(UnknownValueError):
-        _ = proxied["environment"]["environmentVariables"][0]["name"]
+        _ = proxied["source"]["buildspec"]
     assert rules.plain(proxied) == props
     assert check("codebuild-privileged-only-for-image-builds", PROJECT, rules.plain(proxied)) == []
 
@@ -800,12 +842,14 @@ EXPECTED_POLICIES = [
     "kms-key-policy-scoped",
     "codebuild-privileged-only-for-image-builds",
     "codebuild-buildspec-embedded",
-    "codebuild-no-plaintext-secrets",
+    "no-plaintext-secrets",
     "codebuild-encrypted-and-logged",
     "log-group-retention",
     "ecr-immutable-and-scanned",
     "iam-least-privilege",
     "iam-role-trust-scoped",
+    "resource-policies-scoped",
+    "principals-in-known-accounts",
     "no-long-lived-credentials",
     "pipeline-v2-encrypted",
     "prod-pipeline-requires-approval",
@@ -819,7 +863,9 @@ def test_registry_lists_the_documented_policies():
     assert [spec.name for spec in registry.POLICIES] == EXPECTED_POLICIES
     for spec in registry.POLICIES:
         assert spec.kind == (
-            "stack" if spec.name in ("s3-artifact-bucket-hardened", "kms-key-policy-scoped") else "resource"
+            "stack"
+            if spec.name in ("s3-artifact-bucket-hardened", "kms-key-policy-scoped", "principals-in-known-accounts")
+            else "resource"
         )
         assert spec.description.strip() and spec.risks
         assert all(risk.startswith("CICD-SEC-") for risk in spec.risks)

@@ -214,12 +214,82 @@ def test_pull_request_tests_and_plans_every_stack_without_credentials():
         assert job["permissions"] == {"contents": "read"}
 
 
+def pulumi_pin() -> str:
+    (pin,) = [line for line in (ROOT / "requirements.txt").read_text().split() if line.startswith("pulumi==")]
+    return pin.split("==")[1]
+
+
+def pulumi_steps(job: dict) -> list[dict]:
+    return [s for s in steps(job) if action(s) == "pulumi/actions"]
+
+
 def test_pull_request_previews_every_stack_with_the_policy_pack_only_from_this_repository():
     (preview,) = jobs_where(lambda job: uses_action(job, "pulumi/actions", command="preview"), "pull_request")
     assert matrix_stacks(preview) == STACKS, "add the new stack to the preview matrix in .github/workflows"
     assert FORK_GUARD in preview["if"]
-    assert uses_action(preview, "pulumi/actions", policyPacks="policy", **{"comment-on-pr": True})
     assert preview["permissions"]["id-token"] == "write"
+    (pulumi,) = pulumi_steps(preview)
+    assert pulumi["with"]["comment-on-pr"] is True
+
+
+def test_the_pull_request_under_review_cannot_weaken_the_policy_pack():
+    """The pack comes from the target branch's commit, checked out and installed (hash-locked)
+    before the pull request's own files are on disk, and the preview runs that copy."""
+    (preview,) = jobs_where(lambda job: uses_action(job, "pulumi/actions", command="preview"), "pull_request")
+    checkouts = [(i, s) for i, s in enumerate(steps(preview)) if action(s) == "actions/checkout"]
+    (trusted_at, trusted), (program_at, program) = checkouts
+    assert trusted["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert trusted["with"]["path"] == "trusted" and trusted["with"]["sparse-checkout"] == "policy"
+    assert "ref" not in program["with"] and program["with"]["path"] == "program"
+    install = next(i for i, s in enumerate(steps(preview)) if "trusted/policy/requirements.lock" in s.get("run", ""))
+    assert trusted_at < install < program_at
+    assert "--require-hashes" in steps(preview)[install]["run"]
+    (pulumi,) = pulumi_steps(preview)
+    assert pulumi["with"]["work-dir"] == "program"
+    assert pulumi["with"]["policyPacks"] == "../trusted/policy"
+
+
+def test_each_stack_previews_in_an_environment_of_its_own_with_a_read_only_token():
+    """The environment makes the OIDC subject `...:environment:preview-<stack>` (one trust per
+    stack) and holds the read-only token; the token that can update stacks is never in this workflow."""
+    (preview,) = jobs_where(lambda job: uses_action(job, "pulumi/actions", command="preview"), "pull_request")
+    assert preview["environment"] == "preview-${{ matrix.stack }}"
+    (pulumi,) = pulumi_steps(preview)
+    assert pulumi["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}"}
+    text = (GITHUB / "workflows" / "pull-request.yml").read_text()
+    assert "secrets.PULUMI_ACCESS_TOKEN" not in text
+    credentials = next(s for s in steps(preview) if action(s) == "aws-actions/configure-aws-credentials")
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+
+
+def test_deploys_run_runtime_requirements_hash_locked_and_a_pinned_cli():
+    for trigger in ("push", "pull_request"):
+        for job in jobs_where(lambda job: bool(pulumi_steps(job)), trigger):
+            assert "make venv" not in runs(job) and "requirements-dev" not in runs(job)
+            for step in pulumi_steps(job):
+                assert step["with"]["pulumi-version"] == pulumi_pin()
+    for job in jobs_where(lambda job: uses_action(job, "pulumi/actions", command="up"), "push"):
+        assert "make deploy-venv" in runs(job)
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ndeploy-venv:")[1].split("\n\n")[0]
+    assert recipe.count("--require-hashes") == 2 and "requirements.lock" in recipe
+    assert "policy/requirements.lock" in recipe
+
+
+@pytest.mark.parametrize(
+    ("lock", "requirements"),
+    [("requirements.lock", "requirements.txt"), ("policy/requirements.lock", "policy/requirements.txt")],
+)
+def test_locks_pin_the_requirements_by_hash(lock, requirements):
+    text = (ROOT / lock).read_text()
+    entries = re.findall(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})*)", text, re.M)
+    assert entries
+    assert all(hashes for _, _, hashes in entries), "every locked package needs its hashes"
+    locked = {name.lower(): version for name, version, _ in entries}
+    for line in (ROOT / requirements).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            assert locked.get(name.lower()) == version, f"{lock}: {name} is not {version}; run make lock"
 
 
 def test_main_deploys_every_stack_in_its_environment_one_update_at_a_time():

@@ -1,0 +1,83 @@
+"""CodeBuild: projects run an embedded buildspec from CodePipeline, encrypt with a customer key,
+log to CloudWatch, and only the image build runs privileged."""
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .normalise import UNKNOWN, aws_managed_key, dig, is_blank
+
+CODEBUILD_PROJECT = "aws:codebuild/project:Project"
+CODEBUILD_SOURCE_CREDENTIAL = "aws:codebuild/sourceCredential:SourceCredential"
+
+# The buildspecs allowed to run privileged (root on the build host's Docker daemon), by the
+# SHA-256 of their text: ecs-cicd's image build, nothing else. A variable name or tag would be an
+# exemption any project can claim; the buildspec is what runs. tests/test_policy.py keeps this in
+# step with buildspecs/build-image.yml; an organisation that builds images with a buildspec of its
+# own adds that buildspec's digest here, in the pack it reviews.
+PRIVILEGED_BUILDSPECS = {
+    "08b67720f0c5773f9b27f003e81f0fa03b229def2e70070135ac1b6f229cf1dd": "buildspecs/build-image.yml",
+}
+
+
+def check_codebuild_privileged(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != CODEBUILD_PROJECT or dig(props, "environment", "privilegedMode") is not True:
+        return []
+    buildspec = dig(props, "source", "buildspec")
+    if buildspec is UNKNOWN:
+        return []
+    digest = hashlib.sha256(buildspec.encode()).hexdigest() if isinstance(buildspec, str) else None
+    if digest in PRIVILEGED_BUILDSPECS:
+        return []
+    approved = ", ".join(sorted(PRIVILEGED_BUILDSPECS.values()))
+    return [
+        "CodeBuild project runs in privilegedMode (root on the Docker daemon) with a buildspec that is not an "
+        f"approved image build (sha256 {digest or 'none'}; approved: {approved})"
+    ]
+
+
+_BUILDSPEC_PATH = re.compile(r"[\w./@+-]*\.(?:ya?ml|json)|arn:[\w-]+:s3:::\S+", re.IGNORECASE)
+
+
+def check_codebuild_buildspec(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != CODEBUILD_PROJECT:
+        return []
+    source = dig(props, "source")
+    if source is UNKNOWN:
+        return []
+    problems = []
+    source_type = dig(source, "type")
+    if source_type is not UNKNOWN and source_type != "CODEPIPELINE":
+        problems.append(f"CodeBuild source.type is {source_type!r}, not 'CODEPIPELINE'")
+    buildspec = dig(source, "buildspec")
+    if buildspec is UNKNOWN:
+        return problems
+    if is_blank(buildspec) or not isinstance(buildspec, str):
+        problems.append(
+            "CodeBuild project has no inline source.buildspec, so it would run buildspec.yml from the "
+            "application repository"
+        )
+    elif _BUILDSPEC_PATH.fullmatch(buildspec.strip()):
+        problems.append(
+            f"CodeBuild source.buildspec is a file path ({buildspec.strip()!r}) that the application repository "
+            "controls; embed the buildspec text instead"
+        )
+    elif not (re.search(r"(?m)^version\s*:", buildspec) and re.search(r"(?m)^phases\s*:", buildspec)):
+        problems.append("CodeBuild source.buildspec is not inline buildspec YAML (no top-level version: and phases:)")
+    return problems
+
+
+def check_codebuild_encrypted_and_logged(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != CODEBUILD_PROJECT:
+        return []
+    problems = []
+    key = dig(props, "encryptionKey")
+    if key is not UNKNOWN and is_blank(key):
+        problems.append("CodeBuild project sets no encryptionKey (a customer KMS key for its artifacts)")
+    elif aws_managed_key(key):
+        problems.append(f"CodeBuild encryptionKey is the AWS-managed key {key!r}; name a customer KMS key")
+    status = dig(props, "logsConfig", "cloudwatchLogs", "status")
+    if status is not UNKNOWN and status != "ENABLED":
+        problems.append(f"CodeBuild logsConfig.cloudwatchLogs.status is {status!r}, not 'ENABLED'")
+    return problems
