@@ -65,6 +65,13 @@ class WatchedPipelineArgs(TypedDict, total=False):
     """ECS service name: updates by anyone but `service_callers` are reported. Required."""
     service_callers: Sequence[pulumi.Input[str]]
     """Names of the roles expected to update the service (the deploy action's role). Required."""
+    deployment_group: Sequence[pulumi.Input[str]]
+    """[CodeDeploy application, deployment group] of a blue/green deploy: a deployment created in it
+    by anyone but `service_callers` is reported."""
+    task_set_callers: Sequence[pulumi.Input[str]]
+    """Names of the roles expected to change the service's task sets (the deployment group's
+    CodeDeploy role). When given, a task set created, changed or promoted by anyone else is reported;
+    leave it out for a deployment group made elsewhere, whose role this stack does not know."""
 
 
 class PipelineAlertsArgs(TypedDict, total=False):
@@ -283,7 +290,8 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
     projects = [p for w in watched for p in w.get("project_names", ())]
     roles = [r for w in watched for r in w.get("role_names", ())] + list(extra_roles)
     connections = _unique([w["connection_arn"] for w in watched if w.get("connection_arn")])
-    services = [(w["cluster"], w["service"], list(w["service_callers"])) for w in watched]
+    services = [(w["cluster"], w["service"], list(w["service_callers"]), w.get("task_set_callers")) for w in watched]
+    groups = [(*w["deployment_group"], list(w["service_callers"])) for w in watched if w.get("deployment_group")]
     kinds = [
         ("pipeline-failed", _Watch("A pipeline failed", _pipeline_failed), pipelines),
         (
@@ -309,10 +317,18 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
         (
             "service-bypass",
             _Watch(
-                "An ECS service was updated by someone other than its pipeline (a bypass)",
+                "An ECS service or its task sets were changed by someone other than its pipeline (a bypass)",
                 lambda chunk: _service_bypass(chunk, callers),
             ),
             services,
+        ),
+        (
+            "deployment-bypass",
+            _Watch(
+                "A CodeDeploy deployment was created by someone other than its pipeline (a bypass)",
+                lambda chunk: _deployment_bypass(chunk, callers),
+            ),
+            groups,
         ),
     ]
     return [(kind, watch, values) for kind, watch, values in kinds if values]
@@ -496,24 +512,58 @@ def _roles_changed(names: list) -> dict:
     )
 
 
+# What a deploy changes on a service. UpdateService and DeleteService on any service; on blue/green
+# CodeDeploy moves traffic with task sets, so their calls are watched where the stack knows the
+# CodeDeploy role that makes them. Every one of these requests names `service`.
+# Source: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateTaskSet.html (and
+# API_UpdateTaskSet, API_DeleteTaskSet, API_UpdateServicePrimaryTaskSet: `service` is required).
+SERVICE_EVENTS = ["UpdateService", "DeleteService"]
+TASK_SET_EVENTS = ["CreateTaskSet", "DeleteTaskSet", "UpdateServicePrimaryTaskSet", "UpdateTaskSet"]
+# CreateDeployment's request names `applicationName` and `deploymentGroupName`.
+# Source: https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeployment.html
+DEPLOYMENT_EVENTS = ["CreateDeployment"]
+
+
+def _not_named(callers: list) -> list[dict]:
+    """The two ways a caller is not one of the roles named `callers`: not an assumed role at all
+    (an IAM user, root), or a role session whose role has none of those names."""
+    return [
+        {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
+        {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}}},
+    ]
+
+
 def _service_bypass(services: list, expected: list) -> dict:
-    """UpdateService or DeleteService on a watched service by anyone but its own expected callers
-    (its deploy action's role, Application Auto Scaling): one pair of `$or` branches per service,
-    so one service's deploy role is not a free pass on another. The request names the service by
-    name or ARN (either format: `service/<name>` from before 2021, `service/<cluster>/<name>`
-    since). A caller that is not an assumed role (an IAM user, root) is always reported."""
+    """UpdateService or DeleteService (and, on blue/green, the task-set calls) on a watched service
+    by anyone but its own expected callers (its deploy action's role, its CodeDeploy role,
+    Application Auto Scaling): `$or` branches per service, so one service's deploy role is not a
+    free pass on another. The request names the service by name or ARN (either format:
+    `service/<name>` from before 2021, `service/<cluster>/<name>` since)."""
     branches = []
-    for cluster, service, service_callers in services:
+    for cluster, service, service_callers, task_set_callers in services:
         names = [service, {"suffix": f":service/{cluster}/{service}"}, {"suffix": f":service/{service}"}]
-        callers = [*expected, *service_callers]
+        watches = [(SERVICE_EVENTS, [*expected, *service_callers])]
+        if task_set_callers:
+            watches.append((TASK_SET_EVENTS, [*expected, *service_callers, *task_set_callers]))
+        for events, callers in watches:
+            branches += [
+                {"eventName": events, "requestParameters": {"service": names}, **caller}
+                for caller in _not_named(callers)
+            ]
+    return _api_call("aws.ecs", {"$or": branches})
+
+
+def _deployment_bypass(groups: list, expected: list) -> dict:
+    """A CodeDeploy deployment created in a watched blue/green deployment group by anyone but the
+    pipeline's deploy role: on blue/green, that is how a service is changed."""
+    branches = []
+    for application, group, group_callers in groups:
+        request = {"applicationName": [application], "deploymentGroupName": [group]}
         branches += [
-            {"requestParameters": {"service": names}, "userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
-            {
-                "requestParameters": {"service": names},
-                "userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}},
-            },
+            {"eventName": DEPLOYMENT_EVENTS, "requestParameters": request, **caller}
+            for caller in _not_named([*expected, *group_callers])
         ]
-    return _api_call("aws.ecs", {"eventName": ["UpdateService", "DeleteService"], "$or": branches})
+    return _api_call("aws.codedeploy", {"$or": branches})
 
 
 def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:

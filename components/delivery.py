@@ -64,6 +64,10 @@ class Delivery:
     """The roles that run the pipeline: the only ones the artifact key lets encrypt and decrypt."""
     cluster: str
     service_name: str
+    deployment_group: Optional[list] = None
+    """(CodeDeploy application, deployment group) of a blue/green deploy."""
+    task_set_callers: Optional[list] = None
+    """The CodeDeploy role that changes the service's task sets, when this stack created it."""
 
     def watched(self) -> dict[str, Any]:
         """This pipeline as `PipelineAlerts` watches it."""
@@ -76,6 +80,8 @@ class Delivery:
             "cluster": self.cluster,
             "service": self.service_name,
             "service_callers": [self.pipeline.action_roles[("Deploy", "Service")].name],
+            **({"deployment_group": self.deployment_group} if self.deployment_group else {}),
+            **({"task_set_callers": self.task_set_callers} if self.task_set_callers else {}),
         }
 
 
@@ -411,4 +417,6 @@ def deliver(
         key_users=key_users,
         cluster=svc.service.cluster,
         service_name=svc.service.name,
+        deployment_group=[deploy.application_name, deploy.deployment_group_name] if blue_green else None,
+        task_set_callers=[deploy.codedeploy_role.name] if blue_green and deploy.codedeploy_role else None,
     )

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from .settings import PROJECT_DIR, SettingsError, stack_settings
+from .settings import PROJECT_DIR, Settings, SettingsError, stack_settings
 from .testing import RecordedResource, StackRun, run_stack
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -52,10 +52,30 @@ def main(argv: Iterable[str] | None = None) -> int:
         console.print(f"[bold red]{error}[/]", highlight=False)
         return 2
     render(run, console)
-    insecure = stack_settings(args.stack, args.project_dir).insecure.enabled
-    for flag in insecure:
+    settings = stack_settings(args.stack, args.project_dir)
+    for flag in settings.insecure.enabled:
         console.print(f"[bold yellow]insecure:[/] {flag} is on: a secure default is switched off", highlight=False)
+    for warning in unheard(settings):
+        console.print(f"[bold yellow]unheard:[/] {warning}", highlight=False)
     return 0
+
+
+def unheard(settings: Settings) -> list[str]:
+    """Messages nobody would receive: an alert or approval topic without a subscriber still
+    publishes, and no one reads it."""
+    warnings = []
+    if not settings.notification_emails:
+        warnings.append(
+            "no one is subscribed to the alert topic (ecs-cicd:notifications.emails is empty): bypasses, "
+            "pipeline failures and changes to the pipeline are reported to no one"
+        )
+    for service in settings.services:
+        if service.deploy.require_approval and not service.deploy.approval_emails:
+            warnings.append(
+                f"{service.pipeline.name}: approvals wait without telling anyone (deploy.approvalEmails is empty); "
+                "approvers must watch the pipeline in the console"
+            )
+    return warnings
 
 
 def render(run: StackRun, console: Console) -> None:

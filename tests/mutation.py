@@ -238,8 +238,8 @@ MUTANTS = (
     Mutant(
         "EventBridge rules to a KMS-encrypted SNS topic",
         "components/alerts.py",
-        '"eventName": ["UpdateService", "DeleteService"]',
-        '"eventName": ["DeleteService"]',
+        'SERVICE_EVENTS = ["UpdateService", "DeleteService"]',
+        'SERVICE_EVENTS = ["DeleteService"]',
         _t("test_security_controls.py::test_service_updates_by_anyone_but_the_deploy_role_are_reported"),
     ),
     # The seed's practices ---------------------------------------------------------------------
@@ -295,7 +295,7 @@ MUTANTS = (
     Mutant(
         "bypass alert on ECS UpdateService",
         "components/alerts.py",
-        '{"requestParameters": {"service": names}, "userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},',
+        '        {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},\n',
         "",
         _t("test_security_controls.py::test_service_updates_by_anyone_but_the_deploy_role_are_reported"),
     ),

@@ -4,6 +4,7 @@ import fnmatch
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from moto.events.models import EventPatternParser
 
 from components import guardrails, plan
-from components.settings import SettingsError
+from components.settings import SettingsError, stack_settings
 from components.testing import run_stack
 
 from .helpers import RULE, api_call, evaluated, execution_event, fired, policy_of
@@ -473,3 +474,18 @@ def test_every_topic_refuses_requests_without_tls(run):
         deny = next(s for s in policies[topic.inputs["arn"]]["Statement"] if s["Effect"] == "Deny")
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert topic.inputs["kmsMasterKeyId"]
+
+
+def test_the_plan_says_loudly_when_no_one_hears_the_alerts_or_the_approvals(capsys):
+    assert plan.main(["prod"]) == 0
+    out = capsys.readouterr().out
+    prod = stack_settings("prod")
+    assert bool(prod.notification_emails) != ("no one is subscribed to the alert topic" in out)
+    silent = replace(prod, notification_emails=())
+    (alerts,) = [w for w in plan.unheard(silent) if "alert topic" in w]
+    assert "ecs-cicd:notifications.emails is empty" in alerts
+    service = prod.services[0]
+    quiet = replace(service, deploy=replace(service.deploy, require_approval=True, approval_emails=()))
+    assert any("approvals wait without telling anyone" in w for w in plan.unheard(replace(prod, services=(quiet,))))
+    told = replace(service, deploy=replace(service.deploy, require_approval=True, approval_emails=("a@example.com",)))
+    assert not any("approvals" in w for w in plan.unheard(replace(prod, services=(told,))))

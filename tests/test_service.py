@@ -11,7 +11,7 @@ from components.images import BOOTSTRAP_IMAGE
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
-from .helpers import evaluated, policy_of, stack_settings_of
+from .helpers import api_call, evaluated, fired, policy_of, stack_settings_of
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 BLUE_GREEN = {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": False}}
@@ -434,3 +434,28 @@ def test_a_certificate_without_a_name_it_covers_is_refused():
         {"ecs-cicd:service": service, "ecs-cicd:deploy": {"healthCheckUrl": "https://orders.example.com/healthz"}},
     )
     assert not run.of_type("aws:route53/record:Record")
+
+
+def test_a_blue_green_service_changed_outside_its_pipeline_is_reported(blue_green_created):
+    """On blue/green a service changes through CodeDeploy deployments and ECS task sets, not
+    UpdateService: a deployment created, or a task set touched, by anyone but the pipeline's deploy
+    role and the deployment group's CodeDeploy role is a bypass (CICD-SEC-5)."""
+    run = blue_green_created
+    deploy_role = run.named("orders-api-staging-deploy-service-role").inputs["name"]
+    codedeploy_role = run.named("orders-api-staging-deploy-codedeploy-role").inputs["name"]
+    group = run.one("aws:codedeploy/deploymentGroup:DeploymentGroup").inputs
+    request = {"applicationName": group["appName"], "deploymentGroupName": group["deploymentGroupName"]}
+    assert fired(run, api_call("aws.codedeploy", "CreateDeployment", request, user="alice")) == ["deployment-bypass"]
+    assert fired(run, api_call("aws.codedeploy", "CreateDeployment", request, role="someone")) == ["deployment-bypass"]
+    assert fired(run, api_call("aws.codedeploy", "CreateDeployment", request, role=deploy_role)) == []
+    other = {**request, "deploymentGroupName": "another-group"}
+    assert fired(run, api_call("aws.codedeploy", "CreateDeployment", other, role="someone")) == []
+    service = run.one("aws:ecs/service:Service").inputs["name"]
+    for event in ("CreateTaskSet", "UpdateServicePrimaryTaskSet", "DeleteTaskSet", "UpdateTaskSet"):
+        assert fired(run, api_call("aws.ecs", event, {"service": service}, role="someone")) == ["service-bypass"]
+        assert fired(run, api_call("aws.ecs", event, {"service": service}, user="alice")) == ["service-bypass"]
+        assert fired(run, api_call("aws.ecs", event, {"service": service}, role=codedeploy_role)) == []
+    # The CodeDeploy role changes task sets, not the service itself.
+    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role=codedeploy_role)) == [
+        "service-bypass"
+    ]
