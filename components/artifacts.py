@@ -38,6 +38,8 @@ class ArtifactStore(pulumi.ComponentResource):
 
     bucket: aws.s3.Bucket
     key: aws.kms.Key
+    logs_key: aws.kms.Key
+    """Encrypts the stack's log groups: build logs and service logs (`LogGroup.kms_key_id`)."""
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ArtifactStore", name, None, opts)
@@ -60,6 +62,24 @@ class ArtifactStore(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-key-alias", name=naming.kms_alias(name, "artifacts"), target_key_id=self.key.id, opts=child
+        )
+
+        # Build and service logs hold what builds and tasks print, secrets printed by mistake
+        # included: a key of their own, whose policy (set at creation, before any log group names
+        # it) lets CloudWatch Logs use it for this account's log groups in this region only.
+        self.logs_key = aws.kms.Key(
+            f"{name}-logs-key",
+            description=f"{name}: build and service logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(account.partition, account.id, account.region).apply(
+                lambda a: _logs_key_policy(*a)
+            ),
+            tags=tags,
+            opts=stateful,
+        )
+        aws.kms.Alias(
+            f"{name}-logs-key-alias", name=naming.kms_alias(name, "logs"), target_key_id=self.logs_key.id, opts=child
         )
 
         self.bucket, public_access = private_bucket(
@@ -90,7 +110,9 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
         self.account = account
-        self.register_outputs({"bucket": self.bucket.bucket, "key_arn": self.key.arn})
+        self.register_outputs(
+            {"bucket": self.bucket.bucket, "key_arn": self.key.arn, "logs_key_arn": self.logs_key.arn}
+        )
 
     def limit_key_use(
         self, roles: "Sequence[iam.ScopedRole | aws.iam.Role]" = (), *, role_pattern: Optional[pulumi.Input[str]] = None
@@ -206,6 +228,44 @@ def key_administration(root: str) -> dict:
         "Action": KEY_ADMINISTRATION,
         "Resource": "*",
     }
+
+
+# CloudWatch Logs encrypts and decrypts log events itself, as `logs.<region>.amazonaws.com`; the
+# key policy must let it, for log groups named in the encryption context, before a log group is
+# associated with the key. Writers (CodeBuild, the awslogs driver) and readers need no KMS rights.
+# Source: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+# The doc's kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey* and Describe*, spelt out (log data is
+# encrypted with symmetric data keys: no key pairs).
+LOGS_KEY_ACTIONS = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+]
+
+
+def _logs_key_policy(partition: str, account_id: str, region: str) -> str:
+    log_groups = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                key_administration(f"arn:{partition}:iam::{account_id}:root"),
+                {
+                    "Sid": "CloudWatchLogsOfThisAccountAndRegion",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                    "Action": LOGS_KEY_ACTIONS,
+                    "Resource": "*",
+                    "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 def _key_policy_document(root: str, account_id: str, users: Sequence[str], pattern: Optional[str] = None) -> str:

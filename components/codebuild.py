@@ -57,6 +57,7 @@ def codebuild_project(
         f"{name}-logs",
         name=f"/aws/codebuild/{project_name}",
         retention_in_days=log_retention_days,
+        kms_key_id=store.logs_key.arn,
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )

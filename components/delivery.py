@@ -153,6 +153,7 @@ def deliver(
                 "rollback_on_alarm": svc.service.rollback_on_alarm,
                 "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
                 "log_retention_days": svc.build.log_retention_days,
+                "log_kms_key_arn": artifacts.logs_key.arn,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.runtime,
                 "protect": shared.protect,

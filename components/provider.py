@@ -90,6 +90,8 @@ class ArtifactStore(artifacts.ArtifactStore):
     """The artifact bucket."""
     key: aws.kms.Key
     """The customer-managed key that encrypts the artifacts."""
+    logs_key: aws.kms.Key
+    """The customer-managed key that encrypts the stack's log groups."""
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, whole_numbers(args, ArtifactStoreArgs), opts)

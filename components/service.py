@@ -76,6 +76,9 @@ class EcsServiceArgs(TypedDict, total=False):
     """`{"min": n, "max": m, "target_cpu_percent": p}` or None."""
     log_retention_days: int
     """Task log retention. Default 30."""
+    log_kms_key_arn: pulumi.Input[str]
+    """Customer KMS key that encrypts the task log group (`ArtifactStore.logs_key`): its policy must
+    let CloudWatch Logs use it. Without it, CloudWatch Logs' own encryption is used."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the execution and task roles."""
     role_path: str
@@ -158,6 +161,7 @@ class EcsService(pulumi.ComponentResource):
             f"{name}-task-logs",
             name=f"/ecs/{args['cluster']}/{args['service']}",
             retention_in_days=args.get("log_retention_days", 30),
+            kms_key_id=args.get("log_kms_key_arn"),
             tags=tags,
             opts=child,
         )

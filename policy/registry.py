@@ -97,8 +97,8 @@ POLICIES: tuple[PolicySpec, ...] = (
         ("CICD-SEC-7", "CICD-SEC-10"),
     ),
     PolicySpec(
-        "log-group-retention",
-        "CloudWatch log groups set a retention period.",
+        "log-groups-retained-and-encrypted",
+        "CloudWatch log groups set a retention period and are encrypted with a customer KMS key.",
         "resource",
         rules.check_log_group_retention,
         ("CICD-SEC-7",),

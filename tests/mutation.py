@@ -321,6 +321,13 @@ MUTANTS = (
         _t("test_workflows.py::test_the_pull_request_under_review_cannot_weaken_the_policy_pack"),
     ),
     Mutant(
+        "build and service logs (where a secret printed by mistake would land) are encrypted",
+        "components/codebuild.py",
+        "        kms_key_id=store.logs_key.arn,\n",
+        "",
+        _t("test_policy.py::test_log_groups_are_encrypted_with_the_logs_key"),
+    ),
+    Mutant(
         "previews run per stack in a GitHub environment of their own",
         ".github/workflows/pull-request.yml",
         "    environment: preview-${{ matrix.stack }}\n",

@@ -411,14 +411,39 @@ def test_codebuild_must_be_encrypted_and_logged():
     assert "'DISABLED', not 'ENABLED'" in messages[1]
 
 
-# log-group-retention --------------------------------------------------------------------------
+# log-groups-retained-and-encrypted --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("retention", [0.0, None])
 def test_log_group_must_expire(retention):
     props = inputs_of("dev", LOG_GROUP, "build-logs")
     props["retentionInDays"] = retention
-    only(check("log-group-retention", LOG_GROUP, props), "retentionInDays")
+    only(check("log-groups-retained-and-encrypted", LOG_GROUP, props), "retentionInDays")
+
+
+@pytest.mark.parametrize("suffix", ["build-logs", "service-task-logs"])
+def test_log_groups_are_encrypted_with_the_logs_key(suffix):
+    props = inputs_of("staging", LOG_GROUP, suffix)
+    key = inputs_of("staging", KEY, "artifacts-logs-key")
+    assert props["kmsKeyId"] == key["arn"]
+    assert check("log-groups-retained-and-encrypted", LOG_GROUP, props) == []
+    del props["kmsKeyId"]
+    only(check("log-groups-retained-and-encrypted", LOG_GROUP, props), "no kmsKeyId")
+    props["kmsKeyId"] = "alias/aws/logs"
+    only(check("log-groups-retained-and-encrypted", LOG_GROUP, props), "AWS-managed key")
+
+
+def test_the_logs_key_lets_cloudwatch_logs_of_this_account_and_region_only():
+    key = inputs_of("staging", KEY, "artifacts-logs-key")
+    assert key["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+    logs = statements["CloudWatchLogsOfThisAccountAndRegion"]
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:111122223333:log-group:*"}
+    }
+    administrators = statements["AdministratorsManageButCannotUse"]
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(administrators["Action"])
 
 
 # ecr-immutable-and-scanned --------------------------------------------------------------------
@@ -765,7 +790,7 @@ def test_every_policy_has_a_bad_example_above():
         "codebuild-buildspec-embedded": test_buildspec_must_not_be_a_repository_file,
         "no-plaintext-secrets": test_plaintext_secrets_are_rejected,
         "codebuild-encrypted-and-logged": test_codebuild_must_be_encrypted_and_logged,
-        "log-group-retention": test_log_group_must_expire,
+        "log-groups-retained-and-encrypted": test_log_group_must_expire,
         "ecr-immutable-and-scanned": test_ecr_must_be_immutable_and_scanned,
         "iam-least-privilege": test_iam_policy_statements_are_rejected,
         "iam-role-trust-scoped": test_service_trust_needs_source_account_and_arn,
@@ -799,7 +824,7 @@ def test_missing_inputs_we_always_set_are_violations():
     # Unlike unknown values, absent ones mean AWS's insecure default.
     assert check("kms-key-rotation", KEY, {}) != []
     assert check("ecr-immutable-and-scanned", REPOSITORY, {}) != []
-    assert check("log-group-retention", LOG_GROUP, {}) != []
+    assert check("log-groups-retained-and-encrypted", LOG_GROUP, {}) != []
     assert check("sns-topics-encrypted", TOPIC, {}) != []
     assert check("pipeline-v2-encrypted", PIPELINE, {}) != []
     assert check("codebuild-encrypted-and-logged", PROJECT, {}) != []
@@ -844,7 +869,7 @@ EXPECTED_POLICIES = [
     "codebuild-buildspec-embedded",
     "no-plaintext-secrets",
     "codebuild-encrypted-and-logged",
-    "log-group-retention",
+    "log-groups-retained-and-encrypted",
     "ecr-immutable-and-scanned",
     "iam-least-privilege",
     "iam-role-trust-scoped",
@@ -1004,5 +1029,5 @@ def test_a_stack_with_every_guardrail_passes_every_policy():
         for r in run.resources
         if r.custom
     ]
-    assert len([r for r in resources if r.resource_type == "aws:kms/key:Key"]) == 2
+    assert len([r for r in resources if r.resource_type == "aws:kms/key:Key"]) == 3  # artifacts, logs, trail
     assert evaluate(resources) == {spec.name: [] for spec in registry.POLICIES}

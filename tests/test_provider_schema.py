@@ -316,7 +316,7 @@ def construct(classes, type_name: str, inputs: dict):
 
 def test_artifact_store_through_the_provider():
     run, state = construct(provider.COMPONENTS, "ArtifactStore", {"expirationDays": 14.0, "protect": False})
-    assert set(state) == {"bucket", "key"}
+    assert set(state) == {"bucket", "key", "logsKey"}
     rule = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"][0]
     assert rule["expiration"]["days"] == 14
     assert not run.one("aws:s3/bucket:Bucket").protect

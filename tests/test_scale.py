@@ -39,7 +39,7 @@ def test_each_service_gets_its_own_pipeline_and_one_store_serves_them_all():
     run = monorepo()
     assert set(pipelines(run)) == {"api-dev", "worker-dev", "web-dev"}
     (bucket,) = run.of_type("aws:s3/bucket:Bucket")
-    (key,) = run.of_type("aws:kms/key:Key")
+    (key,) = [k for k in run.of_type("aws:kms/key:Key") if k.name.endswith("-artifacts-key")]
     assert {p["artifactStores"][0]["location"] for p in pipelines(run).values()} == {bucket.inputs["bucket"]}
     assert {p["artifactStores"][0]["encryptionKey"]["id"] for p in pipelines(run).values()} == {key.inputs["arn"]}
     assert bucket.name == "ecs-cicd-dev-artifacts-bucket"

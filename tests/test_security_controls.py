@@ -281,7 +281,7 @@ def test_only_this_stacks_rules_may_publish_alerts(run, settings):
 
 
 def test_the_artifact_key_is_usable_by_the_pipeline_roles_only(run, settings):
-    key = run.one("aws:kms/key:Key")
+    key = run.one("aws:kms/key:Key", f"{settings.stack_name}-artifacts-key")
     key_policy = run.one("aws:kms/keyPolicy:KeyPolicy")
     assert key_policy.inputs["keyId"] == key.inputs["keyId"]
     statements = {s["Sid"]: s for s in key_policy.json_input("policy")["Statement"]}
@@ -436,7 +436,7 @@ def test_artifacts_cannot_be_swapped_while_a_deploy_waits_for_approval(run, sett
     and each role reads and writes only its own pipeline's folder (CICD-SEC-9)."""
     policy = run.one("aws:s3/bucketPolicy:BucketPolicy", f"{settings.stack_name}-artifacts-tls-only")
     statements = {s["Sid"]: s for s in policy.json_input("policy")["Statement"]}
-    key = run.one("aws:kms/key:Key").inputs["arn"]
+    key = run.one("aws:kms/key:Key", f"{settings.stack_name}-artifacts-key").inputs["arn"]
     writers = statements["OnlyThePipelinesWriteArtifacts"]
     assert "s3:PutObject" in writers["Action"] and "s3:DeleteObject" in writers["Action"]
     for role in run.of_type("aws:iam/role:Role"):
