@@ -4,7 +4,8 @@
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from dataclasses import dataclass
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -61,7 +62,12 @@ class ImageBuildArgs(TypedDict, total=False):
     container_name: str
     """Container in the task definition that runs the image; written into imagedefinitions.json. Required."""
     repository_name: str
-    """ECR repository name. Default: the component name."""
+    """Name of the ECR repository created for the image. Default: the component name."""
+    existing_repository: str
+    """Name or ARN of an existing ECR repository (this account and region) to push to instead: none
+    is created, the build may push only to it, and no layer-cache repository is made (the build
+    caches layers on the build host only). Its lifecycle policy is left alone unless `keep_images`
+    is given. It must have immutable tags and scan on push, or `pulumi up` stops."""
     compute_type: str
     """CodeBuild compute type. Default BUILD_GENERAL1_SMALL."""
     image: str
@@ -89,7 +95,8 @@ class ImageBuildArgs(TypedDict, total=False):
     appspec: str
     """Blue/green: appspec.yaml rendered from the container contract."""
     keep_images: int
-    """How many images the ECR lifecycle rule keeps. Default 50."""
+    """How many images the ECR lifecycle rule keeps. Default 50 for a created repository; for an
+    existing one, a lifecycle policy is set only when this is given."""
     protect: bool
     """Protect the ECR repository from deletion. Default True."""
     permissions_boundary: Optional[str]
@@ -109,8 +116,9 @@ class ImageBuild(pulumi.ComponentResource):
     """The Build stage: CodeBuild project, its role and log group, and the ECR repository."""
 
     project: aws.codebuild.Project
-    repository: aws.ecr.Repository
-    cache_repository: aws.ecr.Repository
+    repository: "aws.ecr.Repository | ExistingRepository"
+    cache_repository: Optional[aws.ecr.Repository]
+    """BuildKit's layer cache; None with an existing repository."""
     role: ScopedRole
     log_group: aws.cloudwatch.LogGroup
     stage: StageDefinition
@@ -128,50 +136,63 @@ class ImageBuild(pulumi.ComponentResource):
         self.container_name = args["container_name"]
         child = pulumi.ResourceOptions(parent=self)
 
-        self.repository = aws.ecr.Repository(
-            f"{name}-repository",
-            name=args.get("repository_name") or naming.physical(naming.ECR_REPOSITORY, name),
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS"}],
-            # As for the artifact bucket: only an unprotected stack deletes a repository with images.
-            force_delete=not args.get("protect", True),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.get("protect", True)),
+        existing = args.get("existing_repository")
+        self.repository = (
+            ExistingRepository.lookup(existing, account, parent=self)
+            if existing
+            else aws.ecr.Repository(
+                f"{name}-repository",
+                name=args.get("repository_name") or naming.physical(naming.ECR_REPOSITORY, name),
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration={"scan_on_push": True},
+                encryption_configurations=[{"encryption_type": "KMS"}],
+                # As for the artifact bucket: only an unprotected stack deletes a repository with images.
+                force_delete=not args.get("protect", True),
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, protect=args.get("protect", True)),
+            )
         )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-repository-lifecycle",
-            repository=self.repository.name,
-            policy=_lifecycle_policy(args.get("keep_images", 50)),
-            opts=child,
-        )
+        if not existing or "keep_images" in args:
+            aws.ecr.LifecyclePolicy(
+                f"{name}-repository-lifecycle",
+                repository=self.repository.name,
+                policy=_lifecycle_policy(args.get("keep_images", 50)),
+                opts=child,
+            )
         # BuildKit's layer cache: every build rewrites its one tag, so that tag (and only it) may
         # move; every other tag stays immutable. It lives in a repository of its own that nothing
         # deploys from. Exclusion filters: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageTagMutabilityExclusionFilter.html
-        self.cache_repository = aws.ecr.Repository(
-            f"{name}-cache-repository",
-            name=naming.physical(naming.ECR_REPOSITORY, args.get("repository_name", name), "buildcache"),
-            image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
-            image_tag_mutability_exclusion_filters=[{"filter": CACHE_TAG, "filter_type": "WILDCARD"}],
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS"}],
-            force_delete=True,
-            tags={**tags, "ecs-cicd:purpose": "build-cache"},
-            opts=child,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-cache-repository-lifecycle",
-            repository=self.cache_repository.name,
-            policy=_lifecycle_policy(keep_images=1),
-            opts=child,
-        )
+        # With an existing repository nothing is created in ECR: layers are cached on the build host.
+        self.cache_repository = None
+        if not existing:
+            self.cache_repository = aws.ecr.Repository(
+                f"{name}-cache-repository",
+                name=naming.physical(naming.ECR_REPOSITORY, args.get("repository_name", name), "buildcache"),
+                image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+                image_tag_mutability_exclusion_filters=[{"filter": CACHE_TAG, "filter_type": "WILDCARD"}],
+                image_scanning_configuration={"scan_on_push": True},
+                encryption_configurations=[{"encryption_type": "KMS"}],
+                force_delete=True,
+                tags={**tags, "ecs-cicd:purpose": "build-cache"},
+                opts=child,
+            )
+            aws.ecr.LifecyclePolicy(
+                f"{name}-cache-repository-lifecycle",
+                repository=self.cache_repository.name,
+                policy=_lifecycle_policy(keep_images=1),
+                opts=child,
+            )
         mirror = args.get("docker_hub_mirror")
 
         statements: list[Statement] = [
             # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
             allow("EcrLoginNoResourceLevelPermissions", ["ecr:GetAuthorizationToken"], ["*"]),
             allow("PushToServiceRepository", _ECR_PUSH_ACTIONS, [self.repository.arn]),
-            allow("ReadWriteBuildCache", _ECR_CACHE_ACTIONS, [self.cache_repository.arn]),
+            *(
+                [allow("ReadWriteBuildCache", _ECR_CACHE_ACTIONS, [self.cache_repository.arn])]
+                if self.cache_repository is not None
+                else []
+            ),
             *secret_read_statements(secrets, account, "Build"),
         ]
         statements += source.reader_statements("FullCloneUseConnection")
@@ -192,7 +213,11 @@ class ImageBuild(pulumi.ComponentResource):
             writes_artifacts=True,
             statements=statements,
             environment_variables=_environment_variables(
-                self.repository.repository_url, self.cache_repository.repository_url, self.container_name, args, secrets
+                self.repository.repository_url,
+                self.cache_repository.repository_url if self.cache_repository is not None else "",
+                self.container_name,
+                args,
+                secrets,
             ),
             # Docker-in-Docker needs privileged mode; only this image-building project gets it.
             privileged=True,
@@ -235,6 +260,50 @@ class ImageBuild(pulumi.ComponentResource):
             project_names=[built.name],
         )
         self.register_outputs({"repository_url": self.repository.repository_url, "project_name": self.project.name})
+
+
+@dataclass(frozen=True)
+class ExistingRepository:
+    """An ECR repository made elsewhere, as the build uses it: looked up, never managed."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    repository_url: pulumi.Output[str]
+
+    @classmethod
+    def lookup(cls, name_or_arn: str, account: AwsAccount, parent: pulumi.Resource) -> "ExistingRepository":
+        """The repository, checked when `pulumi up` reads it: in this account and region, with
+        immutable tags (an image is deployed by digest, but a tag that moves can be swapped under an
+        approval) and scan on push (the build's image gate waits for the scan)."""
+        name = name_or_arn.split(":repository/", 1)[-1]
+        found = aws.ecr.get_repository_output(name=name, opts=pulumi.InvokeOutputOptions(parent=parent))
+        checked = pulumi.Output.all(found, account.id, account.region).apply(
+            lambda v: _check_existing_repository(name_or_arn, *v)
+        )
+        return cls(
+            name=checked.apply(lambda r: r.name),
+            arn=checked.apply(lambda r: r.arn),
+            repository_url=checked.apply(lambda r: r.repository_url),
+        )
+
+
+class ExistingRepositoryError(pulumi.RunError):
+    """The existing repository would weaken the pipeline (or is not where the stack is)."""
+
+
+def _check_existing_repository(given: str, found: Any, account_id: str, region: str) -> Any:
+    where = f"ecs-cicd:build.existingRepository = {given!r}"
+    if given.startswith("arn:") and given.split(":")[3:5] != [region, account_id]:
+        raise ExistingRepositoryError(f"{where} is not in this stack's account and region ({account_id}, {region})")
+    if found.image_tag_mutability not in ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"):
+        raise ExistingRepositoryError(
+            f"{where} has {found.image_tag_mutability} tags; allowed: IMMUTABLE (a pushed tag must not move)"
+        )
+    scanning = [c.get("scan_on_push") if isinstance(c, dict) else c.scan_on_push
+                for c in found.image_scanning_configurations or []]  # fmt: skip
+    if not any(scanning):
+        raise ExistingRepositoryError(f"{where} does not scan on push; allowed: a repository with scanOnPush: true")
+    return found
 
 
 def _validate(name: str, args: ImageBuildArgs) -> None:

@@ -27,7 +27,7 @@ EXECUTION_MODES = ["QUEUED", "SUPERSEDED", "PARALLEL"]
 
 FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384]
 
-STRATEGIES = ["rolling", "blue-green"]
+STRATEGIES = ["rolling", "blue-green", "canary", "linear"]
 
 CODEDEPLOY_CONFIGS = [
     "CodeDeployDefault.ECSAllAtOnce",
@@ -199,8 +199,18 @@ KEYS: dict[str, dict] = {
                 "pattern": r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
                 "maxLength": 256,
                 "x-allowed": "an ECR repository name (lowercase letters, digits, . _ - /)",
-                "description": "ECR repository for the service image. "
+                "description": "ECR repository created for the service image. "
                 "Defaults to `<service.name>-<environment>`, lowercased.",
+            },
+            "existingRepository": {
+                "type": "string",
+                "pattern": r"^(?:arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/)?"
+                r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+                "maxLength": 256,
+                "x-allowed": "the name or ARN of an ECR repository in this account and region",
+                "description": "Push to this existing ECR repository instead of creating one: nothing is "
+                "created for it, the build may push only to it, and its lifecycle policy is left alone unless "
+                "`keepImages` is set. It must have immutable tags and scan on push.",
             },
             "computeType": {
                 "enum": COMPUTE_TYPES,
@@ -273,8 +283,9 @@ KEYS: dict[str, dict] = {
                 "type": "integer",
                 "minimum": 1,
                 "maximum": 1000,
-                "default": 50,
-                "description": "ECR lifecycle rule: how many images to keep (untagged images expire after a day).",
+                "description": "ECR lifecycle rule: how many images to keep (untagged images expire after a day). "
+                "Default 50 for a created repository; an existing repository's lifecycle policy is replaced "
+                "only when this is set.",
             },
         },
     },
@@ -295,7 +306,14 @@ KEYS: dict[str, dict] = {
                 "type": "string",
                 "pattern": r"^[A-Za-z0-9_-]{1,255}$",
                 "x-allowed": "an ECS cluster name (letters, digits, hyphens, underscores)",
-                "description": "Name of the existing ECS cluster.",
+                "description": "Name of the ECS cluster: the existing service's, or the one a created service runs "
+                "in (created with it, unless `existingCluster`).",
+            },
+            "existingCluster": {
+                "type": "boolean",
+                "default": False,
+                "description": "A created service joins the existing cluster `cluster` instead of creating one "
+                "(its capacity providers must include FARGATE).",
             },
             "name": {
                 "type": "string",
@@ -448,27 +466,73 @@ KEYS: dict[str, dict] = {
             "strategy": {
                 "enum": STRATEGIES,
                 "default": "rolling",
-                "description": "`rolling`: the ECS deploy action. `blue-green`: CodeDeploy shifts traffic between "
-                "two target groups and can roll back on alarm.",
+                "description": "`rolling`: ECS replaces tasks in place. On a service this program creates, "
+                "`blue-green`, `canary` and `linear` are ECS's own deployments: a second set of tasks behind a "
+                "second target group, checked through the test listener before production traffic moves "
+                "(all at once, a canary share first, or in equal steps), the old tasks kept for "
+                "`bakeTimeMinutes`. On an existing service, `blue-green` is its CodeDeploy deployment group "
+                "(`blueGreen`), and `rolling` follows whatever deployment configuration the service has.",
+            },
+            "bakeTimeMinutes": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 1440,
+                "default": 5,
+                "description": "Strategies `blue-green`, `canary`, `linear` on a created service: minutes the old "
+                "tasks keep running after all traffic moved, so a rollback is instant.",
+            },
+            "canary": {
+                "type": "object",
+                "additionalProperties": False,
+                "default": {},
+                "description": "Strategy `canary` on a created service.",
+                "properties": {
+                    "percent": {
+                        "type": "number",
+                        "minimum": 0.1,
+                        "maximum": 100,
+                        "default": 10,
+                        "description": "Share of production traffic the new tasks take first.",
+                    },
+                    "bakeTimeMinutes": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 1440,
+                        "default": 5,
+                        "description": "Minutes at that share before all traffic moves.",
+                    },
+                },
+            },
+            "linear": {
+                "type": "object",
+                "additionalProperties": False,
+                "default": {},
+                "description": "Strategy `linear` on a created service.",
+                "properties": {
+                    "stepPercent": {
+                        "type": "number",
+                        "minimum": 3,
+                        "maximum": 100,
+                        "default": 10,
+                        "description": "Share of production traffic moved at each step.",
+                    },
+                    "stepBakeTimeMinutes": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 1440,
+                        "default": 1,
+                        "description": "Minutes between steps.",
+                    },
+                },
             },
             "blueGreen": {
                 "type": "object",
                 "additionalProperties": False,
                 "default": {},
-                "description": "Blue/green settings (strategy `blue-green`).",
+                "description": "Strategy `blue-green` on an existing service deployed by CodeDeploy (the CODE_DEPLOY "
+                "deployment controller): its application and deployment group. How traffic shifts and how long "
+                "the old tasks stay are the group's own settings, made where the group is managed.",
                 "properties": {
-                    "deploymentConfig": {
-                        "enum": CODEDEPLOY_CONFIGS,
-                        "default": "CodeDeployDefault.ECSCanary10Percent5Minutes",
-                        "description": "How traffic shifts: canary, linear or all at once.",
-                    },
-                    "terminationWaitMinutes": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "maximum": 2880,
-                        "default": 5,
-                        "description": "Minutes the old (blue) tasks are kept after the shift, for a fast rollback.",
-                    },
                     "application": {
                         "type": "string",
                         "pattern": r"^[A-Za-z0-9._+-]{1,100}$",
@@ -516,7 +580,8 @@ KEYS: dict[str, dict] = {
                 "maximum": 60,
                 "default": 20,
                 "description": "ECS deploy action timeout in minutes (1-60). Shorter than AWS's 60 so a "
-                "deploy that already rolled back does not hold the pipeline for an hour.",
+                "deploy that already rolled back does not hold the pipeline for an hour. Not with CodeDeploy "
+                "(an existing service on `blue-green`), whose deployment group decides.",
             },
             "requireApproval": {
                 "type": "boolean",

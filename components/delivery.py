@@ -190,7 +190,11 @@ def deliver(
             "source": source,
             "artifact_store": artifacts,
             "container_name": contract.name,
-            "repository_name": svc.build.repository_name,
+            **(
+                {"existing_repository": svc.build.existing_repository}
+                if svc.build.existing_repository
+                else {"repository_name": svc.build.repository_name}
+            ),
             "compute_type": svc.build.compute_type,
             "image": svc.build.image,
             "timeout_minutes": svc.build.timeout_minutes,
@@ -199,7 +203,7 @@ def deliver(
             "environment": svc.build.environment,
             "secrets": svc.build.secrets,
             "log_retention_days": svc.build.log_retention_days,
-            "keep_images": svc.build.keep_images,
+            **({"keep_images": svc.build.keep_images} if svc.build.keep_images else {}),
             "fail_on_severity": svc.build.fail_on_severity,
             **({"docker_hub_mirror": docker_hub} if docker_hub else {}),
             **(
@@ -293,8 +297,6 @@ def deliver(
                 "application": svc.deploy.blue_green.application,
                 "deployment_group": svc.deploy.blue_green.deployment_group,
                 "task_role_arns": task_role_arns,
-                "deployment_config": svc.deploy.blue_green.deployment_config,
-                "termination_wait_minutes": svc.deploy.blue_green.termination_wait_minutes,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.pipeline,
                 "pipelines": [name],

@@ -92,6 +92,9 @@ class SecretRef:
 @dataclass(frozen=True)
 class BuildSettings:
     repository_name: str
+    """The image repository's name (the created one's, or the existing one's)."""
+    existing_repository: Optional[str] = None
+    """Name or ARN of an existing ECR repository to push to; None: one is created."""
     compute_type: str = "BUILD_GENERAL1_SMALL"
     image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
     timeout_minutes: int = 20
@@ -100,7 +103,8 @@ class BuildSettings:
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[SecretRef, ...] = ()
     log_retention_days: int = 30
-    keep_images: int = 50
+    keep_images: Optional[int] = 50
+    """None: leave an existing repository's lifecycle policy alone."""
     fail_on_severity: str = "CRITICAL"
     test_commands: tuple[str, ...] = ()
     docker_hub_credentials_arn: Optional[str] = None
@@ -142,10 +146,22 @@ class ServiceSettings:
 
 @dataclass(frozen=True)
 class BlueGreenSettings:
-    deployment_config: str = "CodeDeployDefault.ECSCanary10Percent5Minutes"
-    termination_wait_minutes: int = 5
+    """An existing service's CodeDeploy application and deployment group."""
+
     application: Optional[str] = None
     deployment_group: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TrafficShift:
+    """How ECS moves production traffic to the new tasks of a created service (strategies other
+    than rolling): all at once, a canary share first, or in equal steps."""
+
+    bake_time_minutes: int = 5
+    canary_percent: float = 10
+    canary_bake_time_minutes: int = 5
+    linear_step_percent: float = 10
+    linear_step_bake_time_minutes: int = 1
 
 
 @dataclass(frozen=True)
@@ -155,6 +171,7 @@ class DeploySettings:
     approval_emails: tuple[str, ...] = ()
     strategy: str = "rolling"
     blue_green: BlueGreenSettings = field(default_factory=BlueGreenSettings)
+    traffic: TrafficShift = field(default_factory=TrafficShift)
     health_check_url: Optional[str] = None
     check_commands: tuple[str, ...] = ()
     check_timeout_seconds: int = 120
@@ -405,6 +422,7 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
             + _plaintext_secret_problems(service_values["service"]["environment"], f"{prefix}service")
             + _prod_rules(service_values, prefix)
             + _service_problems(service_values, prefix)
+            + _inapplicable({**values, **merged}, service_values, prefix)
         )
         services.append(_service_pipeline(service_values))
     problems += _unique_names(services)
@@ -490,8 +508,11 @@ def _describe(key: str, error: jsonschema.ValidationError) -> str:
             return f"{where}.{name} is required: {hint}"
         case "additionalProperties" if schema.get("additionalProperties") is False:
             known = ", ".join(schema.get("properties", {}))
-            extra = ", ".join(sorted(set(error.instance) - set(schema.get("properties", {}))))
-            return f"{where} has unknown key(s) {extra}; allowed: {known}"
+            unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+            moved = [REMOVED_KEYS[f"{where}.{k}"] for k in unknown if f"{where}.{k}" in REMOVED_KEYS]
+            if moved:
+                return "; ".join(moved)
+            return f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {known}"
         case "enum":
             allowed = ", ".join(str(v) for v in error.validator_value)
             return f"{where} = {bad} is not allowed; allowed: {allowed}"
@@ -504,6 +525,21 @@ def _describe(key: str, error: jsonschema.ValidationError) -> str:
         case _:
             hint = schema.get("x-allowed") or error.message
             return f"{where} = {bad} is not valid; allowed: {hint}"
+
+
+# Keys that existed once and changed nothing, with where their setting lives now.
+_GROUP_SETTING = (
+    "is no longer a key: it set nothing. An existing CodeDeploy group shifts traffic and keeps old tasks as "
+    "its own configuration says (set it where the group is managed); a service this program creates "
+    "deploys with ECS's own blue/green: deploy.strategy blue-green, canary or linear, with "
+    "deploy.bakeTimeMinutes, deploy.canary and deploy.linear"
+)
+REMOVED_KEYS = {
+    f"{NAMESPACE}:deploy.blueGreen.deploymentConfig": f"{NAMESPACE}:deploy.blueGreen.deploymentConfig {_GROUP_SETTING}",
+    f"{NAMESPACE}:deploy.blueGreen.terminationWaitMinutes": (
+        f"{NAMESPACE}:deploy.blueGreen.terminationWaitMinutes {_GROUP_SETTING}"
+    ),
+}
 
 
 def _type_words(json_type: Any) -> str:
@@ -634,6 +670,13 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
             "that zone"
         )
     blue_green = deploy["blueGreen"]
+    if deploy["strategy"] in ("canary", "linear") and not service["create"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}deploy.strategy = {deploy['strategy']!r} needs a service this program creates "
+            "(service.create: true); an existing service's ECS deployment is configured on the service, so use "
+            "rolling (the ECS deploy follows the service's own deployment configuration) or blue-green with its "
+            "CodeDeploy group (deploy.blueGreen)"
+        )
     if deploy["strategy"] == "blue-green" and not service["create"]:
         missing = [k for k in ("application", "deploymentGroup") if not blue_green[k]]
         if missing:
@@ -641,6 +684,12 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
                 f"{NAMESPACE}:{prefix}deploy.blueGreen.{missing[0]} is required for an existing service on blue/green; "
                 f"allowed: the name of its CodeDeploy {missing[0]}"
             )
+    build = values["build"]
+    if build["existingRepository"] and build["repositoryName"]:
+        problems.append(
+            f"{NAMESPACE}:{prefix}build.repositoryName names a repository to create, but build.existingRepository "
+            "names one to use; allowed: one of the two"
+        )
     scaling = service["autoscaling"]
     if scaling and scaling["min"] > scaling["max"]:
         problems.append(
@@ -648,6 +697,81 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
             "allowed: min <= max"
         )
     return problems
+
+
+# Keys of `service` that describe a service this program creates: on an existing service they would
+# change nothing (its task definition, load balancer and scaling are managed where it is).
+CREATED_SERVICE_KEYS = (
+    "cpu", "memory", "desiredCount", "bootstrapImage", "environment", "secrets", "healthCheckPath",
+    "healthCheckIntervalSeconds", "healthyThreshold", "unhealthyThreshold", "deregistrationDelaySeconds",
+    "certificateArn", "domainName", "hostedZoneId", "availabilityZones", "natGateways", "rollbackOnAlarm",
+    "autoscaling", "existingCluster",
+)  # fmt: skip
+NATIVE_STRATEGIES = ("blue-green", "canary", "linear")
+
+
+def _explicit(raw: Mapping[str, Any], path: str) -> bool:
+    """Whether the stack's own config sets `path` (`deploy.canary.percent`), defaults aside."""
+    node: Any = raw
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or node.get(part) is None:
+            return False
+        node = node[part]
+    return True
+
+
+def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Keys the stack sets that would change nothing in this configuration: each is an error that
+    says why, instead of a setting silently ignored."""
+    service, deploy = values["service"], values["deploy"]
+    strategy, created = deploy["strategy"], service["create"]
+    codedeploy = strategy == "blue-green" and not created
+    rules: list[tuple[str, bool, str]] = [
+        *(
+            (
+                f"service.{key}",
+                not created,
+                "it describes a service this program creates (service.create: true); "
+                "an existing service's task definition, load balancer and scaling are managed where the service is",
+            )
+            for key in CREATED_SERVICE_KEYS
+        ),
+        (
+            "service.port",
+            not created and not codedeploy,
+            "an existing service on the ECS deploy action keeps "
+            "its own port mappings; the port matters to a created service or a CodeDeploy blue/green check",
+        ),
+        (
+            "deploy.blueGreen",
+            not codedeploy,
+            "it names the CodeDeploy group of an existing service on strategy "
+            "blue-green; a created service deploys blue/green with ECS itself",
+        ),
+        (
+            "deploy.bakeTimeMinutes",
+            not (created and strategy in NATIVE_STRATEGIES),
+            "it applies to strategies blue-green, canary and linear on a created service",
+        ),
+        ("deploy.canary", not (created and strategy == "canary"), "it applies to strategy canary on a created service"),
+        ("deploy.linear", not (created and strategy == "linear"), "it applies to strategy linear on a created service"),
+        (
+            "deploy.timeoutMinutes",
+            codedeploy,
+            "CodeDeploy's deployment group decides how long a blue/green deployment of an existing service takes",
+        ),
+        (
+            "insecure.allowHttp",
+            not created or bool(service["certificateArn"]),
+            "it lets a created service without a certificate serve plain HTTP",
+        ),
+        ("insecure.allowUnapprovedProdDeploys", not values["production"], "it applies to production stacks only"),
+    ]
+    return [
+        f"{NAMESPACE}:{prefix}{path} does not apply here: {why}; remove it"
+        for path, applies_not, why in rules
+        if applies_not and _explicit(raw, path)
+    ]
 
 
 def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
@@ -668,8 +792,10 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
             pull_requests=source["pullRequests"],
         ),
         build=BuildSettings(
-            repository_name=build["repositoryName"]
+            repository_name=(build["existingRepository"] or "").split(":repository/")[-1]
+            or build["repositoryName"]
             or naming.physical(naming.ECR_REPOSITORY, pipeline_name(service["name"], environment)),
+            existing_repository=build["existingRepository"],
             compute_type=build["computeType"],
             image=build["image"],
             timeout_minutes=build["timeoutMinutes"],
@@ -678,7 +804,7 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
             environment=MappingProxyType(dict(build["environment"])),
             secrets=tuple(SecretRef(name, ref) for name, ref in sorted(build["secrets"].items())),
             log_retention_days=build["logRetentionDays"],
-            keep_images=build["keepImages"],
+            keep_images=build["keepImages"] if build["keepImages"] or build["existingRepository"] else 50,
             fail_on_severity=build["failOnSeverity"],
             test_commands=tuple(build["testCommands"]),
             docker_hub_credentials_arn=build["dockerHubCredentialsArn"],
@@ -722,10 +848,15 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
             approval_emails=tuple(deploy["approvalEmails"]),
             strategy=deploy["strategy"],
             blue_green=BlueGreenSettings(
-                deployment_config=deploy["blueGreen"]["deploymentConfig"],
-                termination_wait_minutes=deploy["blueGreen"]["terminationWaitMinutes"],
                 application=deploy["blueGreen"]["application"],
                 deployment_group=deploy["blueGreen"]["deploymentGroup"],
+            ),
+            traffic=TrafficShift(
+                bake_time_minutes=deploy["bakeTimeMinutes"],
+                canary_percent=deploy["canary"]["percent"],
+                canary_bake_time_minutes=deploy["canary"]["bakeTimeMinutes"],
+                linear_step_percent=deploy["linear"]["stepPercent"],
+                linear_step_bake_time_minutes=deploy["linear"]["stepBakeTimeMinutes"],
             ),
             health_check_url=deploy["healthCheckUrl"],
             check_commands=tuple(deploy["checkCommands"]),

@@ -284,6 +284,14 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
             "dnsSuffix": "amazonaws.com",
             "id": "aws",
         },
+        "aws:ecr/getRepository:getRepository": lambda args: {
+            "name": args["name"],
+            "arn": f"arn:aws:ecr:{region}:{account_id}:repository/{args['name']}",
+            "repositoryUrl": f"{account_id}.dkr.ecr.{region}.amazonaws.com/{args['name']}",
+            "registryId": account_id,
+            "imageTagMutability": "IMMUTABLE",
+            "imageScanningConfigurations": [{"scanOnPush": True}],
+        },
         "aws:ecs/getService:getService": lambda args: {
             "arn": f"arn:aws:ecs:{region}:{account_id}:service/{args['clusterArn'].rsplit('/', 1)[-1]}/"
             f"{args['serviceName']}",

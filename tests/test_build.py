@@ -3,7 +3,10 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
+
+from components.testing import run_stack
 
 from .helpers import evaluated
 
@@ -113,3 +116,61 @@ def test_the_layer_cache_lives_in_its_own_repository_that_the_build_alone_rewrit
 
 def artifacts_key(run) -> str:
     return next(k for k in run.of_type("aws:kms/key:Key") if k.name.endswith("-artifacts-key")).inputs["arn"]
+
+
+# --- an existing ECR repository --------------------------------------------------------------
+
+EXISTING = {"ecs-cicd:build": {"existingRepository": "team/orders-api", "timeoutMinutes": 15}}
+
+
+def test_an_existing_repository_is_used_as_it_is():
+    run = run_stack("dev", EXISTING)
+    assert run.of_type("aws:ecr/repository:Repository") == []
+    assert run.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy") == []  # its own rules are left alone
+    policy = run.named("orders-api-dev-build-role-policy").json_input("policy")
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["PushToServiceRepository"]["Resource"] == [
+        "arn:aws:ecr:eu-west-1:111122223333:repository/team/orders-api"
+    ]
+    assert "ReadWriteBuildCache" not in statements
+    env = {
+        v["name"]: v["value"]
+        for v in run.named("orders-api-dev-build-project").inputs["environment"]["environmentVariables"]
+    }
+    assert env["REPOSITORY_URI"] == "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/orders-api"
+    assert env["CACHE_REPOSITORY_URI"] == ""
+    assert run.outputs["ecrRepositoryUrl"] == env["REPOSITORY_URI"]
+
+
+def test_an_existing_repositorys_lifecycle_is_replaced_only_when_asked():
+    run = run_stack("dev", {"ecs-cicd:build": {**EXISTING["ecs-cicd:build"], "keepImages": 7}})
+    (lifecycle,) = run.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert lifecycle.inputs["repository"] == "team/orders-api"
+    assert json.loads(lifecycle.inputs["policy"])["rules"][-1]["selection"]["countNumber"] == 7
+
+
+@pytest.mark.parametrize(
+    ("answer", "given", "message"),
+    [
+        ({"imageTagMutability": "MUTABLE"}, "team/orders-api", "has MUTABLE tags"),
+        ({"imageScanningConfigurations": [{"scanOnPush": False}]}, "team/orders-api", "does not scan on push"),
+        ({}, "arn:aws:ecr:us-east-1:111122223333:repository/team/orders-api", "not in this stack's account"),
+    ],
+)
+def test_an_existing_repository_that_would_weaken_the_pipeline_stops_pulumi_up(answer, given, message):
+    from components.testing import default_invoke_results
+
+    answers = default_invoke_results("eu-west-1")
+    found = answers["aws:ecr/getRepository:getRepository"]
+    answers["aws:ecr/getRepository:getRepository"] = lambda args: {**found(args), **answer}
+    with pytest.raises(Exception, match=message):
+        run_stack(
+            "dev", {"ecs-cicd:build": {"existingRepository": given, "timeoutMinutes": 15}}, invoke_results=answers
+        )
+
+
+def test_a_repository_is_either_created_or_existing():
+    from components.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"build\.repositoryName names a repository to create"):
+        run_stack("dev", {"ecs-cicd:build": {**EXISTING["ecs-cicd:build"], "repositoryName": "orders"}})

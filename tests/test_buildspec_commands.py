@@ -103,6 +103,14 @@ def test_layers_come_from_and_go_to_the_registry_cache(tmp_path):
     assert f"--cache-to type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true" in build
 
 
+def test_without_a_cache_repository_layers_stay_on_the_build_host(tmp_path):
+    # An existing image repository: no cache repository is created, and the build runs without one.
+    result = run_buildspec(tmp_path, CACHE_REPOSITORY_URI="")
+    assert result.returncode == 0, result.stderr
+    build = next(line for line in (tmp_path / "calls.log").read_text().splitlines() if "buildx build" in line)
+    assert "--cache-from" not in build and "--cache-to" not in build and "--push" in build
+
+
 DOCKERFILE = """FROM --platform=linux/amd64 node:20-alpine AS deps
 RUN npm ci
 FROM docker.io/bitnami/python:3.12 AS tools

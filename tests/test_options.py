@@ -55,19 +55,20 @@ def test_the_check_waits_as_long_as_configured():
     assert project["buildTimeout"] == 15  # the wait plus five minutes for the commands
 
 
-def test_blue_green_termination_wait_and_deployment_config():
-    run = run_stack(
-        "staging",
-        deploy(
-            "staging",
-            strategy="blue-green",
-            blueGreen={"deploymentConfig": "CodeDeployDefault.ECSAllAtOnce", "terminationWaitMinutes": 45},
-        ),
-    )
-    group = run.one("aws:codedeploy/deploymentGroup:DeploymentGroup").inputs
-    assert group["deploymentConfigName"] == "CodeDeployDefault.ECSAllAtOnce"
-    terminate = group["blueGreenDeploymentConfig"]["terminateBlueInstancesOnDeploymentSuccess"]
-    assert terminate["terminationWaitTimeInMinutes"] == 45
+@pytest.mark.parametrize("key", ["deploymentConfig", "terminationWaitMinutes"])
+def test_the_codedeploy_group_settings_that_set_nothing_are_refused_with_where_they_live(key):
+    # They once sat next to an existing group's name and changed nothing: the group's own
+    # configuration decides, and a created service deploys with ECS's own blue/green.
+    from components.settings import SettingsError
+
+    blue_green = {"application": "orders-api", "deploymentGroup": "orders-api-prod", key: 30}
+    with pytest.raises(SettingsError) as refused:
+        run_stack(
+            "prod", {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": True, "blueGreen": blue_green}}
+        )
+    message = str(refused.value)
+    assert f"ecs-cicd:deploy.blueGreen.{key} is no longer a key" in message
+    assert "set it where the group is managed" in message and "deploy.strategy blue-green, canary or linear" in message
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,7 @@ def test_builds_cache_layers_in_the_registry_and_on_the_host(run, settings):
     project = run.named(f"{settings.pipeline.name}-build-project").inputs
     assert project["cache"] == {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]}
     buildspec = project["source"]["buildspec"]
-    assert '--cache-from "type=registry,ref=$CACHE_REPOSITORY_URI:buildcache"' in buildspec
+    assert '--cache-from "type=registry,ref=$CACHE_REPOSITORY_URI:buildcache"' in buildspec.replace("\n", " ")
     assert "--cache-to" in buildspec and "mode=max" in buildspec
 
 

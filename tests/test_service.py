@@ -315,8 +315,12 @@ GOOD = {
     ("changes", "expected"),
     [
         (
+            {"deploy": {"strategy": "wave"}},
+            "ecs-cicd:deploy.strategy = 'wave' is not allowed; allowed: rolling, blue-green, canary, linear",
+        ),
+        (
             {"deploy": {"strategy": "canary"}},
-            "ecs-cicd:deploy.strategy = 'canary' is not allowed; allowed: rolling, blue-green",
+            "ecs-cicd:deploy.strategy = 'canary' needs a service this program creates",
         ),
         (
             {"service": {**GOOD["service"], "port": 70000}},

@@ -17,7 +17,7 @@ CODEBUILD_SOURCE_CREDENTIAL = "aws:codebuild/sourceCredential:SourceCredential"
 # step with buildspecs/build-image.yml; an organisation that builds images with a buildspec of its
 # own adds that buildspec's digest here, in the pack it reviews.
 PRIVILEGED_BUILDSPECS = {
-    "08b67720f0c5773f9b27f003e81f0fa03b229def2e70070135ac1b6f229cf1dd": "buildspecs/build-image.yml",
+    "354e9a292936c8fc51f754b325429bb0381cfb732c6a47877a290714ba5ede34": "buildspecs/build-image.yml",
 }
 
 
