@@ -130,6 +130,7 @@ def deliver(
             f"{name}-service",
             {
                 "cluster": svc.service.cluster,
+                "existing_cluster": svc.service.existing_cluster,
                 "service": svc.service.name,
                 "container": contract,
                 "image_repository_arn": account.arn("ecr", f"repository/{svc.build.repository_name}"),

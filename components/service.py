@@ -8,6 +8,7 @@ ignore those fields, so a later `pulumi up` never reverts what the pipeline depl
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Optional, TypedDict
 
 import pulumi
@@ -27,7 +28,9 @@ HTTPS_PORT, HTTP_PORT, TEST_PORT = 443, 80, 8443
 
 class EcsServiceArgs(TypedDict, total=False):
     cluster: str
-    """Name of the cluster to create. Required."""
+    """Name of the cluster to create (or, with `existing_cluster`, to join). Required."""
+    existing_cluster: bool
+    """Run the service in the existing cluster `cluster` instead of creating one. Default False."""
     service: str
     """Name of the service to create. Required."""
     container: ContainerContract
@@ -91,10 +94,23 @@ class EcsServiceArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@dataclass(frozen=True)
+class ExistingCluster:
+    """A cluster made elsewhere that a created service joins: looked up, never managed."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    @classmethod
+    def lookup(cls, name: str, parent: pulumi.Resource) -> "ExistingCluster":
+        found = aws.ecs.get_cluster_output(cluster_name=name, opts=pulumi.InvokeOutputOptions(parent=parent))
+        return cls(name=found.cluster_name, arn=found.arn)
+
+
 class EcsService(pulumi.ComponentResource):
     """A Fargate service behind an ALB, ready for the pipeline to deploy into."""
 
-    cluster: aws.ecs.Cluster
+    cluster: "aws.ecs.Cluster | ExistingCluster"
     service: aws.ecs.Service
     task_definition: aws.ecs.TaskDefinition
     execution_role: iam.ScopedRole
@@ -150,12 +166,16 @@ class EcsService(pulumi.ComponentResource):
             name, alb, args.get("certificate_arn"), blue_green, tags
         )
 
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=args["cluster"],
-            settings=[{"name": "containerInsights", "value": "enabled"}],
-            tags=tags,
-            opts=child,
+        self.cluster = (
+            ExistingCluster.lookup(args["cluster"], parent=self)
+            if args.get("existing_cluster")
+            else aws.ecs.Cluster(
+                f"{name}-cluster",
+                name=args["cluster"],
+                settings=[{"name": "containerInsights", "value": "enabled"}],
+                tags=tags,
+                opts=child,
+            )
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-task-logs",

@@ -123,6 +123,8 @@ class ServiceSettings:
     name: str
     container: str
     create: bool = False
+    existing_cluster: bool = False
+    """A created service joins the existing cluster instead of creating it."""
     port: int = 8080
     cpu: int = 256
     memory: int = 512
@@ -465,8 +467,11 @@ def _unique_names(services: list["ServicePipeline"]) -> list[str]:
         ("service name", [s.service.name for s in services]),
         ("pipeline name", [s.pipeline.name for s in services]),
         ("ECR repository", [s.build.repository_name for s in services]),
-        # Each created service brings its own VPC, load balancer and cluster.
-        ("cluster for a created service", [s.service.cluster for s in services if s.service.create]),
+        # Each created service brings its own VPC and load balancer, and its cluster unless it joins one.
+        (
+            "cluster created for a service",
+            [s.service.cluster for s in services if s.service.create and not s.service.existing_cluster],
+        ),
     ):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -814,6 +819,7 @@ def _service_pipeline(values: Mapping[str, Any]) -> ServicePipeline:
             name=service["name"],
             container=service["container"],
             create=service["create"],
+            existing_cluster=service["existingCluster"],
             port=service["port"],
             cpu=service["cpu"],
             memory=service["memory"],

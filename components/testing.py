@@ -284,6 +284,11 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
             "dnsSuffix": "amazonaws.com",
             "id": "aws",
         },
+        "aws:ecs/getCluster:getCluster": lambda args: {
+            "clusterName": args["clusterName"],
+            "arn": f"arn:aws:ecs:{region}:{account_id}:cluster/{args['clusterName']}",
+            "status": "ACTIVE",
+        },
         "aws:ecr/getRepository:getRepository": lambda args: {
             "name": args["name"],
             "arn": f"arn:aws:ecr:{region}:{account_id}:repository/{args['name']}",

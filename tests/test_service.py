@@ -463,3 +463,24 @@ def test_a_blue_green_service_changed_outside_its_pipeline_is_reported(blue_gree
     assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role=codedeploy_role)) == [
         "service-bypass"
     ]
+
+
+def test_a_created_service_can_join_an_existing_cluster():
+    created = {
+        "create": True,
+        "existingCluster": True,
+        "cluster": "shared",
+        "name": "orders-api",
+        "container": "app",
+        "certificateArn": CERTIFICATE,
+        "domainName": "orders.dev.example.com",
+    }
+    run = run_stack("dev", {"ecs-cicd:service": created})
+    assert run.of_type("aws:ecs/cluster:Cluster") == []
+    service = run.one("aws:ecs/service:Service").inputs
+    assert service["cluster"] == "arn:aws:ecs:eu-west-1:111122223333:cluster/shared"
+    # On an existing service the key would change nothing: it is refused, with why.
+    with pytest.raises(SettingsError, match=r"service\.existingCluster does not apply here"):
+        run_stack(
+            "dev", {"ecs-cicd:service": {"cluster": "dev", "name": "x", "container": "app", "existingCluster": True}}
+        )
