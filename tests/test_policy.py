@@ -1019,7 +1019,12 @@ def test_use_through_a_named_service_only_is_a_scoped_grant():
         "Action": ["kms:Decrypt"],
         "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
     }
+    # ViaService alone lets any account use the key through S3: the caller's account is pinned too.
+    assert len(SPECS["kms-key-policy-scoped"].check(kms_stack([through_s3]))) == 1
+    through_s3["Condition"]["StringEquals"]["kms:CallerAccount"] = "111122223333"
     assert SPECS["kms-key-policy-scoped"].check(kms_stack([through_s3])) == []
+    through_s3["Condition"] = {"StringLike": {"kms:ViaService": "*", "kms:CallerAccount": "111122223333"}}
+    assert len(SPECS["kms-key-policy-scoped"].check(kms_stack([through_s3]))) == 1
 
 
 def test_a_stack_with_every_guardrail_passes_every_policy():

@@ -137,7 +137,106 @@ def test_key_use_by_a_whole_account_however_written(principal, action):
 
 def test_key_use_through_not_action():
     statement = {"Sid": "Sneaky", "Effect": "Allow", "Principal": "*", "NotAction": "kms:Sign", "Resource": "*"}
-    only(key_messages(key_stack_with(statement)), "lets * use the key", "kms:Decrypt")
+    messages = key_messages(key_stack_with(statement))
+    assert any("lets * use the key" in m and "kms:Decrypt" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("action", ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:Put*"])
+def test_key_management_by_everyone(action):
+    # PutKeyPolicy is every use at one remove; deletion destroys what the artifacts are encrypted with.
+    statement = {"Sid": "Sneaky", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": action, "Resource": "*"}
+    only(key_messages(key_stack_with(statement)), "statement 'Sneaky'", "manage the key")
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"kms:ViaService": "*"}},
+        {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+        {
+            "StringEqualsIfExists": {
+                "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                "kms:CallerAccount": MOCK_ACCOUNT_ID,
+            }
+        },
+    ],
+)
+def test_use_through_a_service_needs_the_service_and_the_callers_account(condition):
+    statement = {"Sid": "Sneaky", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Condition": condition}
+    only(key_messages(key_stack_with(statement)), "statement 'Sneaky'", "use the key")
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        f"arn:aws:secretsmanager:eu-west-1:{MOCK_ACCOUNT_ID}:secret*",
+        f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role*",
+        "arn:aws:s3:*",
+        f"arn:aws:logs:eu-west-1:{MOCK_ACCOUNT_ID}:log-group:*:log-stream:*",
+        "arn:aws:s3:::*-*",
+        f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/*admin*",
+    ],
+)
+def test_a_wildcard_that_ends_a_segment_covers_every_resource(resource):
+    # IAM expands a trailing `*` past the colons: these are as broad as "*".
+    assert rules.too_broad(resource)
+    statement = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": resource}
+    assert any("covers every resource of its type" in m for m in role_policy_with(statement))
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"iam:PassedToService": "*"}},
+        {"StringEqualsIfExists": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        {"Null": {"iam:PassedToService": "false"}},
+        {"StringNotEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        {"ForAnyValue:StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+    ],
+)
+def test_a_condition_that_is_present_but_pins_nothing_is_no_condition(condition):
+    statement = {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ecs-cicd/dev/runtime/x",
+        "Condition": condition,
+    }
+    only(role_policy_with(statement), "iam:PassedToService")
+    connection = {
+        "Effect": "Allow",
+        "Action": "codeconnections:UseConnection",
+        "Resource": f"arn:aws:codeconnections:eu-west-1:{MOCK_ACCOUNT_ID}:connection/c",
+        "Condition": {"StringLike": {"codeconnections:FullRepositoryId": "*"}},
+    }
+    only(role_policy_with(connection), "FullRepositoryId")
+    service_trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "codebuild.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringLike": {"aws:SourceAccount": "*", "aws:SourceArn": "*"}},
+    }
+    only(check("iam-role-trust-scoped", ROLE, {"assumeRolePolicy": policy_json([service_trust])}), "confused deputy")
+
+
+@pytest.mark.parametrize(
+    ("subject", "audience", "fragment"),
+    [
+        ("repo:*/*", "sts.amazonaws.com", "must name one repository"),
+        ("repo:acme/*", "sts.amazonaws.com", "must name one repository"),
+        ("repo:acme/orders-api:environment:prod", None, ":aud condition"),
+    ],
+)
+def test_github_oidc_trust_names_one_repository_and_the_audience(subject, audience, fragment):
+    issuer = "token.actions.githubusercontent.com"
+    statement = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:oidc-provider/{issuer}"},
+        "Condition": {"StringLike": {f"{issuer}:sub": subject}},
+    }
+    if audience:
+        statement["Condition"]["StringEquals"] = {f"{issuer}:aud": audience}
+    only(check("iam-role-trust-scoped", ROLE, {"assumeRolePolicy": policy_json([statement])}), fragment)
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from .normalise import (
     account_of,
     action_patterns,
     as_list,
+    binding_values,
     bound_accounts,
     condition_keys,
-    condition_values,
     dig,
     effect,
     grants,
@@ -26,6 +26,7 @@ from .normalise import (
     label,
     principals,
     resources,
+    source_bound,
     statements,
     too_broad,
 )
@@ -114,7 +115,6 @@ def _policy_document_problems(document: Mapping[str, Any], where: str) -> list[s
         named = f"{where} {label(statement, index)}"
         actions = action_patterns(statement)
         found = resources(statement)
-        keys = condition_keys(statement)
         if "NotAction" in statement or "NotResource" in statement:
             problems.append(f"{named}: Allow with NotAction/NotResource grants everything not listed")
         for action in actions:
@@ -130,19 +130,56 @@ def _policy_document_problems(document: Mapping[str, Any], where: str) -> list[s
                     "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition, ecs:ListTasks, "
                     'elasticloadbalancing:Describe*) may use Resource "*"'
                 )
-            if "ecs:listtasks" in actions and "ecs:cluster" not in keys:
+            if "ecs:listtasks" in actions and not binding_values(statement, "ecs:cluster"):
                 problems.append(f'{named}: ecs:ListTasks on Resource "*" needs an ecs:cluster condition')
         if grants(statement, "iam:PassRole"):
             if not found or broad:
                 problems.append(f"{named}: iam:PassRole must name the roles it may pass, not every role")
-            if "iam:passedtoservice" not in keys:
-                problems.append(f"{named}: iam:PassRole needs an iam:PassedToService condition")
+            if not binding_values(statement, "iam:PassedToService"):
+                problems.append(
+                    f"{named}: iam:PassRole needs an iam:PassedToService condition naming the services (StringEquals)"
+                )
         for prefix in ("codeconnections", "codestar-connections"):
-            if grants(statement, f"{prefix}:UseConnection") and f"{prefix}:fullrepositoryid" not in keys:
+            if grants(statement, f"{prefix}:UseConnection") and not _names_repositories(statement, prefix):
                 problems.append(
                     f"{named}: {prefix}:UseConnection needs a {prefix}:FullRepositoryId condition naming the "
-                    "repositories it may read"
+                    "repositories it may read (StringEquals, owner/name)"
                 )
+    return problems
+
+
+def _names_repositories(statement: Mapping[str, Any], prefix: str) -> bool:
+    """UseConnection pinned to literal owner/name repositories. A full clone's CodeBuild role is the
+    one exception taken: AWS does not document that its UseConnection carries FullRepositoryId, so
+    `StringEqualsIfExists` is accepted there, on one named connection (components/source.py)."""
+    key = f"{prefix}:FullRepositoryId"
+    repositories = binding_values(statement, key)
+    if repositories is None and len(resources(statement)) == 1 and not too_broad(resources(statement)[0]):
+        block = (statement.get("Condition") or {}).get("StringEqualsIfExists")
+        values = [v for k, v in block.items() if str(k).lower() == key.lower()] if isinstance(block, Mapping) else []
+        repositories = [r for v in values for r in as_list(v) if isinstance(r, str)] or None
+    return bool(repositories) and all(re.fullmatch(r"[\w.-]+/[\w.-]+", r) for r in repositories)
+
+
+# GitHub's OIDC issuer: a subject pins one repository as `repo:<owner>/<name>:...`, and the audience
+# must be STS ("sts.amazonaws.com" for aws-actions/configure-aws-credentials).
+# https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
+_REPOSITORY_SUBJECT = re.compile(r"^repo:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:")
+
+
+def _web_identity_problems(statement: Mapping[str, Any], named: str) -> list[str]:
+    issuers = {key.rsplit(":", 1)[0] for key in condition_keys(statement) if key.endswith((":sub", ":aud"))}
+    problems = []
+    subjects = [v for issuer in issuers for v in binding_values(statement, f"{issuer}:sub", patterns=True) or []]
+    if not subjects or any(v.strip() in ("*", "repo:*") for v in subjects):
+        problems.append(f"{named}: web-identity federation needs a <issuer>:sub condition naming the subject")
+    elif any("token.actions.githubusercontent.com" in i for i in issuers) and not all(
+        _REPOSITORY_SUBJECT.match(v) for v in subjects
+    ):
+        problems.append(f"{named}: a GitHub OIDC subject must name one repository (repo:<owner>/<name>:...)")
+    audiences = [v for issuer in issuers for v in binding_values(statement, f"{issuer}:aud") or []]
+    if not audiences:
+        problems.append(f"{named}: web-identity federation needs an <issuer>:aud condition (StringEquals)")
     return problems
 
 
@@ -202,20 +239,23 @@ def check_iam_role_trust(resource_type: str, props: Mapping[str, Any]) -> list[s
                     f"{named}: trusts {principal.value}, every principal of account {principal.account} that may "
                     "call sts:AssumeRole; name the role that assumes this one"
                 )
-        keys = condition_keys(statement)
         services = {p.value for p in found if p.kind == "Service"}
         if services and not services <= SERVICES_WITHOUT_SOURCE_KEYS:
-            missing = [key for key in ("aws:SourceAccount", "aws:SourceArn") if key.lower() not in keys]
-            if missing:
+            missing = [
+                key
+                for key, bound in (
+                    ("aws:SourceAccount", bool(bound_accounts(statement))),
+                    ("aws:SourceArn", bool(binding_values(statement, "aws:SourceArn", patterns=True))),
+                )
+                if not bound
+            ]
+            if missing or not source_bound(statement):
                 problems.append(
-                    f"{named}: a service principal without {' and '.join(missing)} conditions lets the service "
-                    "assume the role on behalf of any account or resource (confused deputy)"
+                    f"{named}: a service principal without {' and '.join(missing) or 'binding'} conditions lets the "
+                    "service assume the role on behalf of any account or resource (confused deputy)"
                 )
         if any(p.kind == "Federated" for p in found) and grants(statement, "sts:AssumeRoleWithWebIdentity"):
-            subjects = [key for key in keys if key.endswith(":sub")]
-            values = [str(v) for key in subjects for v in condition_values(statement, key)]
-            if not subjects or any(v.strip() in ("*", "repo:*") for v in values):
-                problems.append(f"{named}: web-identity federation needs a <issuer>:sub condition naming the subject")
+            problems += _web_identity_problems(statement, named)
     return problems
 
 
@@ -250,9 +290,8 @@ def check_resource_policies(resource_type: str, props: Mapping[str, Any]) -> lis
                 f'{named}: allows "*" without a condition that pins the caller\'s account (StringEquals on '
                 "aws:PrincipalAccount, aws:SourceAccount or aws:PrincipalOrgID, or an ARN condition naming the account)"
             )
-        keys = condition_keys(statement)
         services = {p.value for p in found if p.kind == "Service"} - SERVICES_WITHOUT_SOURCE_KEYS
-        if services and not {"aws:sourcearn", "aws:sourceaccount"} & keys:
+        if services and not source_bound(statement):
             problems.append(
                 f"{named}: lets {', '.join(sorted(services))} act for any account (confused deputy); add an "
                 "aws:SourceArn or aws:SourceAccount condition"

@@ -5,10 +5,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .normalise import (
+    ACCOUNT_ID,
     UNKNOWN,
     as_list,
+    binding_values,
     bound_accounts,
-    condition_keys,
     dig,
     granted,
     is_unknown,
@@ -36,6 +37,24 @@ KEY_USE_ACTIONS = (
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
     "kms:CreateGrant",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+    "kms:DeriveSharedSecret",
+)
+# Managing the key: whoever may do these may give themselves every use (PutKeyPolicy), or destroy
+# or disable what the pipeline's artifacts and logs are encrypted with. The account's own
+# administrators hold them (AWS's default key policy does); everyone else never.
+KEY_MANAGEMENT_ACTIONS = (
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:ReplicateKey",
+    "kms:UpdatePrimaryRegion",
+    "kms:RevokeGrant",
+    "kms:RetireGrant",
 )
 
 # AWS rotates a key every `rotationPeriodInDays`, 90 to 2560 days, 365 by default; a key that keeps
@@ -71,14 +90,32 @@ def _key_policy_problems(document: Mapping[str, Any]) -> list[str]:
         broad = [p.value for p in found if p.everyone or p.account_root]
         # Use only through a named service (S3 reading the objects) keeps IAM and the service's
         # own permissions in charge; that is a scoped grant.
-        via_service = "kms:viaservice" in condition_keys(statement)
-        if broad and not via_service and not _bound_to_a_role_path(statement):
+        if broad and not _through_a_service_of_this_account(statement) and not _bound_to_a_role_path(statement):
             shown = ", ".join(sorted(set(broad)))
             problems.append(
                 f"key policy {label(statement, index)} lets {shown} use the key ({', '.join(using)}): "
                 "name the roles that need it instead"
             )
+    for index, statement in enumerate(statements(document)):
+        managing = granted(statement, KEY_MANAGEMENT_ACTIONS)
+        everyone = any(p.everyone for p in principals(statement))
+        if managing and everyone and bound_accounts(statement) is None:
+            problems.append(
+                f"key policy {label(statement, index)} lets anyone ({', '.join(managing)}) manage the key: "
+                "only the account's administrators may"
+            )
     return problems
+
+
+def _through_a_service_of_this_account(statement: Mapping[str, Any]) -> bool:
+    """Use only through named AWS services (S3 reading the objects) on behalf of named accounts:
+    `kms:ViaService` equal to literal service endpoints and `kms:CallerAccount` equal to accounts.
+    IAM and the service's own permissions stay in charge, so that is a scoped grant. ViaService
+    alone would let any account use the key through the service.
+    Source: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service"""
+    services = binding_values(statement, "kms:ViaService")
+    callers = binding_values(statement, "kms:CallerAccount")
+    return bool(services) and bool(callers) and all(ACCOUNT_ID.match(c) for c in callers)
 
 
 def _key_identifiers(key: StackResource) -> set[str]:

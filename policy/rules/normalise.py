@@ -244,6 +244,39 @@ def _binding_operator(operator: str, key: str) -> bool:
     return operator in ("arnequals", "arnlike", "stringequals", "stringlike")
 
 
+_BINDING_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "arnequals", "arnlike", "stringlike"})
+
+
+def binding_values(statement: Mapping[str, Any], key: str, *, patterns: bool = False) -> Optional[list[str]]:
+    """The values a condition key is pinned to, or None when no condition pins it.
+
+    A key is pinned only by an operator that holds when the key is present and equal: StringEquals
+    or ArnEquals, or StringLike/ArnLike with literal values. `...IfExists` (true when the key is
+    absent), `Not...`, `Null`, and the set operators `ForAnyValue:`/`ForAllValues:` (true for an
+    empty set) pin nothing, and neither does a value with a wildcard under a Like operator (unless
+    `patterns`: the caller judges the patterns, say by their account field).
+    Condition operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html"""
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        return None
+    key = key.lower()
+    pinned: Optional[list[str]] = None
+    for operator, block in condition.items():
+        if not isinstance(block, Mapping) or str(operator).lower() not in _BINDING_OPERATORS:
+            continue
+        like = str(operator).lower().endswith("like")
+        for name, values in block.items():
+            if str(name).lower() != key:
+                continue
+            values = as_list(values)
+            if not values or any(not isinstance(v, str) or is_unknown(v) for v in values):
+                continue
+            if like and not patterns and any(has_wildcard(v) for v in values):
+                continue
+            pinned = list(values) if pinned is None else [v for v in pinned if v in values]
+    return pinned
+
+
 def bound_accounts(statement: Mapping[str, Any]) -> Optional[set[str]]:
     """The accounts a statement's conditions pin its caller to, or None when they pin none.
 
@@ -275,6 +308,16 @@ def bound_accounts(statement: Mapping[str, Any]) -> Optional[set[str]]:
                     continue
             bound = accounts if bound is None else bound & accounts
     return bound
+
+
+def source_bound(statement: Mapping[str, Any]) -> bool:
+    """A service principal pinned to this account's resources: aws:SourceAccount equal to accounts,
+    or aws:SourceArn patterns whose account field is literal (ECS tasks are documented as
+    `arn:aws:ecs:<region>:<account>:*`)."""
+    if bound_accounts(statement):
+        return True
+    arns = binding_values(statement, "aws:SourceArn", patterns=True)
+    return bool(arns) and all(ACCOUNT_ID.match(account_of(arn)) for arn in arns)
 
 
 # Actions --------------------------------------------------------------------------------------
@@ -309,26 +352,37 @@ def granted(statement: Mapping[str, Any], actions: Iterable[str]) -> list[str]:
 
 # Resources ------------------------------------------------------------------------------------
 
-_RESOURCE_PART = re.compile(r"^arn:([^:]*):([^:]*):([^:]*):([^:]*):(.*)$", re.DOTALL)
-# A resource part that names no resource: `*`, or a type followed only by wildcards (`role/*`,
-# `secret:*`, `log-group:*`, `task-definition/*:*`).
-_WHOLE_TYPE = re.compile(r"^(?:[\w-]+[/:])?[*?/:]*$")
+# Services whose resource part starts with a resource's own name (an S3 bucket), not a type.
+_NAME_FIRST_SERVICES = frozenset({"s3"})
 
 
 def too_broad(resource: str) -> bool:
-    """A resource pattern that covers every resource of a type, or any account or region: the same
-    as "*" for the service it names. A prefix or a name pattern (`bucket/folder/*`,
-    `secret:name-??????`) is scoped."""
+    """A resource pattern that may cover every resource of a type, or of any account or region:
+    the same as "*" for the service it names.
+
+    IAM expands a `*` at the end of an ARN segment past the colons ("If the * wildcard is the last
+    character of a resource ARN segment, it can expand to match beyond the colon boundaries",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html),
+    so `arn:aws:s3:*`, `...:secret*` and `...:role*` are as broad as `*`. A pattern is scoped only
+    when literal partition, service, region and account fields are followed by a literal name
+    before the first wildcard: `role/ecs-cicd/prod/*`, `secret:orders/db-??????`,
+    `bucket/folder/*`. A type alone (`role/*`, `log-group:*:log-stream:*`) or a name that starts
+    with a wildcard (`role/*admin*`) is not."""
     resource = resource.strip()
-    if resource == "*" or (has_wildcard(resource) and not resource.startswith("arn:")):
-        return True
-    match = _RESOURCE_PART.match(resource)
-    if not match:
+    if not has_wildcard(resource):
         return False
-    partition, service, region, account, rest = match.groups()
-    if any(has_wildcard(part) for part in (partition, service, region, account)):
+    if not resource.startswith("arn:"):
         return True
-    return bool(_WHOLE_TYPE.match(rest)) and has_wildcard(rest)
+    fields = resource.split(":", 5)
+    if len(fields) < 6 or any(has_wildcard(f) for f in fields[1:5]):
+        return True
+    service, rest = fields[2], fields[5]
+    literal = re.split(r"[*?]", rest, maxsplit=1)[0]
+    if service in _NAME_FIRST_SERVICES:
+        return not literal
+    # What comes before the first wildcard, once the resource type (`role/`, `secret:`) is set aside.
+    type_and_name = re.match(r"^([\w.-]+)([/:])(.*)$", literal, re.DOTALL)
+    return type_and_name is None or not type_and_name.group(3)
 
 
 def resources(statement: Mapping[str, Any]) -> list[str]:
