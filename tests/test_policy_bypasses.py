@@ -494,3 +494,117 @@ def test_codebuild_builds_and_tests_are_not_deploys():
     assert not rules.may_deploy({"category": "Build", "provider": "CodeBuild"})
     assert not rules.may_deploy({"category": "Test", "provider": "CodeBuild"})
     assert rules.may_deploy({"category": "Build", "provider": "Jenkins"})
+
+
+# An approval that a condition can skip ---------------------------------------------------------
+
+
+def test_an_approval_in_a_stage_that_skips_itself_is_no_approval():
+    props = inputs_of("prod", PIPELINE, "pipeline")
+    assert check("prod-pipeline-requires-approval", PIPELINE, props) == []
+    stage(props, "Approve")["beforeEntry"] = {
+        "conditions": [{"result": "SKIP", "rules": [{"name": "always", "ruleTypeId": {"provider": "VariableCheck"}}]}]
+    }
+    only(check("prod-pipeline-requires-approval", PIPELINE, props), "no condition can skip")
+
+
+# Production told by tags the stack does not write itself -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"tagsAll": {"ecs-cicd:production": "true"}},
+        {"tags": {"Environment": "prod"}},
+        {"tags": {"ENVIRONMENT": "live"}},
+    ],
+)
+def test_a_pipeline_is_production_whatever_the_tags_spelling_or_source(tags):
+    props = inputs_of("staging", PIPELINE, "pipeline")
+    props["tags"] = {}
+    props.update(tags)
+    only(check("prod-pipeline-requires-approval", PIPELINE, props), "without a manual Approval")
+
+
+# Policies the pack did not read -------------------------------------------------------------------
+
+EVERYONE = policy_json([{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}])
+
+
+@pytest.mark.parametrize(
+    ("type_", "prop"),
+    [
+        ("aws:secretsmanager/secret:Secret", "policy"),
+        ("aws:sqs/queue:Queue", "policy"),
+        ("aws:s3/bucket:Bucket", "policy"),
+        ("aws:s3/accessPoint:AccessPoint", "policy"),
+        ("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "repositoryPolicy"),
+    ],
+)
+def test_every_resource_that_carries_a_policy_is_read(type_, prop):
+    only(check("resource-policies-scoped", type_, {prop: EVERYONE}), 'allows "*"')
+
+
+def test_permissions_for_everyone_need_a_source():
+    permission = {"action": "lambda:InvokeFunction", "function": "f", "principal": "*"}
+    only(check("resource-policies-scoped", "aws:lambda/permission:Permission", permission), "sourceAccount")
+    pinned = {**permission, "sourceAccount": MOCK_ACCOUNT_ID}
+    assert check("resource-policies-scoped", "aws:lambda/permission:Permission", pinned) == []
+    bus = {"principal": "*", "statementId": "all"}
+    only(check("resource-policies-scoped", "aws:cloudwatch/eventPermission:EventPermission", bus), "condition")
+
+
+def test_user_and_group_policies_are_identity_policies_too():
+    for type_ in ("aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"):
+        bad = policy_json([{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}])
+        only(check("iam-least-privilege", type_, {"policy": bad}), "wildcard")
+
+
+def test_replica_keys_and_grants_are_read():
+    replica = StackResource("aws:kms/replicaKey:ReplicaKey", {"policy": EVERYONE}, "urn:r", "r")
+    assert any("use the key" in v.message for v in rules.check_kms_key_policies([replica]))
+    grant = StackResource(
+        "aws:kms/grant:Grant", {"granteePrincipal": f"arn:aws:iam::{FOREIGN}:root", "operations": ["Decrypt"]}, "urn:g"
+    )
+    (violation,) = rules.check_principal_accounts([grant], trusted_accounts=[MOCK_ACCOUNT_ID])
+    assert FOREIGN in violation.message and violation.urn == "urn:g"
+
+
+# Secrets in commands, names the pack missed, and references that are no secret ----------------------
+
+
+def test_tokens_in_buildspec_commands_and_container_commands():
+    token = TOKENS["a GitLab token"]
+    project = inputs_of("prod", PROJECT, "scan-sast-project")
+    project["source"]["buildspec"] = (
+        project["source"]["buildspec"]
+        .replace(
+            "phases:", f"phases:\n  install:\n    commands:\n      - curl -H 'PRIVATE-TOKEN: {token}' https://x\n", 1
+        )
+        .replace(
+            "phases:\n  install:\n    commands:\n      - curl", "phases:\n  pre_build:\n    commands:\n      - curl", 1
+        )
+    )
+    assert any("inline buildspec holds a GitLab token" in m for m in check("no-plaintext-secrets", PROJECT, project))
+    task = inputs_of("staging", "aws:ecs/taskDefinition:TaskDefinition", "service-task")
+    containers = json.loads(task["containerDefinitions"])
+    containers[0]["command"] = ["--api-key", TOKENS["a Stripe secret key"]]
+    task["containerDefinitions"] = json.dumps(containers)
+    only(check("no-plaintext-secrets", "aws:ecs/taskDefinition:TaskDefinition", task), "command holds a Stripe")
+    function = {"environment": {"variables": {"UPSTREAM_AUTH": TOKENS["an npm token"]}}}
+    only(check("no-plaintext-secrets", "aws:lambda/function:Function", function), "Lambda environment")
+
+
+@pytest.mark.parametrize("name", ["DB_PASS", "PASSPHRASE", "PWD", "SIGNING_KEY", "ENCRYPTION_KEY"])
+def test_secret_names_the_pack_used_to_miss(name):
+    parameter = {"name": name, "type": "String", "value": "x"}
+    only(check("no-plaintext-secrets", "aws:ssm/parameter:Parameter", parameter), "its name says")
+
+
+def test_a_reference_to_a_secret_is_no_secret_and_identifiers_are_no_keys():
+    reference = f"arn:aws:secretsmanager:eu-west-1:{MOCK_ACCOUNT_ID}:secret:db-AbCdEf"
+    project = inputs_of("prod", PROJECT, "scan-sast-project")
+    project["environment"]["environmentVariables"].append({"name": "DB_SECRET_ARN", "value": reference})
+    assert check("no-plaintext-secrets", PROJECT, project) == []
+    assert rules.looks_like_a_secret("ThisIsALongCamelCaseIdentifier1234567890") == ""
+    assert rules.looks_like_a_secret("aws_secret_access_key=" + TOKENS["an AWS secret access key"]) != ""

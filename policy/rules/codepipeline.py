@@ -100,8 +100,11 @@ def is_production_pipeline(props: Mapping[str, Any]) -> bool:
     environment tag names production in any spelling (`prd`, `live`, `prod-eu`): a plain string
     compare with "prod" is what an attacker names around, and a tag any resource can carry cannot
     make a production environment something else."""
-    tags = dig(props, "tags")
-    tags = tags if isinstance(tags, Mapping) else {}
+    tags: dict[str, Any] = {}
+    for source in ("tagsAll", "tags"):  # tagsAll: with the provider's default tags
+        found = dig(props, source)
+        if isinstance(found, Mapping):
+            tags.update({str(k).lower(): v for k, v in found.items()})
     declared = tags.get(PRODUCTION_TAG)
     if isinstance(declared, str) and declared.lower() != "false":
         return True  # anything but an explicit "false" is production
@@ -120,8 +123,27 @@ def may_deploy(action: Mapping[str, Any]) -> bool:
     return (category, provider) not in NON_DEPLOYING
 
 
-def _approved_before(actions: list, deploy: tuple) -> bool:
-    return any(runs_before(a, deploy) for a in actions if dig(a[1], "category") == "Approval")
+def _approved_before(actions: list, deploy: tuple, skipping: frozenset = frozenset()) -> bool:
+    """An approval counts only in a stage that cannot be skipped (`skipping`: stage indexes whose
+    conditions may skip them)."""
+    return any(
+        runs_before(a, deploy) and a[0].index not in skipping for a in actions if dig(a[1], "category") == "Approval"
+    )
+
+
+def skippable_stages(props: Mapping[str, Any]) -> frozenset:
+    """Stages a V2 condition may skip (`beforeEntry`, `onSuccess` or `onFailure` with result SKIP,
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html): an approval
+    in one of them may never be asked for. Unknown conditions count as skippable."""
+    found = set()
+    for index, stage in enumerate(as_list(dig(props, "stages"))):
+        for hook in ("beforeEntry", "onSuccess", "onFailure"):
+            conditions = dig(stage, hook, "conditions")
+            if conditions is UNKNOWN or any(
+                is_unknown(dig(c, "result")) or str(dig(c, "result")).upper() == "SKIP" for c in as_list(conditions)
+            ):
+                found.add(index)
+    return frozenset(found)
 
 
 def check_prod_pipeline_approval(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -130,11 +152,14 @@ def check_prod_pipeline_approval(resource_type: str, props: Mapping[str, Any]) -
     actions = pipeline_actions(props)
     if actions is None:
         return []
+    skipping = skippable_stages(props)
     return [
         f"prod pipeline may deploy in stage {pair[0].name!r} ({action_name(*pair)}, a {dig(pair[1], 'category')} "
-        "action) without a manual Approval action before it"
+        "action) without a manual Approval action before it (in a stage no condition can skip)"
         for pair in actions
-        if may_deploy(pair[1]) and dig(pair[1], "category") != "Approval" and not _approved_before(actions, pair)
+        if may_deploy(pair[1])
+        and dig(pair[1], "category") != "Approval"
+        and not _approved_before(actions, pair, skipping)
     ]
 
 
@@ -160,7 +185,7 @@ def check_pipeline_triggers(resource_type: str, props: Mapping[str, Any]) -> lis
                 "pipeline that only builds and tests"
             )
         tagged = any(isinstance(push, Mapping) and push.get("tags") for push in as_list(git.get("pushes")))
-        unapproved = [d for d in deploys if not _approved_before(actions, d)]
+        unapproved = [d for d in deploys if not _approved_before(actions, d, skippable_stages(props))]
         if tagged and unapproved:
             problems.append(
                 f"tag pushes start a pipeline that may deploy ({action_name(*unapproved[0])}) without an approval "

@@ -35,6 +35,10 @@ from .stack import StackInput, StackViolation, stack_resource
 IAM_ROLE = "aws:iam/role:Role"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_POLICY = "aws:iam/policy:Policy"
+# Identity policies: the same rules whoever they are attached to.
+IDENTITY_POLICIES = frozenset(
+    {IAM_ROLE_POLICY, IAM_POLICY, "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"}
+)
 IAM_POLICY_ATTACHMENTS = frozenset(
     {
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
@@ -45,6 +49,7 @@ IAM_POLICY_ATTACHMENTS = frozenset(
 )
 IAM_EXCLUSIVE_ATTACHMENTS = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 CODEBUILD_SOURCE_CREDENTIAL = "aws:codebuild/sourceCredential:SourceCredential"
+KMS_GRANT = "aws:kms/grant:Grant"
 
 # Resources that hold a resource-based policy (a grant to principals, possibly of other accounts),
 # and the property that holds it. Key policies are judged in kms.py.
@@ -59,6 +64,18 @@ RESOURCE_POLICIES = {
     "aws:codebuild/resourcePolicy:ResourcePolicy": "policy",
     "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "policy",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
+    "aws:secretsmanager/secret:Secret": "policy",
+    "aws:sqs/queue:Queue": "policy",
+    "aws:s3/bucket:Bucket": "policy",
+    "aws:s3/bucketV2:BucketV2": "policy",
+    "aws:s3/accessPoint:AccessPoint": "policy",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": "repositoryPolicy",
+}
+# Permissions that are resource policies in the shape of one statement: a principal of "*" needs a
+# source that pins the caller (Lambda: sourceAccount or sourceArn; EventBridge bus: a condition).
+PERMISSIONS = {
+    "aws:lambda/permission:Permission": ("principal", ("sourceAccount", "sourceArn", "principalOrgId")),
+    "aws:cloudwatch/eventPermission:EventPermission": ("principal", ("condition",)),
 }
 
 # Resources that exist only to hold credentials that never expire: IAM users and their keys,
@@ -190,7 +207,7 @@ def _managed_policy_problem(arn: Any) -> Optional[str]:
 
 
 def check_iam_least_privilege(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type in (IAM_ROLE_POLICY, IAM_POLICY):
+    if resource_type in IDENTITY_POLICIES:
         document, problems = json_document(dig(props, "policy"), "IAM policy")
         return problems if document is None else _policy_document_problems(document, "IAM policy")
     if resource_type == IAM_ROLE:
@@ -276,6 +293,11 @@ def check_resource_policies(resource_type: str, props: Mapping[str, Any]) -> lis
     """A resource policy (bucket, topic, repository, secret, queue, ...) lets in no one at large:
     `"*"` only with a condition that pins the caller's account, and a service only for this
     account's resources (aws:SourceAccount or aws:SourceArn), as for role trust."""
+    if resource_type in PERMISSIONS:
+        principal_key, pinning = PERMISSIONS[resource_type]
+        if dig(props, principal_key) == "*" and not any(dig(props, key) for key in pinning):
+            return [f'{resource_type} grants "*" without {" or ".join(pinning)}: any account may use it']
+        return []
     prop = RESOURCE_POLICIES.get(resource_type)
     if prop is None or dig(props, prop) is None:
         return []
@@ -305,6 +327,9 @@ _POLICY_PROPERTIES: Mapping[str, Sequence[str]] = {
     IAM_ROLE: ("assumeRolePolicy",),
     "aws:kms/key:Key": ("policy",),
     "aws:kms/keyPolicy:KeyPolicy": ("policy",),
+    "aws:kms/replicaKey:ReplicaKey": ("policy",),
+    "aws:kms/externalKey:ExternalKey": ("policy",),
+    "aws:kms/replicaExternalKey:ReplicaExternalKey": ("policy",),
     **{kind: (prop,) for kind, prop in RESOURCE_POLICIES.items()},
 }
 
@@ -336,6 +361,16 @@ def check_principal_accounts(
         return []
     violations = []
     for resource in stack:
+        grantee = dig(resource.props, "granteePrincipal") if resource.resource_type == KMS_GRANT else None
+        account = account_of(grantee) or (grantee if isinstance(grantee, str) and ACCOUNT_ID.match(grantee) else "")
+        if account and account not in allowed:
+            violations.append(
+                StackViolation(
+                    f"{resource.name or resource.resource_type}: KMS grant to account {account}, which is neither "
+                    f"this stack's ({', '.join(sorted(allowed))}) nor in the pack's trustedAccounts",
+                    resource.urn or None,
+                )
+            )
         for document in _documents(resource.resource_type, resource.props):
             for index, statement in enumerate(statements(document)):
                 if effect(statement) != "allow":

@@ -22,6 +22,11 @@ from .stack import StackInput, StackResource, StackViolation, stack_resource
 
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+# Keys that carry a key policy of their own, judged like a Key's.
+KEYS_WITH_POLICY = frozenset(
+    {KMS_KEY, "aws:kms/replicaKey:ReplicaKey", "aws:kms/externalKey:ExternalKey",
+     "aws:kms/replicaExternalKey:ReplicaExternalKey"}
+)  # fmt: skip
 
 # Actions that use a key's material, or let someone else use it (a grant), as opposed to
 # managing it. `granted` matches them against the statement however it spells them (`kms:*`,
@@ -146,14 +151,14 @@ def check_kms_key_policies(resources: Iterable[StackInput]) -> list[StackViolati
         problems = problems + _key_policy_problems(document or {})
         violations.extend(StackViolation(problem, policy.urn or None) for problem in problems)
     unmatched_unknown = any(dig(p.props, "keyId") is UNKNOWN and not p.property_dependencies for p in key_policies)
-    for key in (r for r in stack if r.resource_type == KMS_KEY):
+    for key in (r for r in stack if r.resource_type in KEYS_WITH_POLICY):
         own = dig(key.props, "policy")
         if own is not None:
             document, problems = json_document(own, "key policy")
             problems = problems + _key_policy_problems(document or {})
             violations.extend(StackViolation(problem, key.urn or None) for problem in problems)
             continue
-        if _policies_of(key, key_policies):
+        if _policies_of(key, key_policies) or key.resource_type != KMS_KEY:
             continue
         if unmatched_unknown or dig(key.props, "keyId") is UNKNOWN:
             continue  # a preview: which key policy belongs to this key cannot be told yet
