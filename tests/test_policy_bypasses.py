@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from components.testing import MOCK_ACCOUNT_ID, run_stack
 from policy import rules
@@ -576,15 +577,11 @@ def test_replica_keys_and_grants_are_read():
 def test_tokens_in_buildspec_commands_and_container_commands():
     token = TOKENS["a GitLab token"]
     project = inputs_of("prod", PROJECT, "scan-sast-project")
-    project["source"]["buildspec"] = (
-        project["source"]["buildspec"]
-        .replace(
-            "phases:", f"phases:\n  install:\n    commands:\n      - curl -H 'PRIVATE-TOKEN: {token}' https://x\n", 1
-        )
-        .replace(
-            "phases:\n  install:\n    commands:\n      - curl", "phases:\n  pre_build:\n    commands:\n      - curl", 1
-        )
+    buildspec = yaml.safe_load(project["source"]["buildspec"])
+    buildspec["phases"].setdefault("pre_build", {"commands": []})["commands"].append(
+        f"curl -H 'PRIVATE-TOKEN: {token}' https://gitlab.example.com"
     )
+    project["source"]["buildspec"] = yaml.safe_dump(buildspec)
     assert any("inline buildspec holds a GitLab token" in m for m in check("no-plaintext-secrets", PROJECT, project))
     task = inputs_of("staging", "aws:ecs/taskDefinition:TaskDefinition", "service-task")
     containers = json.loads(task["containerDefinitions"])
