@@ -10,7 +10,7 @@ from typing import Any, Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import naming
+from . import buildspecs, naming
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
@@ -28,6 +28,7 @@ IMAGE_DETAIL_FILE = "imageDetail.json"  # CodeDeployToECS: the image
 TASKDEF_FILE = "taskdef.json"  # CodeDeployToECS: the task definition template
 APPSPEC_FILE = "appspec.yaml"  # CodeDeployToECS: the AppSpec template
 CACHE_TAG = "buildcache"  # the one tag buildspecs/build-image.yml writes the BuildKit cache to
+
 
 # The BuildKit registry cache: read and rewrite the cache manifest and its layers.
 _ECR_CACHE_ACTIONS = [
@@ -355,12 +356,7 @@ def _environment_variables(
     if secrets:
         # The names the build hands to BuildKit as secrets (`RUN --mount=type=secret,id=NAME`).
         fixed.append({"name": "BUILDKIT_MOUNT_IDS", "value": " ".join(s.name for s in secrets), "type": "PLAINTEXT"})
-    reserved = {v["name"] for v in fixed} | {
-        "COMMIT_ID",
-        "DOCKER_HUB_MIRROR",
-        "BUILDKIT_MOUNT_IDS",
-        *blue_green.values(),
-    }
+    reserved = buildspecs.reserved_image_build_variables()
     user = dict(args.get("environment", {}))
     clashes = sorted(reserved & (set(user) | {s.name for s in secrets}))
     if clashes:

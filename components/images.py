@@ -132,6 +132,17 @@ DOWNLOADS = {
         "2f5adac4ecd194d9f8c10b7b5d7bceb5186853db1b26e5abd3a657af0b7e26ec",
         "https://hub.docker.com/r/moby/buildkit",
     ),
+    # The Dockerfile frontend BuildKit runs (BUILDKIT_SYNTAX): docker/dockerfile 1.7, the index
+    # digest the Dockerfile syntax reference's pinned form takes
+    # (https://docs.docker.com/reference/dockerfile/#syntax, "docker/dockerfile:1" images on
+    # https://hub.docker.com/r/docker/dockerfile), as Renovate and Dependabot pin it in public
+    # repositories.
+    "dockerfile-frontend": Download(
+        "build-image",
+        "1.7",
+        "a57df69d0ea827fb7266491f2813635de6f17269be881f696fbfdf2d83dda33e",
+        "https://hub.docker.com/r/docker/dockerfile",
+    ),
 }
 
 

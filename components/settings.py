@@ -17,7 +17,7 @@ import jsonschema
 import pulumi
 import yaml
 
-from . import naming
+from . import buildspecs, naming
 from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, schema_for
 from .images import BOOTSTRAP_IMAGE
 
@@ -420,7 +420,8 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
     for prefix, merged in merged_services:
         service_values = {**stack_values, **{k: _with_defaults(KEYS[k], merged[k]) for k in PER_SERVICE_KEYS}}
         problems += (
-            _plaintext_secret_problems(service_values["build"]["environment"], f"{prefix}build")
+            _reserved_build_variable_problems(service_values["build"], prefix)
+            + _plaintext_secret_problems(service_values["build"]["environment"], f"{prefix}build")
             + _plaintext_secret_problems(service_values["service"]["environment"], f"{prefix}service")
             + _prod_rules(service_values, prefix)
             + _service_problems(service_values, prefix)
@@ -713,6 +714,17 @@ CREATED_SERVICE_KEYS = (
     "autoscaling", "existingCluster",
 )  # fmt: skip
 NATIVE_STRATEGIES = ("blue-green", "canary", "linear")
+
+
+def _reserved_build_variable_problems(build: Mapping[str, Any], prefix: str) -> list[str]:
+    reserved = buildspecs.reserved_image_build_variables()
+    return [
+        f"{NAMESPACE}:{prefix}build.{key}.{name} is a name the image build sets itself; allowed: any other name "
+        f"(reserved: {', '.join(sorted(reserved))})"
+        for key in ("environment", "secrets")
+        for name in sorted(build[key])
+        if name in reserved
+    ]
 
 
 def _explicit(raw: Mapping[str, Any], path: str) -> bool:

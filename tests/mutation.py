@@ -141,8 +141,8 @@ MUTANTS = (
     Mutant(
         "the Dockerfile cannot choose its frontend",
         "buildspecs/build-image.yml",
-        'if re.match(r"\\s*#\\s*syntax\\s*=", line, re.IGNORECASE):',
-        "if False:",
+        '        --build-arg "BUILDKIT_SYNTAX=$HUB/$DOCKERFILE_FRONTEND"\n',
+        "",
         _t("test_buildspec_commands.py::test_the_dockerfile_cannot_choose_its_frontend"),
     ),
     # CICD-SEC-5 -------------------------------------------------------------------------------

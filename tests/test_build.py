@@ -174,3 +174,11 @@ def test_a_repository_is_either_created_or_existing():
 
     with pytest.raises(SettingsError, match=r"build\.repositoryName names a repository to create"):
         run_stack("dev", {"ecs-cicd:build": {**EXISTING["ecs-cicd:build"], "repositoryName": "orders"}})
+
+
+@pytest.mark.parametrize("name", ["SCAN_WAIT_ATTEMPTS", "BUILDKIT_IMAGE", "DOCKERFILE_FRONTEND", "IMAGE_URI"])
+def test_no_build_variable_takes_over_the_buildspecs_own(name):
+    # A project variable outranks the buildspec's `env.variables`: SCAN_WAIT_ATTEMPTS=0 would skip the
+    # scan gate, BUILDKIT_IMAGE would unpin the privileged builder.
+    with pytest.raises(Exception, match=f"build.environment.{name} is a name the image build sets itself"):
+        run_stack("dev", {"ecs-cicd:build": {"environment": {name: "0"}, "timeoutMinutes": 15}})

@@ -219,18 +219,39 @@ def test_buildkit_is_pinned_by_digest_and_comes_through_the_mirror(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "directive", ["# syntax=attacker/frontend:latest", "#syntax = docker/dockerfile:1", "# SYNTAX=x"]
+    "dockerfile",
+    [
+        "# syntax=attacker/frontend:latest\nFROM node:20\n",
+        "#syntax = docker/dockerfile:1\nFROM node:20\n",
+        "#!/bin/sh\n# syntax=attacker/frontend\nFROM node:20\n",  # after a shebang
+        "// syntax=attacker/frontend\nFROM node:20\n",
+        "\ufeff# syntax=attacker/frontend\nFROM node:20\n",  # after a byte-order mark
+        '{"syntax": "attacker/frontend"}',
+    ],
 )
-def test_the_dockerfile_cannot_choose_its_frontend(tmp_path, directive):
-    """A `# syntax=` line makes BuildKit pull and run the frontend image it names, with the
-    build's access: it is dropped, and the frontend built into the pinned BuildKit parses the file."""
+def test_the_dockerfile_cannot_choose_its_frontend(tmp_path, dockerfile):
+    """BuildKit reads a syntax directive in several places (after a BOM, after a shebang, as
+    `// syntax=`, from JSON) and runs the frontend image it names, with the build's secrets and
+    network. The BUILDKIT_SYNTAX build argument comes first (moby/buildkit
+    frontend/dockerfile/builder: the `build-arg:BUILDKIT_SYNTAX` option is read before the file),
+    so the frontend is always the pinned one, through the mirror when there is one."""
     (tmp_path / "docker").mkdir()
-    (tmp_path / "docker" / "Dockerfile").write_text(f"{directive}\n# escape=`\nFROM node:20\n# syntax=late\n")
-    result = run_buildspec(tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert built_dockerfile(tmp_path) == "# escape=`\nFROM node:20\n# syntax=late\n"  # a later line is a comment
-    assert "parser directive dropped" in result.stderr
-    assert "BUILDKIT_SYNTAX" not in (tmp_path / "calls.log").read_text()
+    (tmp_path / "docker" / "Dockerfile").write_text(dockerfile)
+    frontend = DOWNLOADS["dockerfile-frontend"]
+    pinned = f"docker/dockerfile:{frontend.version}@sha256:{frontend.sha256}"
+    for mirror, hub in (("", "docker.io"), ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/hub", None)):
+        result = run_buildspec(tmp_path, **({"DOCKER_HUB_MIRROR": mirror} if mirror else {}))
+        assert result.returncode == 0, result.stderr
+        build = next(line for line in (tmp_path / "calls.log").read_text().splitlines() if "buildx build" in line)
+        assert f"--build-arg BUILDKIT_SYNTAX={hub or mirror}/{pinned}" in build
+    assert yaml.safe_load(BUILDSPEC.read_text())["env"]["variables"]["DOCKERFILE_FRONTEND"] == pinned
+
+
+def test_the_scan_gate_fails_closed_when_it_never_looked(tmp_path):
+    # Without a single look (a scan never started, a variable that would skip the wait), no
+    # findings are no proof: the build fails.
+    result = run_buildspec(tmp_path, SCAN_WAIT_ATTEMPTS="0", FAKE_STATUSES="PENDING")
+    assert result.returncode != 0 and "image scan still" in result.stderr
 
 
 TASKDEF = {

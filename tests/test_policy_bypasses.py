@@ -605,3 +605,10 @@ def test_a_reference_to_a_secret_is_no_secret_and_identifiers_are_no_keys():
     assert check("no-plaintext-secrets", PROJECT, project) == []
     assert rules.looks_like_a_secret("ThisIsALongCamelCaseIdentifier1234567890") == ""
     assert rules.looks_like_a_secret("aws_secret_access_key=" + TOKENS["an AWS secret access key"]) != ""
+
+
+def test_the_approved_image_buildspec_cannot_be_steered_by_project_variables():
+    project = inputs_of("prod", PROJECT, "build-project")
+    assert check("codebuild-privileged-only-for-image-builds", PROJECT, project) == []
+    project["environment"]["environmentVariables"].append({"name": "BUILDKIT_IMAGE", "value": "moby/buildkit:latest"})
+    only(check("codebuild-privileged-only-for-image-builds", PROJECT, project), "override", "BUILDKIT_IMAGE")

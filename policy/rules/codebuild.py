@@ -6,7 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .normalise import UNKNOWN, aws_managed_key, dig, is_blank
+import yaml
+
+from .normalise import UNKNOWN, as_list, aws_managed_key, dig, is_blank
 
 CODEBUILD_PROJECT = "aws:codebuild/project:Project"
 CODEBUILD_SOURCE_CREDENTIAL = "aws:codebuild/sourceCredential:SourceCredential"
@@ -17,7 +19,7 @@ CODEBUILD_SOURCE_CREDENTIAL = "aws:codebuild/sourceCredential:SourceCredential"
 # step with buildspecs/build-image.yml; an organisation that builds images with a buildspec of its
 # own adds that buildspec's digest here, in the pack it reviews.
 PRIVILEGED_BUILDSPECS = {
-    "354e9a292936c8fc51f754b325429bb0381cfb732c6a47877a290714ba5ede34": "buildspecs/build-image.yml",
+    "30fc7ab6041cb067f0c09c964399f6792cc5b5812f6cfb49be2d007c2fc587b2": "buildspecs/build-image.yml",
 }
 
 
@@ -29,6 +31,14 @@ def check_codebuild_privileged(resource_type: str, props: Mapping[str, Any]) -> 
         return []
     digest = hashlib.sha256(buildspec.encode()).hexdigest() if isinstance(buildspec, str) else None
     if digest in PRIVILEGED_BUILDSPECS:
+        # A project variable takes precedence over the buildspec's own: one of the same name
+        # (BUILDKIT_IMAGE, SCAN_WAIT_ATTEMPTS) would change what the approved buildspec does.
+        declared = set((dig(yaml.safe_load(buildspec), "env", "variables") or {}).keys())
+        variables = dig(props, "environment", "environmentVariables")
+        names = {dig(v, "name") for v in ([] if variables is UNKNOWN else as_list(variables))}
+        overridden = sorted(n for n in names & declared if isinstance(n, str))
+        if overridden:
+            return [f"CodeBuild project variables {overridden} override the approved image buildspec's own"]
         return []
     approved = ", ".join(sorted(PRIVILEGED_BUILDSPECS.values()))
     return [
