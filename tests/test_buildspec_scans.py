@@ -299,3 +299,84 @@ def test_the_check_verifies_the_service_runs_the_digest_this_execution_built(
     assert described and f"--task-definition {expected_definition}" in described[0]
     if not passes:
         assert "not the image this execution built and approved" in build.result.stderr
+
+
+def test_the_code_scan_skips_nothing_for_where_it_sits_or_how_big_it_is(checkout):
+    """Once the repository's .semgrepignore files are gone, semgrep would fall back to its own
+    ignore list (tests/, vendor/, node_modules/, build/) and skip files over 1 MB: the real
+    semgrep reports a finding planted in each."""
+    planted = ["tests/t.py", "vendor/v.py", "node_modules/n.py", "build/b.py", "src/big.py"]
+    for name in planted:
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).write_text("def f(x):\n    return eval(x)\n")
+    big = checkout / "src" / "big.py"
+    big.write_text(big.read_text() + "# padding\n" * 120_000)  # over semgrep's 1 MB default
+    build = scan_code(checkout)
+    assert not build.passed
+    reported = "".join(build.result.stdout.split())
+    assert [name for name in planted if name not in reported] == []
+
+
+def test_the_dependency_scan_reads_lockfiles_a_gitignore_hides(tmp_path, checkout):
+    (checkout / ".gitignore").write_text("package-lock.json\n")
+    tool, serve, sum_variable = SCANS["scan-dependencies"]
+    path, digest = serve(tmp_path, tool)
+    build = run("scan-dependencies", checkout, {"curl": curl_serving(path)}, **{sum_variable: digest})
+    (scan,) = [c.split() for c in build.calls if c.startswith(f"{tool} ")]
+    assert "--no-ignore" in scan
+
+
+def test_the_secret_scan_reads_every_file_under_a_name_no_path_rule_matches(tmp_path, checkout):
+    """gitleaks' default configuration allow-lists paths (node_modules/, vendor/, anything named
+    like gitleaks.toml): the scan reads a copy in which every file is a number."""
+    for name in ("node_modules/pkg/index.js", "vendor/lib.go", "deploy/gitleaks.toml", "src/app.py"):
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).write_text(f"// {name}\n")
+    (checkout / ".git").mkdir()
+    (checkout / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    tool, serve, sum_variable = SCANS["scan-secrets"]
+    path, digest = serve(tmp_path, tool, "1")  # a finding
+    build = run("scan-secrets", checkout, {"curl": curl_serving(path)}, **{sum_variable: digest})
+    assert not build.passed
+    (scan,) = [c.split() for c in build.calls if c.startswith(f"{tool} ")]
+    scanned = Path(scan[scan.index("dir") + 1])
+    assert not scanned.resolve().is_relative_to(checkout.resolve())
+    mapping = dict(line.split("\t") for line in (scanned.parent / "paths.tsv").read_text().splitlines())
+    assert sorted(mapping.values()) == sorted(
+        [
+            "./deploy/gitleaks.toml",
+            "./node_modules/pkg/index.js",
+            "./package-lock.json",
+            "./src/app.py",
+            "./vendor/lib.go",
+        ]
+    )
+    assert sorted(p.name for p in scanned.iterdir()) == sorted(mapping)
+    assert all(name.isdigit() for name in mapping)
+    assert "secrets found; files by number:" in build.result.stderr
+
+
+def test_every_python_a_buildspec_runs_is_isolated_from_the_checkout():
+    """`python3 -I` ignores the current directory and PYTHON* variables: a `json.py` or
+    `sitecustomize.py` committed to the application repository is never imported in place of the
+    standard library. Whether a planted module would be imported also depends on what the host's
+    interpreter loads at start, so every invocation is checked here, not only the ones a test runs."""
+    invocations = [
+        (path.name, line.strip())
+        for path in sorted((ROOT / "buildspecs").glob("*.yml"))
+        for line in path.read_text().splitlines()
+        if re.search(r"(?<![\w/.\[-])python3(?![\w.-])", line) and not line.lstrip().startswith("#")
+    ]
+    assert invocations
+    loose = [(name, line) for name, line in invocations if not re.search(r"python3? -I\b", line)]
+    assert loose == []
+
+
+def test_a_check_that_knows_its_service_but_not_the_image_fails(checkout):
+    build = run(
+        "check-service",
+        checkout,
+        {"aws": aws_running("None", "orders-api:8", EXPECTED)},
+        **{**VERIFY, "EXPECTED_IMAGE": ""},
+    )
+    assert not build.passed and "no EXPECTED_IMAGE" in build.result.stderr
