@@ -75,7 +75,7 @@ for svc in config.services:
 artifacts.limit_key_use(role_pattern=role_paths.arn_pattern(account, role_paths.pipeline))
 
 # Watching: alerts on failures, on changes to what the pipelines are made of, and on deploys that bypass them.
-deployer_role = account.caller_arn.apply(guardrails.deployer_role_arn)
+deployer_role = guardrails.deployer_role(account.caller_arn)
 alerts = PipelineAlerts(
     f"{stack_name}-alerts",
     {
@@ -108,7 +108,14 @@ scp = pulumi.Output.all(
     role_paths.arn_pattern(account, role_paths.stack),
     role_paths.arn_pattern(account, role_paths.pipeline),
     alerts.forwarder_rules,
-).apply(lambda v: guardrails.scp_document(stack_name, v[1], v[0], v[2], config.operator_role_arns, v[3]))
+    artifacts.bucket.arn,
+    role_paths.arn_pattern(account, role_paths.deploy),
+    role_paths.arn_pattern(account, role_paths.runtime),
+).apply(
+    lambda v: guardrails.scp_document(
+        stack_name, v[1], v[0], v[2], config.operator_role_arns, v[3], v[4], deploy_role_patterns=v[5:]
+    )
+)
 
 pulumi.export("artifactBucket", artifacts.bucket.bucket)
 pulumi.export("alertTopicArn", alerts.topic.arn)

@@ -360,6 +360,20 @@ def _operation_watches(
                 pipelines,
             )
         )
+    if pipeline_role_pattern is not None and operators:
+        role_prefix = pulumi.Output.from_input(pipeline_role_pattern).apply(lambda p: p.rstrip("*"))
+        kinds.append(
+            (
+                "pipeline-role-reused",
+                # One rule whatever the stack's size: the pattern names the role path, not pipelines.
+                _Watch(
+                    "A pipeline was created or changed to run as this stack's pipeline role by someone other "
+                    "than the deployer",
+                    lambda _: _pipeline_role_reused(role_prefix, operators),
+                ),
+                ["*"],
+            )
+        )
     if pipeline_role_pattern is not None and projects:
         prefix = pulumi.Output.from_input(pipeline_role_pattern).apply(lambda p: p.rstrip("*"))
         kinds.append(
@@ -373,6 +387,20 @@ def _operation_watches(
             )
         )
     return kinds
+
+
+def _pipeline_role_reused(role_prefix: pulumi.Output, operators: list) -> dict:
+    # CreatePipeline and UpdatePipeline send the whole declaration, its role as `pipeline.roleArn`
+    # (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html).
+    return _api_call(
+        "aws.codepipeline",
+        {
+            "eventName": ["CreatePipeline", "UpdatePipeline"],
+            "$or": _not_by(
+                {"anything-but": operators}, {"requestParameters": {"pipeline": {"roleArn": [{"prefix": role_prefix}]}}}
+            ),
+        },
+    )
 
 
 def _not_by(callers: dict, *matches: dict) -> list[dict]:
@@ -601,7 +629,7 @@ def _chunks(values: list, pattern: Callable[[list], dict], output_max: int = _OU
     for value in values:
         one = _size(pattern([value]), output_max)
         needed = _size(pattern([value, value]), output_max) - one  # with its commas, wherever it appears
-        if used + needed > budget:
+        if not chunks or used + needed > budget:
             chunks.append([])
             used = 0
         chunks[-1].append(value)

@@ -146,7 +146,7 @@ class ArtifactStore(pulumi.ComponentResource):
         characters and `*`: right whether or not the name is cut."""
         if not pipelines:
             return [self.bucket.arn.apply(lambda a: f"{a}/*")]
-        return [self.bucket.arn.apply(lambda a, p=p: f"{a}/{p[:ARTIFACT_FOLDER_CHARACTERS]}*") for p in pipelines]
+        return [self.bucket.arn.apply(lambda a, p=p: f"{a}/{artifact_folder_pattern(p)}") for p in pipelines]
 
     def read_statements(self, sid: str, pipelines: Optional[Sequence[str]] = None) -> list[pulumi.Output[dict]]:
         """What a role needs to read artifacts (CodeBuild input, deploy input) of `pipelines` (of
@@ -321,6 +321,22 @@ def _key_policy_document(root: str, account_id: str, users: Sequence[str], patte
 # How much of a pipeline's name the folder of its artifacts is known to keep (objects() says why
 # the grants use a prefix of this length and a wildcard).
 ARTIFACT_FOLDER_CHARACTERS = 20
+
+
+def artifact_folder(pipeline: str) -> str:
+    """The folder CodePipeline keeps a pipeline's artifacts in: its name, or its first 20
+    characters. Two pipelines of one store whose folders are the same share their artifacts, so
+    `settings` refuses such a stack."""
+    return pipeline[:ARTIFACT_FOLDER_CHARACTERS]
+
+
+def artifact_folder_pattern(pipeline: str) -> str:
+    """The object pattern of a pipeline's folder: `<name>/*` for a short name (not `<name>*`, which
+    would cover `<name>-other/`), `<first 20 characters>*` for a long one (right whether or not
+    the name is cut)."""
+    if len(pipeline) < ARTIFACT_FOLDER_CHARACTERS:
+        return f"{pipeline}/*"
+    return f"{artifact_folder(pipeline)}*"
 
 
 def _bucket_policy(bucket_arn: str, key_arn: str, writers: Optional[str]) -> str:

@@ -12,7 +12,6 @@ from typing import Any, Optional
 
 import pulumi
 
-from . import naming
 from .account import AwsAccount
 from .approval import ManualApproval
 from .artifacts import ArtifactStore
@@ -26,7 +25,7 @@ from .pipeline import Pipeline
 from .pullcache import DockerHubCache
 from .security import SecurityScans
 from .service import EcsService
-from .settings import ServicePipeline
+from .settings import ServicePipeline, validation_pipeline_name
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -103,7 +102,7 @@ def deliver(
         raise ValueError("deliver(): give task_role_arns and task_family together, or neither")
     name = svc.pipeline.name
     # The pull-request pipeline (scans and tests only) reads through the same scan and test projects.
-    validation_name = naming.physical(naming.PIPELINE, name, "pull-requests") if svc.source.pull_requests else None
+    validation_name = validation_pipeline_name(name) if svc.source.pull_requests else None
     verifying_pipelines = [name, *([validation_name] if validation_name else [])]
     account, artifacts, boundary = shared.account, shared.artifacts, shared.permissions_boundary
     docker_hub = shared.docker_hub
@@ -299,7 +298,7 @@ def deliver(
                 "deployment_group": svc.deploy.blue_green.deployment_group,
                 "task_role_arns": task_role_arns,
                 "permissions_boundary": boundary,
-                "role_path": shared.role_paths.pipeline,
+                "role_path": shared.role_paths.deploy,
                 "pipelines": [name],
                 "tags": svc.tags,
                 "account": account,
@@ -368,6 +367,7 @@ def deliver(
             "execution_mode": svc.pipeline.execution_mode,
             "permissions_boundary": boundary,
             "role_path": shared.role_paths.pipeline,
+            "action_role_path": shared.role_paths.deploy,
             "tags": svc.tags,
             "account": account,
         },

@@ -185,6 +185,8 @@ def scp_document(
     pipeline_role_pattern: Optional[str] = None,
     operator_role_arns: Sequence[str] = (),
     forwarder_rules: Optional[str] = None,
+    artifact_bucket_arn: Optional[str] = None,
+    deploy_role_patterns: Sequence[str] = (),
 ) -> str:
     """A service control policy (for AWS Organizations, applied by its administrators) that stops
     anyone but the deploying role changing or deleting this stack's pipelines, build projects and
@@ -194,7 +196,11 @@ def scp_document(
     through the console or a stray script (CICD-SEC-1, CICD-SEC-5).
 
     It names what it protects by the stack tag and the roles' IAM path, not one ARN each, so it
-    stays the same size for one service or a hundred (an SCP may hold 5,120 characters)."""
+    stays the same size for one service or a hundred (an SCP may hold 5,120 characters).
+
+    SCPs do not apply to service-linked roles (ECS's, Application Auto Scaling's), so the load
+    balancer and scaling work AWS does for the services is never denied.
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html"""
     not_the_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployer_role_arn}}
     operators = sorted({deployer_role_arn, *operator_role_arns})
     tagged = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}}
@@ -240,6 +246,60 @@ def scp_document(
             "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [STACK_TAG]}, **not_the_deployer},
         },
         {
+            # A new pipeline (or project) given this stack's pipeline role would run its builds and
+            # deploys with no approval: only the deployer passes those roles to anything.
+            "Sid": "OnlyTheDeployerPassesThePipelineRoles",
+            "Effect": "Deny",
+            "Action": "iam:PassRole",
+            "Resource": pipeline_role_pattern or role_pattern,
+            "Condition": not_the_deployer,
+        },
+        {
+            # What changes what runs: only the deploy roles (and CodeDeploy's, on the pipeline path),
+            # the runtime roles ECS uses for traffic, and the deployer.
+            "Sid": "OnlyThePipelinesDeploy",
+            "Effect": "Deny",
+            "Action": [
+                "codedeploy:CreateDeployment",
+                "ecs:CreateService",
+                "ecs:CreateTaskSet",
+                "ecs:DeleteService",
+                "ecs:DeleteTaskSet",
+                "ecs:UpdateService",
+                "ecs:UpdateServicePrimaryTaskSet",
+                "ecs:UpdateTaskSet",
+                "elasticloadbalancing:DeregisterTargets",
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:RegisterTargets",
+            ],
+            "Resource": "*",
+            "Condition": {
+                **tagged,
+                "ArnNotLike": {
+                    "aws:PrincipalArn": sorted({deployer_role_arn, *(deploy_role_patterns or [role_pattern])})
+                },
+            },
+        },
+        {
+            # The keys the artifacts and logs are encrypted with, and the topic alerts go to.
+            "Sid": "OnlyTheDeployerManagesKeysAndTopics",
+            "Effect": "Deny",
+            "Action": [
+                "kms:DisableKey",
+                "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion",
+                "kms:UntagResource",
+                "sns:DeleteTopic",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:Unsubscribe",
+                "sns:UntagResource",
+            ],
+            "Resource": "*",
+            "Condition": {**tagged, **not_the_deployer},
+        },
+        {
             "Sid": "OnlyTheOperatorsRunThePipelines",
             "Effect": "Deny",
             "Action": [
@@ -260,6 +320,8 @@ def scp_document(
         "events:PutRule",
         "events:PutTargets",
         "events:RemoveTargets",
+        # Untagging a rule first would take it out of the tag condition below.
+        "events:UntagResource",
     ]
     statements.append(
         {
@@ -278,6 +340,23 @@ def scp_document(
                 "Effect": "Deny",
                 "Action": alert_actions,
                 "Resource": forwarder_rules,
+                "Condition": not_the_deployer,
+            }
+        )
+    if artifact_bucket_arn:
+        statements.append(
+            {
+                # The bucket policy is what stops an artifact being swapped while a deploy waits.
+                "Sid": "OnlyTheDeployerChangesTheArtifactBucket",
+                "Effect": "Deny",
+                "Action": [
+                    "s3:DeleteBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:PutBucketVersioning",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                ],
+                "Resource": artifact_bucket_arn,
                 "Condition": not_the_deployer,
             }
         )
@@ -300,8 +379,25 @@ def scp_document(
 
 
 def deployer_role_arn(caller_arn: str) -> str:
-    """The IAM role behind an assumed-role session ARN (what `pulumi up` runs as)."""
+    """The IAM role behind an assumed-role session ARN (what `pulumi up` runs as), by name: an
+    assumed-role ARN never shows the role's path (`deployer_role` reads the real ARN)."""
     parts = caller_arn.split(":")
     if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
         return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
     return caller_arn
+
+
+def deployer_role(caller_arn: pulumi.Input[str], parent: Optional[pulumi.Resource] = None) -> pulumi.Output[str]:
+    """The ARN of the role `pulumi up` runs as, with its IAM path: `aws:PrincipalArn` and the
+    sessions' `sessionIssuer.arn` carry the path (IAM Identity Center roles live under
+    `/aws-reserved/sso.amazonaws.com/`), and an SCP or alert naming the role without it would
+    match no one. A user or root is named as it is."""
+
+    def resolve(arn: str) -> pulumi.Output[str]:
+        parts = arn.split(":")
+        if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+            name = parts[5].split("/")[1]
+            return aws.iam.get_role_output(name=name, opts=pulumi.InvokeOutputOptions(parent=parent)).arn
+        return pulumi.Output.from_input(arn)
+
+    return pulumi.Output.from_input(caller_arn).apply(resolve)

@@ -217,6 +217,13 @@ class RolePaths:
     def runtime(self) -> str:
         return self.stack if self.stack == "/" else f"{self.stack}runtime/"
 
+    @property
+    def deploy(self) -> str:
+        """The roles that change what runs (the deploy actions', CodeDeploy's): under the pipeline
+        path, so they may use the artifact key, and apart from the build roles, so the SCP can let
+        them alone deploy."""
+        return self.stack if self.stack == "/" else f"{self.pipeline}deploy/"
+
     def arn_pattern(self, account: AwsAccount, path: str) -> pulumi.Output[str]:
         """`arn:<partition>:iam::<account>:role<path>*`: every role under `path`."""
         return pulumi.Output.format("arn:{0}:iam::{1}:role{2}*", account.partition, account.id, path)

@@ -29,6 +29,8 @@ class PipelineArgs(TypedDict, total=False):
     """Permissions boundary ARN for the pipeline role."""
     role_path: str
     """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
+    action_role_path: str
+    """IAM path of the actions' own roles (the deploy's: `iam.RolePaths.deploy`). Default `role_path`."""
     tags: Mapping[str, str]
     """Tags for every resource."""
     account: AwsAccount
@@ -63,7 +65,13 @@ class Pipeline(pulumi.ComponentResource):
             parent=self,
         )
         self.action_roles = self._action_roles(
-            name, stages, store, unpermitted.role, boundary, args.get("role_path", "/"), tags
+            name,
+            stages,
+            store,
+            unpermitted.role,
+            boundary,
+            args.get("action_role_path", args.get("role_path", "/")),
+            tags,
         )
         self.role = iam.grant(
             unpermitted,

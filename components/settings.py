@@ -477,7 +477,29 @@ def _unique_names(services: list["ServicePipeline"]) -> list[str]:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             problems.append(f"{NAMESPACE}:services has the same {what} twice: {', '.join(duplicates)}; allowed: unique")
+    # CodePipeline keeps a pipeline's artifacts in a folder named after its first 20 characters: two
+    # pipelines sharing them would read and write each other's artifacts.
+    folders: dict[str, list[str]] = {}
+    for pipeline in [
+        p
+        for s in services
+        for p in (s.pipeline.name, *([validation_pipeline_name(s.pipeline.name)] if s.source.pull_requests else []))
+    ]:
+        folders.setdefault(pipeline[:20], []).append(pipeline)
+    for folder, pipelines in sorted(folders.items()):
+        if len(pipelines) > 1:
+            problems.append(
+                f"{NAMESPACE}:pipeline.name: pipelines {', '.join(pipelines)} share their first 20 characters "
+                f"({folder!r}), which CodePipeline names their artifact folder after; allowed: names that differ "
+                "within the first 20 characters"
+            )
     return problems
+
+
+def validation_pipeline_name(pipeline: str) -> str:
+    """The pull-request pipeline of `pipeline`: a prefix (not a suffix), so that its artifact
+    folder (the first 20 characters) is not the deploying pipeline's."""
+    return naming.physical(naming.PIPELINE, "pr", pipeline)
 
 
 def _coerce(schema: dict, value: Any) -> Any:

@@ -284,6 +284,11 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
             "dnsSuffix": "amazonaws.com",
             "id": "aws",
         },
+        "aws:iam/getRole:getRole": lambda args: {
+            "name": args["name"],
+            "arn": f"arn:aws:iam::{account_id}:role/{args['name']}",
+            "id": args["name"],
+        },
         "aws:ecs/getCluster:getCluster": lambda args: {
             "clusterName": args["clusterName"],
             "arn": f"arn:aws:ecs:{region}:{account_id}:cluster/{args['clusterName']}",

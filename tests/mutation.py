@@ -134,8 +134,8 @@ MUTANTS = (
     Mutant(
         "the application repository cannot configure its own scans",
         "buildspecs/scan-code.yml",
-        "--disable-version-check --disable-nosem --no-git-ignore .",
-        "--disable-version-check --no-git-ignore .",
+        "--disable-version-check --disable-nosem --no-git-ignore --max-target-bytes=0 .",
+        "--disable-version-check --no-git-ignore --max-target-bytes=0 .",
         _t("test_buildspec_scans.py::test_the_application_repository_cannot_suppress_a_code_finding"),
     ),
     Mutant(
@@ -230,8 +230,8 @@ MUTANTS = (
     Mutant(
         "the image gate handles every scan status ECR documents",
         "buildspecs/build-image.yml",
-        '*) echo "image scan of $IMAGE_DIGEST: $status; the image cannot be vouched for" >&2; exit 1 ;;',
-        "*) break ;;",
+        "COMPLETE:*|ACTIVE:*) status=done ;;",
+        "*) status=done ;;",
         _t("test_buildspec_commands.py::test_every_scan_status_ecr_documents_is_handled"),
     ),
     # CICD-SEC-10 ------------------------------------------------------------------------------
@@ -326,6 +326,52 @@ MUTANTS = (
         "        kms_key_id=store.logs_key.arn,\n",
         "",
         _t("test_policy.py::test_log_groups_are_encrypted_with_the_logs_key"),
+    ),
+    Mutant(
+        "only the deploy roles (their own IAM path",
+        "components/guardrails.py",
+        "deploy_role_patterns or [role_pattern]",
+        "[role_pattern]",
+        _t(
+            "test_security_controls.py::test_only_the_deploy_roles_change_what_runs_and_no_one_else_passes_the_pipeline_roles"
+        ),
+    ),
+    Mutant(
+        "the keys, the alert topic, the alert rules' tags",
+        "components/guardrails.py",
+        '                "kms:PutKeyPolicy",\n',
+        "",
+        _t(
+            "test_security_controls.py::test_only_the_deploy_roles_change_what_runs_and_no_one_else_passes_the_pipeline_roles"
+        ),
+    ),
+    Mutant(
+        "the scanners skip nothing the repository can arrange",
+        "buildspecs/scan-code.yml",
+        "      - ': > .semgrepignore'\n",
+        "",
+        _t("test_buildspec_scans.py::test_the_code_scan_skips_nothing_for_where_it_sits_or_how_big_it_is"),
+    ),
+    Mutant(
+        "every `python3` a buildspec runs is isolated",
+        "buildspecs/build-image.yml",
+        'python3 -I - "$DOCKERFILE"',
+        'python3 - "$DOCKERFILE"',
+        _t("test_buildspec_scans.py::test_every_python_a_buildspec_runs_is_isolated_from_the_checkout"),
+    ),
+    Mutant(
+        "pipelines of one artifact store never share an artifact folder",
+        "components/artifacts.py",
+        '        return f"{pipeline}/*"\n',
+        '        return f"{pipeline}*"\n',
+        _t("test_security_controls.py::test_pipelines_of_one_store_never_share_an_artifact_folder"),
+    ),
+    Mutant(
+        "only the pipelines run their builds",
+        "components/guardrails.py",
+        '                "codepipeline:OverrideStageCondition",\n',
+        "",
+        _t("test_security_controls.py::test_the_scp_denies_pipeline_changes_except_by_the_deploying_role"),
     ),
     Mutant(
         "previews run per stack in a GitHub environment of their own",

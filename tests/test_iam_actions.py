@@ -50,6 +50,11 @@ PERMISSION_ONLY = {
     # DeleteObjectVersion authorises DeleteObject with a versionId:
     # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html#API_DeleteObject_Permissions
     "s3:DeleteObjectVersion",
+    # PutBucketEncryption and PutBucketLifecycleConfiguration are authorised by these names:
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html#API_PutBucketEncryption_Permissions
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketLifecycleConfiguration.html#API_PutBucketLifecycleConfiguration_Permissions
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
     # ReEncrypt needs both: https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",

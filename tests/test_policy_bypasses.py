@@ -485,7 +485,7 @@ def test_a_deploy_by_another_action_needs_the_approval(action):
 def test_pull_requests_cannot_start_a_pipeline_that_deploys_another_way(action):
     source = {"repository": "acme/orders-api", "branch": "main", "pullRequests": True}
     run = run_stack("staging", {"ecs-cicd:source": source})
-    props = copy.deepcopy(dict(run.one(PIPELINE, "orders-api-staging-pull-requests-pipeline").inputs))
+    props = copy.deepcopy(dict(run.one(PIPELINE, "pr-orders-api-staging-pipeline").inputs))
     assert check("pipeline-triggers-safe", PIPELINE, props) == []
     props["stages"][-1]["actions"].append({**action, "runOrder": 9})
     only(check("pipeline-triggers-safe", PIPELINE, props), "pull requests start a pipeline that may deploy")

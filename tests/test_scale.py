@@ -91,7 +91,7 @@ def test_alerts_share_one_topic_and_watch_every_pipeline():
     (topic,) = [t for t in run.of_type("aws:sns/topic:Topic") if t.name.endswith("-alerts-topic")]
     rules = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.region == "eu-west-1"]
     kinds = {r.name.split("-alerts-", 1)[1] for r in rules}
-    assert len(rules) == len(kinds) == 9  # one rule per kind of alert watches all three pipelines
+    assert len(rules) == len(kinds) == 10  # one rule per kind of alert watches all three pipelines
     targets = {t.parent_name: t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
     assert {targets[r.name] for r in rules} == {topic.inputs["arn"]}
     for service in ("api", "worker", "web"):
@@ -148,7 +148,7 @@ def test_pull_requests_run_in_a_pipeline_that_tests_and_cannot_deploy():
         "dev", {"ecs-cicd:source": {"repository": "acme/orders-api", "branch": "develop", "pullRequests": True}}
     )
     pipelines = pipelines_by_name(run)
-    deploying, validation = pipelines["orders-api-dev"], pipelines["orders-api-dev-pull-requests"]
+    deploying, validation = pipelines["orders-api-dev"], pipelines["pr-orders-api-dev"]
     assert "pullRequests" not in deploying["triggers"][0]["gitConfiguration"]
     git = validation["triggers"][0]["gitConfiguration"]
     assert "pushes" not in git

@@ -368,7 +368,22 @@ def test_the_scp_denies_pipeline_changes_except_by_the_deploying_role(run, setti
     pipeline_role = run.named(f"{settings.pipeline.name}-role").inputs["arn"]
     assert fnmatch.fnmatchcase(pipeline_role, builds["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
     operated = statements["OnlyTheOperatorsRunThePipelines"]
-    assert {"codepipeline:StartPipelineExecution", "codepipeline:PutApprovalResult"} <= set(operated["Action"])
+    assert operated["Action"] == [
+        "codepipeline:OverrideStageCondition",
+        "codepipeline:PutApprovalResult",
+        "codepipeline:RetryStageExecution",
+        "codepipeline:RollbackStage",
+        "codepipeline:StartPipelineExecution",
+        "codepipeline:StopPipelineExecution",
+    ]
+    assert statements["OnlyTheDeployerChangesTheAlerts"]["Action"] == [
+        "events:DeleteRule",
+        "events:DisableRule",
+        "events:PutRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+        "events:UntagResource",
+    ]
     assert operated["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": [deployer]}
 
 
@@ -450,10 +465,13 @@ def test_artifacts_cannot_be_swapped_while_a_deploy_waits_for_approval(run, sett
     assert statements["DenyWritesNotEncryptedWithTheArtifactKey"]["Condition"] == {
         "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
     }
-    folder = settings.pipeline.name[:20]
+    from components.artifacts import artifact_folder_pattern
+
+    folder = artifact_folder_pattern(settings.pipeline.name)
+    assert folder == f"{settings.pipeline.name}/*"  # a short name: its own folder, not `<name>*`
     for name in (f"{settings.pipeline.name}-role", f"{settings.pipeline.name}-build-role"):
         statement = next(s for s in policy_of(run, name)["Statement"] if "s3:GetObject" in s["Action"])
-        assert all(r.endswith(f"/{folder}*") for r in statement["Resource"]), (name, statement["Resource"])
+        assert all(r.endswith(f"/{folder}") for r in statement["Resource"]), (name, statement["Resource"])
 
 
 def test_the_approval_shows_the_digest_it_approves():
@@ -489,3 +507,108 @@ def test_the_plan_says_loudly_when_no_one_hears_the_alerts_or_the_approvals(caps
     assert any("approvals wait without telling anyone" in w for w in plan.unheard(replace(prod, services=(quiet,))))
     told = replace(service, deploy=replace(service.deploy, require_approval=True, approval_emails=("a@example.com",)))
     assert not any("approvals" in w for w in plan.unheard(replace(prod, services=(told,))))
+
+
+def scp_denies(scp: dict, action: str, principal: str, resource: str = "*", tags: dict | None = None) -> bool:
+    """Whether a Deny statement of the SCP applies to the request (the subset of IAM evaluation
+    these statements use: Action and Resource wildcards, ArnNotLike on the principal, the
+    resource's stack tag, and the tag keys a request carries)."""
+    tags = tags or {}
+    for statement in scp["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions):
+            continue
+        if not any(fnmatch.fnmatchcase(resource, r) for r in resources):
+            continue
+        condition = statement.get("Condition", {})
+        exempt = condition.get("ArnNotLike", {}).get("aws:PrincipalArn", [])
+        exempt = exempt if isinstance(exempt, list) else [exempt]
+        if any(fnmatch.fnmatchcase(principal, pattern) for pattern in exempt):
+            continue
+        required = {
+            key.removeprefix("aws:ResourceTag/"): value
+            for key, value in condition.get("StringEquals", {}).items()
+            if key.startswith("aws:ResourceTag/")
+        }
+        if any(tags.get(key) != value for key, value in required.items()):
+            continue
+        return True
+    return False
+
+
+def test_only_the_deploy_roles_change_what_runs_and_no_one_else_passes_the_pipeline_roles(run, settings):
+    """A build role (which runs the application's build) cannot deploy; a new pipeline cannot be
+    given this stack's pipeline role; the keys, topic, alert rules and artifact bucket policy are the
+    deployer's alone (CICD-SEC-5, CICD-SEC-9)."""
+    scp = json.loads(run.outputs["scpDocument"])
+    assert len(run.outputs["scpDocument"]) <= guardrails.SCP_MAX_CHARACTERS
+    stack = {"ecs-cicd:stack": run.one("aws:codepipeline/pipeline:Pipeline").inputs["tags"]["ecs-cicd:stack"]}
+    deployer = "arn:aws:iam::111122223333:role/ci-deployer"
+    deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["arn"]
+    build_role = run.named(f"{settings.pipeline.name}-build-role").inputs["arn"]
+    pipeline_role = run.named(f"{settings.pipeline.name}-role").inputs["arn"]
+    assert "/pipeline/deploy/" in deploy_role and "/deploy/" not in build_role
+    for action in ("ecs:UpdateService", "codedeploy:CreateDeployment", "elasticloadbalancing:ModifyRule"):
+        assert scp_denies(scp, action, build_role, tags=stack), action
+        assert scp_denies(scp, action, "arn:aws:iam::111122223333:role/admin", tags=stack), action
+        assert not scp_denies(scp, action, deploy_role, tags=stack), action
+        assert not scp_denies(scp, action, deployer, tags=stack), action
+    assert scp_denies(scp, "iam:PassRole", "arn:aws:iam::111122223333:role/power-user", pipeline_role)
+    assert not scp_denies(scp, "iam:PassRole", deployer, pipeline_role)
+    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "sns:Unsubscribe", "events:UntagResource"):
+        assert scp_denies(scp, action, "arn:aws:iam::111122223333:role/admin", tags=stack), action
+        assert not scp_denies(scp, action, deployer, tags=stack), action
+    bucket = run.one("aws:s3/bucket:Bucket", f"{settings.stack_name}-artifacts-bucket").inputs["arn"]
+    assert scp_denies(scp, "s3:PutBucketPolicy", "arn:aws:iam::111122223333:role/admin", bucket)
+    assert not scp_denies(scp, "s3:PutBucketPolicy", deployer, bucket)
+
+
+def test_the_deployer_is_named_with_its_iam_path():
+    """An assumed-role ARN drops the role's path; aws:PrincipalArn keeps it (IAM Identity Center
+    roles live under /aws-reserved/...): the SCP names the role as IAM does, read with GetRole."""
+    from components.testing import default_invoke_results
+
+    answers = default_invoke_results("eu-west-1")
+    path = "/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    answers["aws:iam/getRole:getRole"] = lambda args: {
+        "name": args["name"],
+        "arn": f"arn:aws:iam::111122223333:role{path}{args['name']}",
+        "id": args["name"],
+    }
+    run = run_stack("dev", invoke_results=answers)
+    statements = {s["Sid"]: s for s in json.loads(run.outputs["scpDocument"])["Statement"]}
+    exempt = statements["OnlyTheDeployerChangesThePipelines"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert exempt == f"arn:aws:iam::111122223333:role{path}ci-deployer"
+
+
+def test_a_pipeline_made_to_run_as_this_stacks_pipeline_role_is_reported(run, settings):
+    """The SCP stops anyone but the deployer passing the role; the alert says when someone tried
+    (or when no SCP is applied)."""
+    pipeline_role = run.named(f"{settings.pipeline.name}-role").inputs["arn"]
+    declaration = {"pipeline": {"name": f"{settings.pipeline.name}-x", "roleArn": pipeline_role}}
+    assert fired(run, api_call("aws.codepipeline", "CreatePipeline", declaration, role="power-user")) == [
+        "pipeline-role-reused"
+    ]
+    assert fired(run, api_call("aws.codepipeline", "CreatePipeline", declaration, user="alice")) == [
+        "pipeline-role-reused"
+    ]
+    assert fired(run, api_call("aws.codepipeline", "CreatePipeline", declaration, role="ci-deployer")) == []
+    other = {"pipeline": {"name": "someone-elses", "roleArn": "arn:aws:iam::111122223333:role/theirs"}}
+    assert fired(run, api_call("aws.codepipeline", "CreatePipeline", other, role="power-user")) == []
+
+
+def test_pipelines_of_one_store_never_share_an_artifact_folder():
+    """CodePipeline names a pipeline's artifact folder after its first 20 characters: two pipelines
+    sharing them would read and write each other's artifacts. A short name gets `<name>/*`, not
+    `<name>*` (which would cover `<name>-other/`); a stack whose pipelines collide is refused."""
+    from components.artifacts import artifact_folder_pattern
+
+    assert artifact_folder_pattern("api-prod") == "api-prod/*"
+    assert artifact_folder_pattern("customer-notifications-email-prod") == "customer-notificatio*"
+    services = [
+        {"name": name, "source": {"filePaths": {"includes": [f"{name}/**"]}}}
+        for name in ("customer-notifications-email", "customer-notifications-sms")
+    ]
+    with pytest.raises(SettingsError, match="share their first 20 characters"):
+        run_stack("shop-dev", {"ecs-cicd:services": services}, project_dir=ROOT / "examples" / "monorepo")
