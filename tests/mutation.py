@@ -232,7 +232,10 @@ MUTANTS = (
         "buildspecs/build-image.yml",
         "COMPLETE:*|ACTIVE:*) status=done ;;",
         "*) status=done ;;",
-        _t("test_buildspec_commands.py::test_every_scan_status_ecr_documents_is_handled"),
+        _t(
+            "test_buildspec_commands.py::test_every_scan_status_ecr_documents_is_handled",
+            "test_buildspec_commands.py::test_a_scan_that_never_finishes_fails_the_build",
+        ),
     ),
     # CICD-SEC-10 ------------------------------------------------------------------------------
     Mutant(
