@@ -29,13 +29,6 @@ FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384]
 
 STRATEGIES = ["rolling", "blue-green", "canary", "linear"]
 
-CODEDEPLOY_CONFIGS = [
-    "CodeDeployDefault.ECSAllAtOnce",
-    "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
-    "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
-    "CodeDeployDefault.ECSCanary10Percent5Minutes",
-    "CodeDeployDefault.ECSCanary10Percent15Minutes",
-]
 
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 

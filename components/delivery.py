@@ -108,7 +108,9 @@ def deliver(
     docker_hub = shared.docker_hub
     opts = pulumi.ResourceOptions(parent=parent)
     contract = ContainerContract(svc.service.container, svc.service.port)
-    blue_green = svc.deploy.strategy == "blue-green"
+    # An existing service on blue/green is deployed by its CodeDeploy group; a created service by
+    # ECS itself, with any strategy (rolling, blue-green, canary, linear), through the ECS action.
+    codedeploy = svc.deploy.strategy == "blue-green" and not svc.service.create
 
     source = GitHubSource(
         f"{name}-source",
@@ -149,7 +151,8 @@ def deliver(
                 "hosted_zone_id": svc.service.hosted_zone_id,
                 "availability_zones": svc.service.availability_zones,
                 "nat_gateways": svc.service.nat_gateways,
-                "blue_green": blue_green,
+                "strategy": svc.deploy.strategy,
+                "traffic": vars(svc.deploy.traffic),
                 "rollback_on_alarm": svc.service.rollback_on_alarm,
                 "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
                 "log_retention_days": svc.build.log_retention_days,
@@ -177,7 +180,7 @@ def deliver(
             svc.service.cluster,
             svc.service.name,
             contract.name,
-            port=contract.port if blue_green else None,
+            port=contract.port if codedeploy else None,
             parent=parent,
         )
         service_arn, task_role_arns, task_family = running.arn, running.role_arns, running.family
@@ -206,14 +209,7 @@ def deliver(
             **({"keep_images": svc.build.keep_images} if svc.build.keep_images else {}),
             "fail_on_severity": svc.build.fail_on_severity,
             **({"docker_hub_mirror": docker_hub} if docker_hub else {}),
-            **(
-                {
-                    "appspec": contract.appspec(),
-                    **({"taskdef_template": service.taskdef_template} if service else {"task_family": task_family}),
-                }
-                if blue_green
-                else {}
-            ),
+            **({"appspec": contract.appspec(), "task_family": task_family} if codedeploy else {}),
             "permissions_boundary": boundary,
             "role_path": shared.role_paths.pipeline,
             "pipelines": [name],
@@ -285,7 +281,7 @@ def deliver(
         else None
     )
 
-    if blue_green:
+    if codedeploy:
         deploy = CodeDeployBlueGreen(
             f"{name}-deploy",
             {
@@ -293,7 +289,6 @@ def deliver(
                 "artifact_store": artifacts,
                 "cluster": svc.service.cluster,
                 "service": svc.service.name,
-                "created_service": service,
                 "application": svc.deploy.blue_green.application,
                 "deployment_group": svc.deploy.blue_green.deployment_group,
                 "task_role_arns": task_role_arns,
@@ -410,7 +405,8 @@ def deliver(
     key_users = [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
     if validation is not None:
         key_users += [validation.role, *validation.action_roles.values()]
-    roles = [*key_users, *([service.execution_role, service.task_role] if service else [])]
+    runtime = [service.execution_role, service.task_role, service.infrastructure_role] if service else []
+    roles = [*key_users, *(role for role in runtime if role is not None)]
     return Delivery(
         pipeline=pipeline,
         validation=validation,
@@ -421,6 +417,5 @@ def deliver(
         key_users=key_users,
         cluster=svc.service.cluster,
         service_name=svc.service.name,
-        deployment_group=[deploy.application_name, deploy.deployment_group_name] if blue_green else None,
-        task_set_callers=[deploy.codedeploy_role.name] if blue_green and deploy.codedeploy_role else None,
+        deployment_group=[deploy.application_name, deploy.deployment_group_name] if codedeploy else None,
     )

@@ -245,7 +245,12 @@ SOURCE_KEYS_SENT: dict[str, tuple[bool, str]] = {
         True,
         "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html (aws:SourceArn: the rule)",
     ),
-    # The documented trust policies carry no condition: none is added.
+    # The documented trust policies carry no condition: none is added. (ecs.amazonaws.com: the
+    # infrastructure role ECS moves traffic with on its own blue/green.)
+    "ecs.amazonaws.com": (
+        False,
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html",
+    ),
     "codepipeline.amazonaws.com": (
         False,
         "https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-create-service-role-cli.html",

@@ -292,6 +292,7 @@ UNNAMED_TYPES = frozenset(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
         "aws:lb/listener:Listener",
+        "aws:lb/listenerRule:ListenerRule",
         "aws:appautoscaling/target:Target",
         "aws:guardduty/detector:Detector",
         "aws:route53/record:Record",

@@ -1,11 +1,17 @@
 """The target service, created: VPC, internet-facing ALB, ECS cluster, Fargate task definition and
 service in private subnets, with the deployment circuit breaker, alarm rollback and autoscaling.
 
-Ownership contract: after the first `pulumi up` the pipeline owns the running task definition
-(and, on blue/green, which target group each listener forwards to). The service and listeners
-ignore those fields, so a later `pulumi up` never reverts what the pipeline deployed.
+Who owns what: the stack config owns the task definition's settings (CPU, memory, environment,
+secrets, port), the pipeline owns the image. `pulumi up` reads the revision the service runs: when
+the config it last applied (a hash, kept as a tag on the service) is what the stack says now, the
+service's task definition is left alone, so a deploy is never reverted; when the config changed,
+`pulumi up` registers a revision of the new config with the image the service runs, and the service
+rolls it out (with its strategy). The pipeline's deploy copies the running revision and swaps the
+image, so the config travels with it. On blue/green, ECS moves traffic by rewriting the listener
+rules' weights: those are not `pulumi up`'s to revert either.
 """
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +29,18 @@ from .images import BOOTSTRAP_IMAGE, BOOTSTRAP_PORT_VARIABLE
 from .settings import SecretRef
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# How ECS deploys a service this program creates (the ECS deployment controller).
+ECS_STRATEGIES = ("rolling", "blue-green", "canary", "linear")
+DEFAULT_TRAFFIC = {
+    "bake_time_minutes": 5,
+    "canary_percent": 10,
+    "canary_bake_time_minutes": 5,
+    "linear_step_percent": 10,
+    "linear_step_bake_time_minutes": 1,
+}
+# The tag on a created service holding the hash of the task definition config `pulumi up` last
+# rolled out: `pulumi up` compares it with the stack's config to know whether to roll out again.
+CONFIG_TAG = "ecs-cicd:task-config"
 HTTPS_PORT, HTTP_PORT, TEST_PORT = 443, 80, 8443
 
 
@@ -72,7 +90,15 @@ class EcsServiceArgs(TypedDict, total=False):
     nat_gateways: str
     """`Single` or `OnePerAz`. Default Single."""
     blue_green: bool
-    """Two target groups, a test listener, and the CODE_DEPLOY deployment controller."""
+    """Two target groups, a test listener, and the CODE_DEPLOY deployment controller (for a
+    `CodeDeployBlueGreen` deploy). Not with `strategy`."""
+    strategy: str
+    """How ECS itself deploys: `rolling` (default), or `blue-green`, `canary`, `linear` (a second set of
+    tasks behind a second target group, reached first through the test listener, traffic moved
+    by ECS rewriting the listener rules' weights)."""
+    traffic: Mapping[str, float]
+    """For `blue-green`, `canary`, `linear`: `bake_time_minutes` (default 5), `canary_percent` (10),
+    `canary_bake_time_minutes` (5), `linear_step_percent` (10), `linear_step_bake_time_minutes` (1)."""
     rollback_on_alarm: bool
     """A target 5xx alarm that rolls a deployment back. Default True."""
     autoscaling: Optional[Mapping[str, int]]
@@ -134,7 +160,18 @@ class EcsService(pulumi.ComponentResource):
         contract: ContainerContract = args["container"]
         account = args.get("account") or AwsAccount.current()
         tags = dict(args.get("tags", {}))
-        blue_green = args.get("blue_green", False)
+        strategy = args.get("strategy", "rolling")
+        if strategy not in ECS_STRATEGIES:
+            raise ValueError(
+                f"EcsService {name}: strategy={strategy!r} is not allowed; allowed: {', '.join(ECS_STRATEGIES)}"
+            )
+        if args.get("blue_green") and strategy != "rolling":
+            raise ValueError(
+                f"EcsService {name}: blue_green (CodeDeploy) and strategy={strategy!r} (ECS) exclude each other"
+            )
+        self.strategy = strategy
+        native = strategy != "rolling"
+        blue_green = bool(args.get("blue_green")) or native  # two target groups and a test listener
         child = pulumi.ResourceOptions(parent=self)
 
         vpc = awsx.ec2.Vpc(
@@ -163,8 +200,9 @@ class EcsService(pulumi.ComponentResource):
             self._target_group(naming.logical(naming.TARGET_GROUP, name, c), vpc, contract, args, tags) for c in colours
         ]
         self.prod_listener, self.test_listener = self._listeners(
-            name, alb, args.get("certificate_arn"), blue_green, tags
+            name, alb, args.get("certificate_arn"), blue_green and not native, blue_green, tags
         )
+        self.listener_rules = self._listener_rules(name, tags) if native else []
 
         self.cluster = (
             ExistingCluster.lookup(args["cluster"], parent=self)
@@ -189,13 +227,31 @@ class EcsService(pulumi.ComponentResource):
         self.execution_role, self.task_role = self._roles(name, account, args, log_group, secrets, tags)
 
         bootstrap = args.get("bootstrap_image", BOOTSTRAP_IMAGE)
-        environment = dict(args.get("environment", {}))
-        if bootstrap == BOOTSTRAP_IMAGE:  # it must answer the health check on the contract's port
+        user_environment = dict(args.get("environment", {}))
+        family = args["service"]
+        cpu, memory = str(args.get("cpu", 256)), str(args.get("memory", 512))
+        # What `pulumi up` owns of the task definition: everything but the image (the pipeline's).
+        self.config_hash = task_config_hash(
+            {
+                "family": family,
+                "cpu": cpu,
+                "memory": memory,
+                "container": [contract.name, contract.port],
+                "environment": user_environment,
+                "secrets": [[s.name, s.reference] for s in secrets],
+                "log_group": f"/ecs/{args['cluster']}/{args['service']}",
+                "roles": [args.get("role_path", "/"), f"{name}-execution-role", f"{name}-task-role"],
+            }
+        )
+        running = running_revision(args["cluster"], args["service"], contract.name, tags, parent=self)
+        image = (running and running.image) or bootstrap
+        environment = dict(user_environment)
+        if image == BOOTSTRAP_IMAGE:  # it must answer the health check on the contract's port
             environment[BOOTSTRAP_PORT_VARIABLE] = str(contract.port)
         container_definitions = pulumi.Output.all(log_group.name, account.region).apply(
             lambda v: [
                 contract.container_definition(
-                    bootstrap,
+                    image,
                     log_group=v[0],
                     region=v[1],
                     environment=environment,
@@ -203,10 +259,11 @@ class EcsService(pulumi.ComponentResource):
                 )
             ]
         )
-        family = args["service"]
-        cpu, memory = str(args.get("cpu", 256)), str(args.get("memory", 512))
+        # One revision per config, named after it: a config change registers a new one (with the
+        # image the service runs), and nothing else ever changes it, the image included. Old
+        # revisions stay registered (skip_destroy): a rollback may need them.
         self.task_definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
+            f"{name}-task-{self.config_hash[:8]}",
             family=family,
             cpu=cpu,
             memory=memory,
@@ -216,9 +273,12 @@ class EcsService(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             container_definitions=container_definitions.apply(json.dumps),
+            skip_destroy=True,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["containerDefinitions"]),
         )
+        # The service keeps what it runs unless the config changed since `pulumi up` last applied it.
+        self.config_applied = running is not None and running.config_hash == self.config_hash
         # Rendered from the very inputs of the task definition above: one source for both.
         self.taskdef_template = pulumi.Output.all(
             container_definitions, self.execution_role.arn, self.task_role.arn
@@ -259,6 +319,7 @@ class EcsService(pulumi.ComponentResource):
                 )
                 self.alarm_names.append(alarm.name)
 
+        self.infrastructure_role: Optional[iam.ScopedRole] = None
         self.service = self._service(name, args, vpc, task_sg, contract, blue_green, tags)
         if args.get("autoscaling"):
             self._autoscaling(name, args, args["autoscaling"], tags)
@@ -374,10 +435,11 @@ class EcsService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _listeners(self, name, alb, certificate_arn, blue_green, tags):
-        # On blue/green CodeDeploy flips which target group a listener forwards to: not ours to revert.
+    def _listeners(self, name, alb, certificate_arn, codedeploy: bool, two_groups: bool, tags):
+        # On CodeDeploy blue/green, CodeDeploy flips which target group a listener forwards to: not
+        # ours to revert. (ECS's own blue/green moves traffic with listener rules instead.)
         owned_by_codedeploy = pulumi.ResourceOptions(
-            parent=self, ignore_changes=["defaultActions"] if blue_green else None
+            parent=self, ignore_changes=["defaultActions"] if codedeploy else None
         )
         forward_blue = [{"type": "forward", "target_group_arn": self.target_groups[0].arn}]
         if certificate_arn:
@@ -414,8 +476,8 @@ class EcsService(pulumi.ComponentResource):
                 opts=owned_by_codedeploy,
             )
         test = None
-        if blue_green:
-            # The test route is not opened in the security group: only CodeDeploy's checks use it.
+        if two_groups:
+            # The test route is not opened in the security group: only the deployment's checks use it.
             test = aws.lb.Listener(
                 f"{name}-test",
                 load_balancer_arn=alb.arn,
@@ -467,22 +529,106 @@ class EcsService(pulumi.ComponentResource):
         )
         return execution_role, task_role
 
+    def _listener_rules(self, name, tags) -> list[aws.lb.ListenerRule]:
+        """ECS's own blue/green moves traffic by rewriting the weights of a production and a test
+        listener rule, each forwarding to both target groups (100 and 0 to start): after the first
+        deploy the weights are ECS's, so `pulumi up` ignores them.
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html"""
+        weighted = [
+            {
+                "type": "forward",
+                "forward": {
+                    "target_groups": [
+                        {"arn": self.target_groups[0].arn, "weight": 100},
+                        {"arn": self.target_groups[1].arn, "weight": 0},
+                    ]
+                },
+            }
+        ]
+        return [
+            aws.lb.ListenerRule(
+                f"{name}-{route}-rule",
+                listener_arn=listener.arn,
+                priority=1,
+                conditions=[{"path_pattern": {"values": ["/*"]}}],
+                actions=weighted,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actions"]),
+            )
+            for route, listener in (("production", self.prod_listener), ("test", self.test_listener))
+        ]
+
+    def _infrastructure_role(self, name, account, args, tags) -> iam.ScopedRole:
+        """The role ECS moves traffic with on its own blue/green: the two target groups and rules,
+        nothing else (AmazonECSInfrastructureRolePolicyForLoadBalancers, scoped to this service).
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html"""
+        return iam.role(
+            f"{name}-infrastructure-role",
+            trust=trust_policy("ecs.amazonaws.com", account, account.arn("ecs", "*")),
+            statements=[
+                # The Describe calls have no resource-level permissions: AWS only accepts "*".
+                allow(
+                    "ReadLoadBalancersNoResourceLevelPermissions",
+                    [
+                        "elasticloadbalancing:DescribeListeners",
+                        "elasticloadbalancing:DescribeRules",
+                        "elasticloadbalancing:DescribeTargetGroups",
+                        "elasticloadbalancing:DescribeTargetHealth",
+                    ],
+                    ["*"],
+                ),
+                allow(
+                    "RegisterTasksInTheTwoTargetGroups",
+                    ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
+                    [group.arn for group in self.target_groups],
+                ),
+                allow(
+                    "ShiftTrafficOnTheTwoRules",
+                    ["elasticloadbalancing:ModifyRule"],
+                    [r.arn for r in self.listener_rules],
+                ),
+            ],
+            permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/"),
+            tags=tags,
+            parent=self,
+        )
+
     def _service(self, name, args, vpc, task_sg, contract, blue_green, tags) -> aws.ecs.Service:
-        # The pipeline owns the running task definition (and on blue/green, the load balancer
-        # wiring and task sets); autoscaling owns the desired count.
-        ignored = ["taskDefinition"]
-        if blue_green:
-            ignored += ["loadBalancers"]
+        # The pipeline owns the image (and on CodeDeploy blue/green the task sets and load balancer
+        # wiring): the task definition is left alone unless the config changed since `pulumi up`
+        # last applied it. Autoscaling owns the desired count.
+        codedeploy = bool(args.get("blue_green"))
+        native = self.strategy != "rolling"
+        ignored = ["taskDefinition"] if codedeploy or self.config_applied else []
+        if codedeploy or native:
+            ignored += ["loadBalancers"]  # the two target groups swap roles on every deployment
         if args.get("autoscaling"):
             ignored.append("desiredCount")
+        alarms = {"alarm_names": self.alarm_names, "enable": True, "rollback": True} if self.alarm_names else None
         rolling = {
             "deployment_circuit_breaker": {"enable": True, "rollback": True},
-            "alarms": (
-                {"alarm_names": self.alarm_names, "enable": True, "rollback": True} if self.alarm_names else None
-            ),
+            "alarms": alarms,
             "deployment_minimum_healthy_percent": 100,
             "deployment_maximum_percent": 200,
         }
+        load_balancer: dict = {
+            "target_group_arn": self.target_groups[0].arn,
+            "container_name": contract.name,
+            "container_port": contract.port,
+        }
+        settings: dict = {} if codedeploy else rolling
+        if native:
+            traffic = {**DEFAULT_TRAFFIC, **dict(args.get("traffic") or {})}
+            infrastructure = self._infrastructure_role(name, args.get("account") or AwsAccount.current(), args, tags)
+            self.infrastructure_role = infrastructure
+            load_balancer["advanced_configuration"] = {
+                "alternate_target_group_arn": self.target_groups[1].arn,
+                "production_listener_rule": self.listener_rules[0].arn,
+                "test_listener_rule": self.listener_rules[1].arn,
+                "role_arn": infrastructure.arn,
+            }
+            settings = {"alarms": alarms, "deployment_configuration": deployment_configuration(self.strategy, traffic)}
         return aws.ecs.Service(
             f"{name}-service",
             name=args["service"],
@@ -496,21 +642,18 @@ class EcsService(pulumi.ComponentResource):
                 "security_groups": [task_sg.id],
                 "assign_public_ip": False,
             },
-            load_balancers=[
-                {
-                    "target_group_arn": self.target_groups[0].arn,
-                    "container_name": contract.name,
-                    "container_port": contract.port,
-                }
-            ],
-            deployment_controller={"type": "CODE_DEPLOY" if blue_green else "ECS"},
+            load_balancers=[load_balancer],
+            deployment_controller={"type": "CODE_DEPLOY" if codedeploy else "ECS"},
             health_check_grace_period_seconds=30,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             wait_for_steady_state=False,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored, depends_on=[self.prod_listener]),
-            **({} if blue_green else rolling),
+            # The config the service's task definition was last rolled out with (see `running_revision`).
+            tags={**tags, CONFIG_TAG: self.config_hash},
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=ignored, depends_on=[self.prod_listener, *self.listener_rules]
+            ),
+            **settings,
         )
 
     def _autoscaling(self, name, args, scaling, tags) -> None:
@@ -539,3 +682,67 @@ class EcsService(pulumi.ComponentResource):
             },
             opts=child,
         )
+
+
+def task_config_hash(config: Mapping[str, object]) -> str:
+    """A short, stable name for a task definition config (everything but the image)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def deployment_configuration(strategy: str, traffic: Mapping[str, float]) -> dict:
+    """ECS's own blue/green, canary or linear deployment, as the service's deploymentConfiguration.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html"""
+    configuration: dict = {
+        "strategy": strategy.upper().replace("-", "_"),
+        "bake_time_in_minutes": str(traffic["bake_time_minutes"]),
+    }
+    if strategy == "canary":
+        configuration["canary_configuration"] = {
+            "canary_percent": traffic["canary_percent"],
+            "canary_bake_time_in_minutes": str(traffic["canary_bake_time_minutes"]),
+        }
+    if strategy == "linear":
+        configuration["linear_configuration"] = {
+            "step_percent": traffic["linear_step_percent"],
+            "step_bake_time_in_minutes": str(traffic["linear_step_bake_time_minutes"]),
+        }
+    return configuration
+
+
+@dataclass(frozen=True)
+class RunningRevision:
+    """What a created service runs, as `pulumi up` finds it."""
+
+    task_definition: str
+    image: Optional[str]
+    """The image of the service's container: the one the pipeline deployed last."""
+    config_hash: Optional[str]
+    """The config `pulumi up` last rolled out (CONFIG_TAG), None before this tag existed."""
+
+
+def running_revision(
+    cluster: str, service: str, container: str, tags: Mapping[str, str], parent: pulumi.Resource
+) -> Optional[RunningRevision]:
+    """The service's running revision, or None when it does not exist yet (the first `pulumi up`).
+
+    The Resource Groups Tagging API finds it by the tags every created service has carried (project,
+    environment, service): it answers with an empty list, not an error, when nothing matches, so
+    the first `pulumi up` and every later one run the same program. Read when the program runs, in
+    a preview too, so the plan shows exactly what `pulumi up` would do.
+    https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html"""
+    invoke = pulumi.InvokeOptions(parent=parent)
+    keys = [k for k in ("project", "environment", "service") if tags.get(k)]
+    found = aws.resourcegroupstaggingapi.get_resources(
+        resource_type_filters=["ecs:service"],
+        tag_filters=[{"key": key, "values": [tags[key]]} for key in keys],
+        opts=invoke,
+    )
+    mappings = found.resource_tag_mapping_lists or []
+    arns = [m.resource_arn for m in mappings if str(m.resource_arn).endswith((f":service/{cluster}/{service}",))]
+    if not arns:
+        return None
+    described = aws.ecs.get_service(cluster_arn=cluster, service_name=service, opts=invoke)
+    definition = aws.ecs.get_task_definition(task_definition=described.task_definition, opts=invoke)
+    containers = json.loads(definition.container_definitions or "[]")
+    image = next((c.get("image") for c in containers if c.get("name") == container), None)
+    return RunningRevision(described.task_definition, image, (described.tags or {}).get(CONFIG_TAG))

@@ -284,6 +284,11 @@ def default_invoke_results(region: str, account_id: str = MOCK_ACCOUNT_ID) -> di
             "dnsSuffix": "amazonaws.com",
             "id": "aws",
         },
+        # No created service exists yet (a first `pulumi up`); tests that need one answer otherwise.
+        "aws:resourcegroupstaggingapi/getResources:getResources": lambda args: {
+            "id": "offline",
+            "resourceTagMappingLists": [],
+        },
         "aws:iam/getRole:getRole": lambda args: {
             "name": args["name"],
             "arn": f"arn:aws:iam::{account_id}:role/{args['name']}",

@@ -172,7 +172,7 @@ def test_a_created_service_on_blue_green_passes_every_policy():
         for r in run.resources
         if r.custom
     ]
-    assert "aws:codedeploy/deploymentGroup:DeploymentGroup" in {r.type for r in run.resources}
+    assert "aws:lb/listenerRule:ListenerRule" in {r.type for r in run.resources}  # ECS's own blue/green
     assert evaluate(resources) == {spec.name: [] for spec in registry.POLICIES}
 
 

@@ -24,6 +24,7 @@ from .test_policy import (
     ROLE_POLICY,
     TOPIC,
     check,
+    custom_resources,
     inputs_of,
     only,
     pipeline_role_policy,
@@ -43,6 +44,12 @@ TOKENS = {
     "an npm token": "np" + "m_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
     "an AWS secret access key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY",
 }
+
+
+def task_definition_inputs(stack: str) -> dict[str, Any]:
+    """The created service's task definition (named after its config's hash)."""
+    (definition,) = [r for r in custom_resources(stack) if r.type == "aws:ecs/taskDefinition:TaskDefinition"]
+    return copy.deepcopy(dict(definition.inputs))
 
 
 def role_policy_with(statement: dict[str, Any]) -> list[str]:
@@ -436,7 +443,7 @@ def test_tokens_by_shape_in_every_place(what):
     pipeline["variables"] = [{"name": "RELEASE_NOTE", "defaultValue": token}]
     only(check("no-plaintext-secrets", PIPELINE, pipeline), "pipeline variable", what)
 
-    task = inputs_of("staging", "aws:ecs/taskDefinition:TaskDefinition", "service-task")
+    task = task_definition_inputs("staging")
     containers = json.loads(task["containerDefinitions"])
     containers[0].setdefault("environment", []).append({"name": "UPSTREAM", "value": token})
     task["containerDefinitions"] = json.dumps(containers)
@@ -583,7 +590,7 @@ def test_tokens_in_buildspec_commands_and_container_commands():
     )
     project["source"]["buildspec"] = yaml.safe_dump(buildspec)
     assert any("inline buildspec holds a GitLab token" in m for m in check("no-plaintext-secrets", PROJECT, project))
-    task = inputs_of("staging", "aws:ecs/taskDefinition:TaskDefinition", "service-task")
+    task = task_definition_inputs("staging")
     containers = json.loads(task["containerDefinitions"])
     containers[0]["command"] = ["--api-key", TOKENS["a Stripe secret key"]]
     task["containerDefinitions"] = json.dumps(containers)

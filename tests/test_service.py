@@ -2,16 +2,18 @@
 check and rollback, all from one container contract."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
-from components import naming
 from components.images import BOOTSTRAP_IMAGE
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
 from .helpers import api_call, evaluated, fired, policy_of, stack_settings_of
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 BLUE_GREEN = {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": False}}
@@ -122,10 +124,86 @@ def test_the_service_runs_privately_with_circuit_breaker_and_alarm_rollback():
     ]
 
 
-def test_pulumi_never_reverts_what_the_pipeline_deployed():
-    service = evaluated("staging").one("aws:ecs/service:Service")
-    # The pipeline registers new task definition revisions; autoscaling owns the count.
-    assert service.ignore_changes == ("taskDefinition", "desiredCount")
+def running_service(image: str, config_hash: str | None, revision: str = "orders-api:7"):
+    """Answers for the data sources `pulumi up` reads: the created service exists, runs `image`
+    (the pipeline's last deploy) in `revision`, and was last rolled out by `pulumi up` with the
+    config `config_hash`."""
+    from components.testing import default_invoke_results
+
+    answers = default_invoke_results("eu-west-1")
+    arn = "arn:aws:ecs:eu-west-1:111122223333:service/staging/orders-api"
+    answers["aws:resourcegroupstaggingapi/getResources:getResources"] = lambda args: {
+        "id": "x",
+        "resourceTagMappingLists": [{"resourceArn": arn, "tags": {}}],
+    }
+    answers["aws:ecs/getService:getService"] = lambda args: {
+        "arn": arn,
+        "serviceName": "orders-api",
+        "clusterArn": args["clusterArn"],
+        "taskDefinition": f"arn:aws:ecs:eu-west-1:111122223333:task-definition/{revision}",
+        "tags": {"ecs-cicd:task-config": config_hash} if config_hash else {},
+    }
+    answers["aws:ecs/getTaskDefinition:getTaskDefinition"] = lambda args: {
+        "family": "orders-api",
+        "arn": args["taskDefinition"],
+        "containerDefinitions": json.dumps([{"name": "app", "image": image}]),
+    }
+    return answers
+
+
+DEPLOYED = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-staging@sha256:" + "ab" * 32
+
+
+def task_definition_of(run):
+    (definition,) = run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    return definition
+
+
+def test_a_deploy_by_the_pipeline_is_never_reverted_by_pulumi_up():
+    """After the pipeline deploys, `pulumi up` finds the config it last rolled out unchanged: the
+    service keeps its task definition (a refresh cannot bring an old one back either), and the
+    config's revision keeps its name, so nothing is registered or restarted."""
+    first = evaluated("staging")
+    applied = first.one("aws:ecs/service:Service").inputs["tags"]["ecs-cicd:task-config"]
+    later = run_stack("staging", invoke_results=running_service(DEPLOYED, applied, "orders-api:12"))
+    service = later.one("aws:ecs/service:Service")
+    assert "taskDefinition" in service.ignore_changes
+    assert task_definition_of(later).name == task_definition_of(first).name
+    assert "containerDefinitions" in task_definition_of(later).ignore_changes
+    assert task_definition_of(later).inputs["skipDestroy"] is True
+    # A second deploy changes nothing `pulumi up` would do.
+    again = run_stack("staging", invoke_results=running_service(DEPLOYED.replace("ab", "cd"), applied, "orders-api:13"))
+    assert again.one("aws:ecs/service:Service").inputs == service.inputs
+
+
+def test_a_config_change_rolls_out_with_the_image_the_pipeline_deployed():
+    """The stack's config changed since `pulumi up` last rolled it out: a revision of the new config
+    is registered with the image the service runs (never the bootstrap one), and the service takes
+    it (with its strategy), so the next pipeline deploy copies the new config too."""
+    first = evaluated("staging")
+    applied = first.one("aws:ecs/service:Service").inputs["tags"]["ecs-cicd:task-config"]
+    service_config = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]["ecs-cicd:service"]
+    changed = run_stack(
+        "staging",
+        {"ecs-cicd:service": {**service_config, "memory": 2048}},
+        invoke_results=running_service(DEPLOYED, applied),
+    )
+    definition = task_definition_of(changed)
+    assert definition.name != task_definition_of(first).name and definition.inputs["memory"] == "2048"
+    (container,) = json.loads(definition.inputs["containerDefinitions"])
+    assert container["image"] == DEPLOYED and "WHOAMI_PORT_NUMBER" not in {e["name"] for e in container["environment"]}
+    service = changed.one("aws:ecs/service:Service")
+    assert "taskDefinition" not in service.ignore_changes
+    assert service.inputs["taskDefinition"] == definition.inputs["arn"]
+    assert service.inputs["tags"]["ecs-cicd:task-config"] != applied
+
+
+def test_the_first_pulumi_up_runs_the_bootstrap_image_until_the_first_deploy():
+    run = evaluated("staging")
+    (container,) = json.loads(task_definition_of(run).inputs["containerDefinitions"])
+    assert container["image"] == BOOTSTRAP_IMAGE
+    assert "taskDefinition" not in run.one("aws:ecs/service:Service").ignore_changes
+    assert "aws:resourcegroupstaggingapi/getResources:getResources" in run.invokes
 
 
 def test_autoscaling_tracks_cpu_between_the_configured_bounds():
@@ -209,77 +287,78 @@ def test_pre_deploy_tests_run_in_their_own_project_beside_the_image_build():
 # --- blue/green ---------------------------------------------------------------------------
 
 
-def test_blue_green_uses_the_codedeploy_controller_two_target_groups_and_a_test_listener(blue_green_created):
+def test_blue_green_is_ecs_own_with_two_target_groups_and_weighted_listener_rules(blue_green_created):
+    """A created service deploys blue/green with ECS itself: no CodeDeploy application, two target
+    groups, a production and a test listener rule forwarding to both (100/0 to start), whose
+    weights ECS rewrites and `pulumi up` leaves alone."""
     run = blue_green_created
+    assert run.of_type("aws:codedeploy/application:Application") == []
     service = run.one("aws:ecs/service:Service")
-    assert service.inputs["deploymentController"] == {"type": "CODE_DEPLOY"}
-    assert "deploymentCircuitBreaker" not in service.inputs
-    assert service.ignore_changes == ("taskDefinition", "loadBalancers", "desiredCount")
-    assert len(run.of_type("aws:lb/targetGroup:TargetGroup")) == 2
+    assert service.inputs["deploymentController"] == {"type": "ECS"}
+    assert service.inputs["deploymentConfiguration"] == {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "5"}
+    assert "loadBalancers" in service.ignore_changes
+    groups = run.of_type("aws:lb/targetGroup:TargetGroup")
+    assert len(groups) == 2
+    rules = {r.name.rsplit("-", 2)[-2]: r for r in run.of_type("aws:lb/listenerRule:ListenerRule")}
+    assert set(rules) == {"production", "test"}
+    for rule in rules.values():
+        assert rule.ignore_changes == ("actions",)
+        weights = [(g["arn"], g["weight"]) for g in rule.inputs["actions"][0]["forward"]["targetGroups"]]
+        assert weights == [(groups[0].inputs["arn"], 100), (groups[1].inputs["arn"], 0)]
+    (balancer,) = service.inputs["loadBalancers"]
+    advanced = balancer["advancedConfiguration"]
+    assert advanced["alternateTargetGroupArn"] == groups[1].inputs["arn"]
+    assert advanced["productionListenerRule"] == rules["production"].inputs["arn"]
+    assert advanced["testListenerRule"] == rules["test"].inputs["arn"]
     listeners = {r.inputs["port"]: r for r in run.of_type("aws:lb/listener:Listener")}
-    assert set(listeners) == {80, 443, 8443}
-    assert listeners[443].ignore_changes == ("defaultActions",)
-    assert listeners[8443].ignore_changes == ("defaultActions",)
+    assert set(listeners) == {80, 443, 8443} and listeners[443].ignore_changes == ()
+    alarms = service.inputs["alarms"]
+    assert alarms["rollback"] is True and len(alarms["alarmNames"]) == 2  # one per target group
 
 
-def test_the_deployment_group_shifts_traffic_and_rolls_back_on_failure_and_alarm(blue_green_created):
+def test_ecs_moves_traffic_with_a_role_scoped_to_the_two_groups_and_rules(blue_green_created):
     run = blue_green_created
-    group = run.one("aws:codedeploy/deploymentGroup:DeploymentGroup").inputs
-    assert group["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
-    assert group["autoRollbackConfiguration"] == {
-        "enabled": True,
-        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
-    }
-    # One alarm per target group: after a flip the new tasks are behind the other one.
-    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    groups = {g.inputs["arnSuffix"] for g in run.of_type("aws:lb/targetGroup:TargetGroup")}
-    assert {a.inputs["dimensions"]["TargetGroup"] for a in alarms} == groups and len(groups) == 2
-    assert sorted(group["alarmConfiguration"]["alarms"]) == sorted(a.inputs["name"] for a in alarms)
-    assert group["blueGreenDeploymentConfig"]["terminateBlueInstancesOnDeploymentSuccess"] == {
-        "action": "TERMINATE",
-        "terminationWaitTimeInMinutes": 5,
-    }
-    pair = group["loadBalancerInfo"]["targetGroupPairInfo"]
-    # Blue (serving now) first, then green: the order CodeDeploy gives the pair.
-    assert [tg["name"] for tg in pair["targetGroups"]] == [
-        run.named(naming.logical(naming.TARGET_GROUP, "orders-api-staging-service", colour)).inputs["name"]
-        for colour in ("blue", "green")
-    ]
-    assert run.one("aws:codedeploy/application:Application").inputs["computePlatform"] == "ECS"
+    role = run.named("orders-api-staging-service-infrastructure-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "ecs.amazonaws.com"}
+    assert (
+        role.inputs["arn"]
+        == run.one("aws:ecs/service:Service").inputs["loadBalancers"][0]["advancedConfiguration"]["roleArn"]
+    )
+    statements = {s["Sid"]: s for s in policy_of(run, "orders-api-staging-service-infrastructure-role")["Statement"]}
+    groups = sorted(g.inputs["arn"] for g in run.of_type("aws:lb/targetGroup:TargetGroup"))
+    assert sorted(statements["RegisterTasksInTheTwoTargetGroups"]["Resource"]) == groups
+    rules = sorted(r.inputs["arn"] for r in run.of_type("aws:lb/listenerRule:ListenerRule"))
+    assert sorted(statements["ShiftTrafficOnTheTwoRules"]["Resource"]) == rules
+    assert "/runtime/" in role.inputs["arn"]  # the SCP lets the runtime roles move a service's traffic
 
 
-def test_the_codedeploy_action_names_the_artifacts_the_build_writes(blue_green_created):
-    (action,) = stages(blue_green_created)["Deploy"]["actions"][:1]
-    assert action["provider"] == "CodeDeployToECS"
-    assert action["configuration"] == {
-        "ApplicationName": "orders-api",
-        "DeploymentGroupName": "orders-api-staging",
-        "TaskDefinitionTemplateArtifact": "BuildOutput",
-        "TaskDefinitionTemplatePath": "taskdef.json",
-        "AppSpecTemplateArtifact": "BuildOutput",
-        "AppSpecTemplatePath": "appspec.yaml",
-        "Image1ArtifactName": "BuildOutput",
-        "Image1ContainerName": "IMAGE1_NAME",
-    }
-
-
-def test_taskdef_and_appspec_name_the_same_container_and_port_as_everything_else(blue_green_created):
-    run = blue_green_created
-    env = build_env(run, "orders-api-staging")
-    taskdef = json.loads(env["TASKDEF_TEMPLATE"])
-    appspec = yaml.safe_load(env["APPSPEC_TEMPLATE"])
-    (container,) = taskdef["containerDefinitions"]
-    lb_info = appspec["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"]
-    names = {env["CONTAINER_NAME"], container["name"], lb_info["ContainerName"]}
-    names |= {lb["containerName"] for lb in run.one("aws:ecs/service:Service").inputs["loadBalancers"]}
-    assert names == {"app"}
-    ports = {container["portMappings"][0]["containerPort"], lb_info["ContainerPort"]}
-    ports |= {tg.inputs["port"] for tg in run.of_type("aws:lb/targetGroup:TargetGroup")}
-    assert ports == {8080}
-    assert container["image"] == "<IMAGE1_NAME>"
-    deployed = json.loads(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
-    assert [{**c, "image": "<IMAGE1_NAME>"} for c in deployed] == taskdef["containerDefinitions"]
-    assert taskdef["executionRoleArn"] == run.named("orders-api-staging-service-execution-role").inputs["arn"]
+@pytest.mark.parametrize(
+    ("deploy", "expected"),
+    [
+        (
+            {"strategy": "canary", "canary": {"percent": 25, "bakeTimeMinutes": 10}, "bakeTimeMinutes": 15},
+            {
+                "strategy": "CANARY",
+                "bakeTimeInMinutes": "15",
+                "canaryConfiguration": {"canaryPercent": 25, "canaryBakeTimeInMinutes": "10"},
+            },
+        ),
+        (
+            {"strategy": "linear", "linear": {"stepPercent": 20, "stepBakeTimeMinutes": 2}},
+            {
+                "strategy": "LINEAR",
+                "bakeTimeInMinutes": "5",
+                "linearConfiguration": {"stepPercent": 20, "stepBakeTimeInMinutes": "2"},
+            },
+        ),
+    ],
+)
+def test_canary_and_linear_shift_traffic_as_the_config_says(deploy, expected):
+    run = run_stack("staging", {"ecs-cicd:deploy": {"timeoutMinutes": 60, "requireApproval": False, **deploy}})
+    assert run.one("aws:ecs/service:Service").inputs["deploymentConfiguration"] == expected
+    (action,) = stages(run)["Deploy"]["actions"][:1]
+    assert action["provider"] == "ECS" and action["configuration"]["DeploymentTimeout"] == "60"
 
 
 def test_an_existing_service_on_blue_green_names_its_application_and_group():
@@ -375,13 +454,6 @@ def test_plain_http_needs_the_explicit_insecure_flag():
     assert run.outputs["serviceUrl"].startswith("http://")
 
 
-def test_codedeploy_reads_only_its_own_rollback_alarm(blue_green_created):
-    run = blue_green_created
-    policy = run.named("orders-api-staging-deploy-codedeploy-role-policy").json_input("policy")
-    alarms = next(s for s in policy["Statement"] if s["Sid"] == "ReadRollbackAlarms")
-    assert alarms["Resource"] == sorted(a.inputs["arn"] for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
-
-
 def test_only_the_load_balancer_reaches_the_tasks_and_the_tasks_reach_out_over_https_only():
     run = evaluated("staging")
     groups = {r.name for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
@@ -440,29 +512,17 @@ def test_a_certificate_without_a_name_it_covers_is_refused():
     assert not run.of_type("aws:route53/record:Record")
 
 
-def test_a_blue_green_service_changed_outside_its_pipeline_is_reported(blue_green_created):
-    """On blue/green a service changes through CodeDeploy deployments and ECS task sets, not
-    UpdateService: a deployment created, or a task set touched, by anyone but the pipeline's deploy
-    role and the deployment group's CodeDeploy role is a bypass (CICD-SEC-5)."""
-    run = blue_green_created
-    deploy_role = run.named("orders-api-staging-deploy-service-role").inputs["name"]
-    codedeploy_role = run.named("orders-api-staging-deploy-codedeploy-role").inputs["name"]
-    group = run.one("aws:codedeploy/deploymentGroup:DeploymentGroup").inputs
-    request = {"applicationName": group["appName"], "deploymentGroupName": group["deploymentGroupName"]}
+def test_a_codedeploy_deployment_made_outside_the_pipeline_is_reported():
+    """On CodeDeploy blue/green a service changes through deployments of its group, not
+    UpdateService: a deployment created by anyone but the pipeline's deploy role is a bypass."""
+    run = evaluated("prod")
+    deploy_role = run.named("orders-api-prod-deploy-service-role").inputs["name"]
+    request = {"applicationName": "orders-api", "deploymentGroupName": "orders-api-prod"}
     assert fired(run, api_call("aws.codedeploy", "CreateDeployment", request, user="alice")) == ["deployment-bypass"]
     assert fired(run, api_call("aws.codedeploy", "CreateDeployment", request, role="someone")) == ["deployment-bypass"]
     assert fired(run, api_call("aws.codedeploy", "CreateDeployment", request, role=deploy_role)) == []
     other = {**request, "deploymentGroupName": "another-group"}
     assert fired(run, api_call("aws.codedeploy", "CreateDeployment", other, role="someone")) == []
-    service = run.one("aws:ecs/service:Service").inputs["name"]
-    for event in ("CreateTaskSet", "UpdateServicePrimaryTaskSet", "DeleteTaskSet", "UpdateTaskSet"):
-        assert fired(run, api_call("aws.ecs", event, {"service": service}, role="someone")) == ["service-bypass"]
-        assert fired(run, api_call("aws.ecs", event, {"service": service}, user="alice")) == ["service-bypass"]
-        assert fired(run, api_call("aws.ecs", event, {"service": service}, role=codedeploy_role)) == []
-    # The CodeDeploy role changes task sets, not the service itself.
-    assert fired(run, api_call("aws.ecs", "UpdateService", {"service": service}, role=codedeploy_role)) == [
-        "service-bypass"
-    ]
 
 
 def test_a_created_service_can_join_an_existing_cluster():

@@ -118,7 +118,9 @@ _AWS_MANAGED_POLICY = re.compile(r"^arn:[\w-]+:iam::aws:policy/")
 # condition: a condition on a key the service does not send locks it out of the role, so it is
 # not required of them (components/iam.py SOURCE_KEYS_SENT holds the sources; a test keeps the two
 # in step).
-SERVICES_WITHOUT_SOURCE_KEYS = frozenset({"codepipeline.amazonaws.com", "codedeploy.amazonaws.com"})
+SERVICES_WITHOUT_SOURCE_KEYS = frozenset(
+    {"codepipeline.amazonaws.com", "codedeploy.amazonaws.com", "ecs.amazonaws.com"}
+)
 
 
 # Identity policies ----------------------------------------------------------------------------
