@@ -697,6 +697,14 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
             f"{NAMESPACE}:{prefix}service.hostedZoneId needs service.domainName; allowed: the name to create in "
             "that zone"
         )
+    needed = native_deployment_minutes(deploy) if service["create"] else 0
+    if needed and deploy["timeoutMinutes"] < needed:
+        problems.append(
+            f"{NAMESPACE}:{prefix}deploy.timeoutMinutes = {deploy['timeoutMinutes']} is shorter than a "
+            f"{deploy['strategy']} deployment takes at least ({needed} minutes: the traffic shift and bake times, "
+            f"and {TASK_START_MINUTES} to start the new tasks); the pipeline's ECS action would fail a deploy that "
+            f"succeeds; allowed: at least {needed} (at most 60, CodePipeline's limit), or shorter bake times"
+        )
     blue_green = deploy["blueGreen"]
     if deploy["strategy"] in ("canary", "linear") and not service["create"]:
         problems.append(
@@ -757,6 +765,27 @@ def _explicit(raw: Mapping[str, Any], path: str) -> bool:
             return False
         node = node[part]
     return True
+
+
+# Minutes a new set of tasks takes to start and pass the target group's health checks, counted
+# before any traffic moves (a generous figure for Fargate: image pull, start, health checks).
+TASK_START_MINUTES = 5
+
+
+def native_deployment_minutes(deploy: Mapping[str, Any]) -> int:
+    """The least time ECS's own blue/green, canary or linear deployment takes: the CodePipeline ECS
+    action waits for it to finish within its DeploymentTimeout, at most 60 minutes
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html). 0 for rolling."""
+    strategy = deploy["strategy"]
+    if strategy not in NATIVE_STRATEGIES:
+        return 0
+    shifting = 0
+    if strategy == "canary":
+        shifting = deploy["canary"]["bakeTimeMinutes"]
+    elif strategy == "linear":
+        steps = -(-100 // deploy["linear"]["stepPercent"])  # ceil: the steps that move all traffic
+        shifting = int(steps - 1) * deploy["linear"]["stepBakeTimeMinutes"]
+    return TASK_START_MINUTES + int(shifting) + deploy["bakeTimeMinutes"]
 
 
 def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str = "") -> list[str]:

@@ -544,3 +544,19 @@ def test_a_created_service_can_join_an_existing_cluster():
         run_stack(
             "dev", {"ecs-cicd:service": {"cluster": "dev", "name": "x", "container": "app", "existingCluster": True}}
         )
+
+
+@pytest.mark.parametrize(
+    ("deploy", "needed"),
+    [
+        ({"strategy": "blue-green", "bakeTimeMinutes": 30}, 35),
+        ({"strategy": "canary", "canary": {"bakeTimeMinutes": 20}}, 30),
+        ({"strategy": "linear", "linear": {"stepPercent": 10, "stepBakeTimeMinutes": 5}}, 55),
+    ],
+)
+def test_a_deploy_timeout_shorter_than_the_traffic_shift_is_refused(deploy, needed):
+    """The pipeline's ECS action waits for ECS's deployment within its timeout: one shorter than the
+    shift and bake times would fail every deploy that succeeds."""
+    with pytest.raises(SettingsError, match=rf"takes at least \({needed} minutes"):
+        run_stack("staging", {"ecs-cicd:deploy": {"timeoutMinutes": needed - 1, "requireApproval": False, **deploy}})
+    run_stack("staging", {"ecs-cicd:deploy": {"timeoutMinutes": needed, "requireApproval": False, **deploy}})
