@@ -632,6 +632,9 @@ def is_production(environment: str, declared: Optional[bool]) -> tuple[Optional[
     )
 
 
+PRODUCTION_MEANS = f"a stack that {NAMESPACE}:production or its environment name says is production"
+
+
 def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
     """Production deploys wait for a person and deploy only merged code (CICD-SEC-1), unless the
     stack says otherwise, explicitly. Also fills the per-environment defaults."""
@@ -655,12 +658,14 @@ def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
         )
     if is_prod and not deploy["requireApproval"] and not values["insecure"]["allowUnapprovedProdDeploys"]:
         problems.append(
-            f"{NAMESPACE}:{prefix}deploy.requireApproval = False is not allowed in prod; allowed: true, or set "
+            f"{NAMESPACE}:{prefix}deploy.requireApproval = False is not allowed in prod ({PRODUCTION_MEANS}); "
+            "allowed: true, or set "
             f"{NAMESPACE}:insecure.allowUnapprovedProdDeploys to true to deploy prod without approval"
         )
     if is_prod and source["pullRequests"]:
         problems.append(
-            f"{NAMESPACE}:{prefix}source.pullRequests = True is not allowed in prod; allowed: false "
+            f"{NAMESPACE}:{prefix}source.pullRequests = True is not allowed in prod ({PRODUCTION_MEANS}); "
+            "allowed: false "
             "(a production stack runs only merged code)"
         )
     if source["pullRequests"] and values["insecure"]["skipSecurityScans"] and not values["build"]["testCommands"]:
@@ -833,7 +838,16 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
             not created or bool(service["certificateArn"]),
             "it lets a created service without a certificate serve plain HTTP",
         ),
-        ("insecure.allowUnapprovedProdDeploys", not values["production"], "it applies to production stacks only"),
+        (
+            "insecure.allowUnapprovedProdDeploys",
+            not values["production"] or deploy["requireApproval"],
+            "it lets a production stack deploy without approval (deploy.requireApproval: false)",
+        ),
+        (
+            "deploy.approvalEmails",
+            not deploy["requireApproval"],
+            "it names who is told that a deploy waits for approval (deploy.requireApproval: true)",
+        ),
     ]
     return [
         f"{NAMESPACE}:{prefix}{path} does not apply here: {why}; remove it"

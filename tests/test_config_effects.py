@@ -1,0 +1,243 @@
+"""Every `ecs-cicd:*` key does something: in every kind of stack, setting it either changes what the
+program registers (a resource input, an action's configuration, a buildspec variable, an output)
+or is refused with an error that names it and says why it does not apply there. A key that is
+accepted and changes nothing is what this walk exists to catch.
+
+The walk covers every leaf of the configuration schema (`components/config_schema.py`), so a key
+added without a way to matter fails here until it has one."""
+
+import copy
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+
+from components.config_schema import KEYS
+from components.settings import SettingsError, from_mapping
+from components.testing import run_stack, stack_config
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/5e1d2c3b-4a59-4f6e-8d7c-9b0a1f2e3d4c"
+CREATED = {
+    "create": True,
+    "cluster": "dev",
+    "name": "orders-api",
+    "container": "app",
+    "certificateArn": CERTIFICATE,
+    "domainName": "orders.dev.example.com",
+}
+DEPLOY = {"timeoutMinutes": 30, "requireApproval": False}
+
+# The kinds of stack a key can land in, as overrides of the dev stack.
+VARIANTS: dict[str, dict[str, Any]] = {
+    # Approval left to follow whether the stack is production.
+    "existing service, rolling": {"ecs-cicd:deploy": {"timeoutMinutes": 15}},
+    # CodeDeploy decides the deploy's duration: no timeout there.
+    "existing service, CodeDeploy": {
+        "ecs-cicd:deploy": {
+            "requireApproval": False,
+            "strategy": "blue-green",
+            "blueGreen": {"application": "orders-api", "deploymentGroup": "orders-api-dev"},
+        },
+    },
+    "created service, rolling": {"ecs-cicd:service": CREATED},
+    "created service, canary": {"ecs-cicd:service": CREATED, "ecs-cicd:deploy": {**DEPLOY, "strategy": "canary"}},
+    "created service, linear": {
+        "ecs-cicd:service": CREATED,
+        "ecs-cicd:deploy": {**DEPLOY, "timeoutMinutes": 60, "strategy": "linear"},
+    },
+    "production": {
+        "ecs-cicd:environment": "prod",
+        "ecs-cicd:deploy": {"timeoutMinutes": 30, "requireApproval": True},
+    },
+}
+
+# Keys whose effect does not depend on the service or how it is deployed (the build, the source,
+# the pipeline, the account): walked in one kind of stack. Every other key is walked in all.
+INDEPENDENT = ("environment", "protect", "tags", "source.repository", "source.branch", "source.connectionArn",
+               "source.filePaths", "source.fullClone", "build.", "pipeline.", "iam.", "notifications.",
+               "guardrails.", "insecure.skipSecurityScans")  # fmt: skip
+
+# Values for keys whose schema alone does not say what a valid, different value is.
+VALUES: dict[str, list[Any]] = {
+    "environment": ["qa"],
+    "source.repository": ["acme/other-service"],
+    "source.branch": ["release"],
+    "source.connectionArn": [
+        "arn:aws:codeconnections:eu-west-1:111122223333:connection/7c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
+    ],
+    "source.filePaths.includes": [["services/api/**"]],
+    "source.filePaths.excludes": [["docs/**"]],
+    "source.tags": [["v*"]],
+    "build.repositoryName": ["orders/api"],
+    "build.existingRepository": ["team/orders-api"],
+    "build.image": ["aws/codebuild/amazonlinux-x86_64-standard:4.0"],
+    "build.dockerfile": ["docker/Dockerfile"],
+    "build.context": ["services/api"],
+    "build.secrets": [{"NPM_TOKEN": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:npm-AbCdEf"}],
+    "build.dockerHubCredentialsArn": [
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:ecr-pullthroughcache/hub-AbCdEf"
+    ],
+    "build.testCommands": [["make test"]],
+    "service.cluster": ["other"],
+    "service.name": ["orders-worker"],
+    "service.container": ["web"],
+    "service.bootstrapImage": ["public.ecr.aws/nginx/nginx:1.27"],
+    "service.secrets": [{"DATABASE_URL": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf"}],
+    "service.healthCheckPath": ["/ready"],
+    "service.certificateArn": [CERTIFICATE.replace("5e1d", "6f2e")],
+    "service.domainName": ["api.dev.example.com"],
+    "service.hostedZoneId": ["Z0123456789ABCDEFGHIJ"],
+    "service.autoscaling.min": [1],
+    "service.autoscaling.max": [4],
+    "service.autoscaling.targetCpuPercent": [70],
+    "deploy.blueGreen.application": ["orders"],
+    "deploy.blueGreen.deploymentGroup": ["orders-dev"],
+    "deploy.healthCheckUrl": ["https://orders.dev.example.com/healthz"],
+    "deploy.checkCommands": [["curl --fail $SERVICE_URL"]],
+    "deploy.approvalEmails": [["release@example.com"]],
+    "pipeline.name": ["orders"],
+    "deploy.rollbackOnFailure": [False],
+    "iam.permissionsBoundaryArn": ["arn:aws:iam::111122223333:policy/boundary"],
+    "iam.operatorRoleArns": [["arn:aws:iam::111122223333:role/release-managers"]],
+    "notifications.emails": [["oncall@example.com"]],
+}
+# Keys the walk does not set on their own, with why.
+NOT_WALKED = {
+    "services": "a list of services, each with the keys above: walked through those keys",
+    "service.create": "it is the difference between the existing-service and created-service kinds of stack, "
+    "which need different keys: the variants above are both",
+    "insecure.allowHttp": "required exactly when a created service has no certificate, refused elsewhere: "
+    "tests/test_service.py::test_plain_http_needs_the_explicit_insecure_flag has both sides",
+    "insecure.allowUnapprovedProdDeploys": "required exactly when a production stack turns approval off, refused "
+    "elsewhere: tests/test_security_controls.py::test_prod_cannot_skip_approval_without_the_explicit_insecure_flag "
+    "has both sides",
+    "service.autoscaling.max": "set together with min (a lone max has no min to scale from): walked with min",
+    "service.autoscaling.targetCpuPercent": "set together with min and max: walked with min",
+}
+
+
+def leaves(schema: dict, path: str) -> Iterator[tuple[str, dict]]:
+    if schema.get("type") == "object" and "properties" in schema:
+        for key, sub in schema["properties"].items():
+            yield from leaves(sub, f"{path}.{key}")
+    else:
+        yield path, schema
+
+
+LEAVES = dict(pair for key, schema in KEYS.items() for pair in leaves(schema, key))
+
+
+@cache
+def base_config(variant: str) -> dict[str, Any]:
+    config = stack_config("dev")
+    for key, value in VARIANTS[variant].items():
+        config[key] = copy.deepcopy(value)
+    return config
+
+
+def current(config: dict[str, Any], path: str) -> Any:
+    if path == "production":  # when not set, the environment's name says
+        raw = {k.removeprefix("ecs-cicd:"): v for k, v in config.items() if k.startswith("ecs-cicd:")}
+        return from_mapping(raw, "dev", region="eu-west-1").production
+    key, *rest = path.split(".")
+    node: Any = config.get(f"ecs-cicd:{key}")
+    for part in rest:
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        schema = LEAVES[path]
+        node = schema.get("default")
+    return node
+
+
+def with_value(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    config = copy.deepcopy(config)
+    key, *rest = path.split(".")
+    if path == "service.autoscaling.min":
+        value, rest = {"min": value, "max": 4}, ["autoscaling"]
+    if not rest:
+        config[f"ecs-cicd:{key}"] = value
+        return config
+    node = config.setdefault(f"ecs-cicd:{key}", {})
+    for part in rest[:-1]:
+        node = node.setdefault(part, {})
+    node[rest[-1]] = value
+    return config
+
+
+def another_value(path: str, schema: dict, now: Any) -> Any:
+    """A valid value of the key that differs from what the stack has now."""
+    candidates = list(VALUES.get(path, []))
+    if "enum" in schema:
+        candidates += schema["enum"]
+    kind = schema.get("type")
+    if kind == "boolean":
+        candidates += [not now if isinstance(now, bool) else True]
+    if kind in ("integer", "number"):
+        low, high = schema.get("minimum", 0), schema.get("maximum", 10**6)
+        candidates += [low, high, (low + high) // 2]
+    if kind == "object":
+        candidates += [{"X_SAMPLE": "1"}]
+    for candidate in candidates:
+        if candidate != now:
+            return candidate
+    raise AssertionError(f"no value for {path}: add one to VALUES")
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    """Everything the program registers, as one string (inputs of every resource, outputs)."""
+    run = run_stack("dev", {key: config.get(key) for key in config})
+    resources = sorted((r.type, r.name, r.inputs) for r in run.resources)
+    return json.dumps([resources, run.outputs], sort_keys=True, default=str)
+
+
+@cache
+def base_fingerprint(variant: str) -> str:
+    return fingerprint(base_config(variant))
+
+
+def variants_for(path: str) -> list[str]:
+    if path.startswith(INDEPENDENT) or path in INDEPENDENT:
+        return ["existing service, rolling"]
+    return list(VARIANTS)
+
+
+def refused(config: dict[str, Any], path: str) -> str | None:
+    """The settings' error naming the key, or None when the config is accepted."""
+    raw = {k.removeprefix("ecs-cicd:"): v for k, v in config.items() if k.startswith("ecs-cicd:")}
+    try:
+        from_mapping(raw, "dev", region="eu-west-1")
+    except SettingsError as error:
+        message = str(error)
+        parts = path.split(".")
+        named = [f"ecs-cicd:{'.'.join(parts[:n])}" for n in range(len(parts), 0, -1)]
+        assert any(name in message for name in named), (path, message)
+        return message
+    return None
+
+
+WALKED = sorted(path for path in LEAVES if path not in NOT_WALKED)
+
+
+def test_every_key_of_the_schema_is_walked_or_says_why_not():
+    assert set(WALKED) | set(NOT_WALKED) == set(LEAVES)
+    assert set(NOT_WALKED) <= set(LEAVES)
+
+
+@pytest.mark.parametrize("path", WALKED)
+def test_a_key_changes_what_runs_or_is_refused_with_why(path):
+    effects, refusals = [], []
+    for variant in variants_for(path):
+        base = base_config(variant)
+        value = another_value(path, LEAVES[path], current(base, path))
+        changed = with_value(base, path, value)
+        message = refused(changed, path)
+        if message is not None:
+            refusals.append(variant)
+            continue
+        assert fingerprint(changed) != base_fingerprint(variant), (
+            f"ecs-cicd:{path} = {value!r} is accepted in a stack with {variant} and changes nothing"
+        )
+        effects.append(variant)
+    assert effects, f"ecs-cicd:{path} changes nothing in any kind of stack (refused in {refusals})"
