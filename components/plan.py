@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from .settings import PROJECT_DIR, Settings, SettingsError, stack_settings
+from .settings import PROJECT_DIR, ServicePipeline, Settings, SettingsError, stack_settings
 from .testing import RecordedResource, StackRun, run_stack
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -53,11 +53,47 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 2
     render(run, console)
     settings = stack_settings(args.stack, args.project_dir)
+    console.print(deploy_table(settings))
     for flag in settings.insecure.enabled:
         console.print(f"[bold yellow]insecure:[/] {flag} is on: a secure default is switched off", highlight=False)
     for warning in unheard(settings):
         console.print(f"[bold yellow]unheard:[/] {warning}", highlight=False)
     return 0
+
+
+def deployment(service: ServicePipeline) -> tuple[str, str]:
+    """How a service is deployed, and where its task definition comes from."""
+    deploy, strategy, traffic = service.deploy, service.deploy.strategy, service.deploy.traffic
+    if service.service.create:
+        kept = f"old tasks kept {traffic.bake_time_minutes} min"
+        shift = {
+            "rolling": "ECS rolling update",
+            "blue-green": f"ECS blue/green, {kept}",
+            "canary": f"ECS canary: {traffic.canary_percent:g}% for {traffic.canary_bake_time_minutes} min, "
+            f"then all; {kept}",
+            "linear": f"ECS linear: {traffic.linear_step_percent:g}% every {traffic.linear_step_bake_time_minutes} "
+            f"min; {kept}",
+        }[strategy]
+        source = "the stack config (CPU, memory, environment, secrets, port), with the image the pipeline deployed"
+        return shift, source
+    if strategy == "blue-green":
+        group = f"{deploy.blue_green.application}/{deploy.blue_green.deployment_group}"
+        return (
+            f"CodeDeploy group {group} (its own traffic settings)",
+            "the running revision of the service's family, with the built image (taskdef.json)",
+        )
+    return "the ECS deploy action (the service's own deployment configuration)", (
+        "the service's running revision, with the built image (its owner manages the rest)"
+    )
+
+
+def deploy_table(settings: Settings) -> Table:
+    table = Table(title="How each service is deployed", title_justify="left")
+    for column in ("pipeline", "deploy", "task definition"):
+        table.add_column(column)
+    for service in settings.services:
+        table.add_row(service.pipeline.name, *deployment(service))
+    return table
 
 
 def unheard(settings: Settings) -> list[str]:

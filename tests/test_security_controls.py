@@ -612,3 +612,18 @@ def test_pipelines_of_one_store_never_share_an_artifact_folder():
     ]
     with pytest.raises(SettingsError, match="share their first 20 characters"):
         run_stack("shop-dev", {"ecs-cicd:services": services}, project_dir=ROOT / "examples" / "monorepo")
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides", "deploy", "source"),
+    [
+        ("dev", {}, "the ECS deploy action", "the service's running revision"),
+        ("staging", {}, "ECS rolling update", "the stack config"),
+        ("prod", {}, "CodeDeploy group orders-api/orders-api-prod", "running revision of the service's family"),
+    ],
+)
+def test_the_plan_says_how_each_service_is_deployed_and_where_its_task_definition_comes_from(
+    stack, overrides, deploy, source
+):
+    (row,) = [plan.deployment(service) for service in stack_settings(stack).services]
+    assert deploy in row[0] and source in row[1]
