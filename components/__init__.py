@@ -18,7 +18,7 @@ from .pipeline import Pipeline, PipelineArgs
 from .pullcache import DockerHubCache, DockerHubCacheArgs
 from .security import SecurityScans, SecurityScansArgs
 from .service import EcsService, EcsServiceArgs
-from .settings import Settings, SettingsError
+from .settings import SecretRef, Settings, SettingsError
 from .source import GitHubSource, GitHubSourceArgs
 from .stage import StageDefinition
 
@@ -47,6 +47,7 @@ __all__ = [
     "PipelineAlerts",
     "PipelineAlertsArgs",
     "PipelineArgs",
+    "SecretRef",
     "SecurityScans",
     "SecurityScansArgs",
     "ServiceCheck",

@@ -23,6 +23,7 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .account import AwsAccount
+from .args import known_keys, like_config
 from .artifacts import ArtifactStore
 from .iam import allow
 from .topics import encrypted_topic, topic_policy
@@ -130,6 +131,7 @@ class PipelineAlerts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PipelineAlertsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:PipelineAlerts", name, None, opts)
+        known_keys("PipelineAlerts", name, args, PipelineAlertsArgs)
         if "artifact_store" not in args or not args.get("pipelines"):
             raise ValueError(f"PipelineAlerts {name}: artifact_store and pipelines are required")
         for key, watched in args["pipelines"].items():
@@ -137,6 +139,7 @@ class PipelineAlerts(pulumi.ComponentResource):
                 if required not in watched:
                     raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].{required} is required")
         tags = dict(args.get("tags", {}))
+        like_config("PipelineAlerts", name, "notifications.emails", list(args.get("emails", ())))
         self.topic = encrypted_topic(
             name, kms_key_id=args["artifact_store"].key.id, emails=args.get("emails", ()), tags=tags, parent=self
         )

@@ -6,6 +6,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from .args import known_keys, like_config
 from .artifacts import ArtifactStore
 from .iam import allow
 from .source import GitHubSource
@@ -34,11 +35,13 @@ class ManualApproval(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ManualApprovalArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ManualApproval", name, None, opts)
+        known_keys("ManualApproval", name, args, ManualApprovalArgs)
         for required in ("source", "artifact_store"):
             if required not in args:
                 raise ValueError(f"ManualApproval {name}: {required} is required")
         source: GitHubSource = args["source"]
         store: ArtifactStore = args["artifact_store"]
+        like_config("ManualApproval", name, "deploy.approvalEmails", list(args.get("emails", ())))
         self.topic = encrypted_topic(
             name,
             kms_key_id=store.key.id,

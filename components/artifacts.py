@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .account import AwsAccount
+from .args import known_keys
 from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
 
@@ -43,6 +44,7 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ArtifactStore", name, None, opts)
+        known_keys("ArtifactStore", name, args, ArtifactStoreArgs)
         self._name = name
         expiration_days = args.get("expiration_days", 30)
         if not isinstance(expiration_days, int) or not 1 <= expiration_days <= 3650:

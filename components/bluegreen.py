@@ -3,14 +3,14 @@ deployment controller: its deployment group shifts traffic from the running (blu
 new (green) one and rolls back as the group says. A service this program creates deploys with ECS's
 own blue/green instead (components/service.py), with no CodeDeploy application at all."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
-from .artifacts import ArtifactStore
+from .args import known_keys
 from .build import APPSPEC_FILE, TASKDEF_FILE, ImageBuild
 from .iam import Statement, allow, pass_task_roles
 from .stage import StageDefinition
@@ -19,8 +19,6 @@ from .stage import StageDefinition
 class CodeDeployBlueGreenArgs(TypedDict, total=False):
     build: ImageBuild
     """The Build stage; its artifact carries imageDetail.json, taskdef.json and appspec.yaml. Required."""
-    artifact_store: ArtifactStore
-    """CodeDeploy reads the revision from it. Required."""
     cluster: str
     """ECS cluster name. Required."""
     service: str
@@ -31,13 +29,6 @@ class CodeDeployBlueGreenArgs(TypedDict, total=False):
     """Its deployment group: how traffic shifts and when old tasks stop are the group's settings. Required."""
     task_role_arns: Sequence[pulumi.Input[str]]
     """Roles the new task definition may pass. Required."""
-    role_path: str
-    """IAM path of the roles created here (`iam.RolePaths`). Default `/`."""
-    pipelines: Sequence[str]
-    """Names of the pipelines whose artifacts this reads (and writes): its role is scoped to
-    their folders of the artifact bucket. Default: the whole bucket."""
-    tags: Mapping[str, str]
-    """Tags for every resource."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -51,7 +42,8 @@ class CodeDeployBlueGreen(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CodeDeployBlueGreenArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:CodeDeployBlueGreen", name, None, opts)
-        for required in ("build", "artifact_store", "cluster", "service", "task_role_arns"):
+        known_keys("CodeDeployBlueGreen", name, args, CodeDeployBlueGreenArgs)
+        for required in ("build", "cluster", "service", "task_role_arns"):
             if required not in args:
                 raise ValueError(f"CodeDeployBlueGreen {name}: {required} is required")
         for required in ("application", "deployment_group"):

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from . import buildspecs, naming
 from .account import AwsAccount
+from .args import known_keys, no_plaintext_secrets, secret_refs
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
@@ -82,7 +83,9 @@ class ImageBuildArgs(TypedDict, total=False):
     environment: Mapping[str, str]
     """Plain, non-secret build variables."""
     secrets: Sequence[SecretRef]
-    """Secret build variables, fetched by CodeBuild from Secrets Manager / SSM at build time."""
+    """Secret build variables, fetched by CodeBuild from Secrets Manager / SSM at build time:
+    `SecretRef`s (or, from Python, a mapping of variable name to Secrets Manager ARN or Parameter
+    Store name)."""
     log_retention_days: int
     """Build log retention. Default 30."""
     fail_on_severity: str
@@ -128,12 +131,14 @@ class ImageBuild(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImageBuildArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ImageBuild", name, None, opts)
+        known_keys("ImageBuild", name, args, ImageBuildArgs)
         _validate(name, args)
         source: GitHubSource = args["source"]
         store: ArtifactStore = args["artifact_store"]
         account = args.get("account") or AwsAccount.current()
         tags = dict(args.get("tags", {}))
-        secrets = list(args.get("secrets", ()))
+        secrets = list(secret_refs("ImageBuild", name, args.get("secrets", ()), "build"))
+        no_plaintext_secrets("ImageBuild", name, args.get("environment", {}), "build")
         self.container_name = args["container_name"]
         child = pulumi.ResourceOptions(parent=self)
 

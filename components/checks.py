@@ -7,6 +7,7 @@ from typing import Optional, TypedDict
 import pulumi
 
 from .account import AwsAccount
+from .args import known_keys
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .iam import allow
@@ -51,6 +52,7 @@ class ServiceCheck(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceCheckArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ServiceCheck", name, None, opts)
+        known_keys("ServiceCheck", name, args, ServiceCheckArgs)
         for required in ("artifact_store", "source"):
             if required not in args:
                 raise ValueError(f"ServiceCheck {name}: {required} is required")
@@ -155,6 +157,7 @@ class TestCommands(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TestCommandsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:TestCommands", name, None, opts)
+        known_keys("TestCommands", name, args, TestCommandsArgs)
         commands = list(args.get("commands", ()))
         if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
             raise ValueError(f"TestCommands {name}: commands must be a non-empty list of shell commands")

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
+from .args import known_keys
 from .build import IMAGE_DEFINITIONS_FILE, ImageBuild
 from .iam import Statement, allow, pass_task_roles
 from .stage import StageDefinition
@@ -44,6 +45,7 @@ class EcsDeploy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EcsDeployArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:EcsDeploy", name, None, opts)
+        known_keys("EcsDeploy", name, args, EcsDeployArgs)
         for required in ("build", "cluster", "service"):
             if not args.get(required):
                 raise ValueError(f"EcsDeploy {name}: {required} is required")

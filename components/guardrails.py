@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from . import naming, settings
 from .account import AwsAccount
+from .args import known_keys
 from .artifacts import key_administration
 from .buckets import private_bucket
 from .iam import deny_insecure_transport
@@ -45,6 +46,7 @@ class AccountGuardrails(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AccountGuardrailsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:AccountGuardrails", name, None, opts)
+        known_keys("AccountGuardrails", name, args, AccountGuardrailsArgs)
         tags = dict(args.get("tags", {}))
         account = args.get("account") or AwsAccount.current()
         child = pulumi.ResourceOptions(parent=self)

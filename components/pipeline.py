@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .account import AwsAccount
+from .args import known_keys
 from .artifacts import ArtifactStore
 from .config_schema import EXECUTION_MODES
 from .iam import allow, trust_policy
@@ -46,6 +47,7 @@ class Pipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:Pipeline", name, None, opts)
+        known_keys("Pipeline", name, args, PipelineArgs)
         stages = list(args.get("stages", ()))
         self.stages = stages
         _validate(name, stages, args)

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from . import naming
 from .account import AwsAccount
+from .args import known_keys
 from .iam import allow
 
 DOCKER_HUB = "registry-1.docker.io"
@@ -34,6 +35,7 @@ class DockerHubCache(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DockerHubCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:DockerHubCache", name, None, opts)
+        known_keys("DockerHubCache", name, args, DockerHubCacheArgs)
         if ":secret:ecr-pullthroughcache/" not in args.get("credentials_arn", ""):
             raise ValueError(
                 f"DockerHubCache {name}: credentials_arn must be a Secrets Manager secret named "

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
+from .args import known_keys
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .iam import ScopedRole
@@ -54,6 +55,7 @@ class SecurityScans(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecurityScansArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:SecurityScans", name, None, opts)
+        known_keys("SecurityScans", name, args, SecurityScansArgs)
         for required in ("source", "artifact_store"):
             if required not in args:
                 raise ValueError(f"SecurityScans {name}: {required} is required")

@@ -23,6 +23,7 @@ import pulumi_awsx as awsx
 
 from . import iam, naming
 from .account import AwsAccount
+from .args import known_keys, no_plaintext_secrets, secret_refs
 from .contract import ContainerContract
 from .iam import allow, secret_read_statements, trust_policy
 from .images import BOOTSTRAP_IMAGE, BOOTSTRAP_PORT_VARIABLE
@@ -67,7 +68,8 @@ class EcsServiceArgs(TypedDict, total=False):
     environment: Mapping[str, str]
     """Plain container environment."""
     secrets: Sequence[SecretRef]
-    """Container secrets; the execution role may read exactly these."""
+    """Container secrets (`SecretRef`s, or from Python a mapping of name to Secrets Manager ARN or
+    Parameter Store name); the execution role may read exactly these."""
     health_check_path: str
     """Target group health check path. Default /health."""
     health_check_interval_seconds: int
@@ -153,6 +155,7 @@ class EcsService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EcsServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:EcsService", name, None, opts)
+        known_keys("EcsService", name, args, EcsServiceArgs)
         for required in ("cluster", "service", "container", "image_repository_arn"):
             if required not in args:
                 raise ValueError(f"EcsService {name}: {required} is required")
@@ -223,7 +226,8 @@ class EcsService(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        secrets = list(args.get("secrets", ()))
+        secrets = list(secret_refs("EcsService", name, args.get("secrets", ()), "service"))
+        no_plaintext_secrets("EcsService", name, args.get("environment", {}), "service")
         self.execution_role, self.task_role = self._roles(name, account, args, log_group, secrets, tags)
 
         bootstrap = args.get("bootstrap_image", BOOTSTRAP_IMAGE)

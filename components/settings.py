@@ -570,6 +570,16 @@ REMOVED_KEYS = {
 }
 
 
+def describe(key: str, error: jsonschema.ValidationError) -> str:
+    """One line for a schema violation of the config key `key` (also used by components.args)."""
+    return _describe(key, error)
+
+
+def plaintext_secret_problems(environment: Mapping[str, str], section: str) -> list[str]:
+    """Plain variables of `<section>.environment` that look like secrets (also components.args)."""
+    return _plaintext_secret_problems(environment, section)
+
+
 def _type_words(json_type: Any) -> str:
     names = {
         "object": "an object",

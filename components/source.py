@@ -6,6 +6,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from .args import known_keys, like_config
 from .iam import allow
 from .settings import connection_console_url, connection_name
 from .stage import StageDefinition
@@ -42,11 +43,14 @@ class GitHubSource(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GitHubSourceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:GitHubSource", name, None, opts)
+        known_keys("GitHubSource", name, args, GitHubSourceArgs)
+        if "repository" not in args:
+            raise ValueError(f"GitHubSource {name}: repository is required")
         self.repository = args["repository"]
         self.branch = args.get("branch", "main")
         self.full_clone = args.get("full_clone", False)
-        if self.repository.count("/") != 1:
-            raise ValueError(f"GitHubSource repository must be owner/name, got {self.repository!r}")
+        like_config("GitHubSource", name, "source.repository", self.repository)
+        like_config("GitHubSource", name, "source.branch", self.branch)
 
         connection_arn = args.get("connection_arn")
         self.connection_created = connection_arn is None

@@ -21,6 +21,7 @@ from .iam import ScopedRole, Statement
 class StageDefinition:
     name: str
     actions: Sequence[aws.codepipeline.PipelineStageActionArgs]
+    """The stage's actions; their dict form (snake_case keys) is accepted too."""
     pipeline_role_statements: Sequence[Statement] = field(default_factory=tuple)
     """What the pipeline role itself needs (start a build, publish to a topic)."""
     action_role_statements: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
@@ -32,6 +33,26 @@ class StageDefinition:
     project_names: Sequence[str] = field(default_factory=tuple)
     """Names of the CodeBuild projects the stage's actions run: watched by the alerts."""
     on_failure: Optional[aws.codepipeline.PipelineStageOnFailureArgs] = None
+
+    def __post_init__(self) -> None:
+        # The dict form of an action, as the rest of Pulumi takes it (snake_case keys), is turned
+        # into PipelineStageActionArgs here: an unknown key is an error now, not a surprise later.
+        actions = []
+        for action in self.actions:
+            if isinstance(action, Mapping):
+                try:
+                    action = aws.codepipeline.PipelineStageActionArgs(**action)
+                except TypeError as error:
+                    raise ValueError(
+                        f"StageDefinition {self.name}: action {dict(action).get('name')!r}: {error}"
+                    ) from None
+            if not isinstance(action, aws.codepipeline.PipelineStageActionArgs):
+                raise ValueError(
+                    f"StageDefinition {self.name}: an action is {type(action).__name__}; allowed: "
+                    "aws.codepipeline.PipelineStageActionArgs or its dict form"
+                )
+            actions.append(action)
+        object.__setattr__(self, "actions", actions)
 
     def alongside(self, other: "StageDefinition") -> "StageDefinition":
         """This stage with `other`'s actions running in parallel with its own (same run order)."""

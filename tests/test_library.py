@@ -134,3 +134,83 @@ def test_the_pipeline_refuses_a_rollback_in_parallel_mode():
 
     with pytest.raises(ValueError, match="AWS does not allow in PARALLEL mode"):
         run_program(program, {"aws:region": "eu-west-1"})
+
+
+# --- arguments are checked as the stack config is ----------------------------------------------
+
+
+def config_message(config: dict) -> str:
+    """What the stack config validation says of the same values."""
+    from components.settings import SettingsError, from_mapping
+
+    base = {"source": {"repository": "acme/app"}, "service": {"cluster": "c", "name": "s", "container": "app"}}
+    with pytest.raises(SettingsError) as refused:
+        from_mapping({**base, **config}, "dev", region="eu-west-1")
+    return str(refused.value).split("\n  - ", 1)[1]
+
+
+def test_a_misspelt_argument_is_an_error_not_ignored():
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        GitHubSource("src", {"repository": "acme/app", "brnach": "release"})
+        del store
+
+    with pytest.raises(ValueError, match=r"GitHubSource src: unknown argument\(s\) brnach; allowed: .*branch"):
+        run_program(program)
+
+
+def test_the_library_refuses_what_the_config_refuses_with_the_same_message():
+    bad_branch = config_message({"source": {"repository": "acme/app", "branch": "feature//x"}})
+    with pytest.raises(ValueError) as refused:
+        run_program(lambda: GitHubSource("src", {"repository": "acme/app", "branch": "feature//x"}))
+    assert str(refused.value) == f"GitHubSource src: {bad_branch}"
+
+    leaked = config_message({"build": {"environment": {"API_TOKEN": "x"}}})
+
+    def plaintext_secret():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        ImageBuild(
+            "img",
+            {"source": source, "artifact_store": store, "container_name": "app", "environment": {"API_TOKEN": "x"}},
+        )
+
+    with pytest.raises(ValueError) as refused:
+        run_program(plaintext_secret)
+    assert str(refused.value) == f"ImageBuild img: {leaked}"
+
+
+def test_secrets_can_be_written_as_a_mapping_of_name_to_reference():
+    reference = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:npm-AbCdEf"
+
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        ImageBuild(
+            "img",
+            {"source": source, "artifact_store": store, "container_name": "app", "secrets": {"NPM_TOKEN": reference}},
+        )
+
+    run = run_program(program)
+    variables = run.one("aws:codebuild/project:Project", "img-project").inputs["environment"]["environmentVariables"]
+    assert {"name": "NPM_TOKEN", "value": reference, "type": "SECRETS_MANAGER"} in variables
+
+    def bad_reference():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        ImageBuild(
+            "img",
+            {"source": source, "artifact_store": store, "container_name": "app", "secrets": {"NPM_TOKEN": "hunter2"}},
+        )
+
+    with pytest.raises(ValueError, match=r"ImageBuild img: ecs-cicd:build\.secrets\.NPM_TOKEN = 'hunter2'"):
+        run_program(bad_reference)
+
+
+def test_a_stage_takes_the_dict_form_of_an_action():
+    action = {"name": "Chat", "category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"}
+    stage = StageDefinition(name="Notify", actions=[action])
+    assert isinstance(stage.actions[0], aws.codepipeline.PipelineStageActionArgs)
+    assert stage.actions[0].name == "Chat"
+    with pytest.raises(ValueError, match="StageDefinition Notify: action 'Chat'"):
+        StageDefinition(name="Notify", actions=[{**action, "catgory": "Invoke"}])
