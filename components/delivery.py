@@ -153,6 +153,7 @@ def deliver(
                 "nat_gateways": svc.service.nat_gateways,
                 "strategy": svc.deploy.strategy,
                 "traffic": vars(svc.deploy.traffic),
+                "check_timeout_seconds": svc.deploy.check_timeout_seconds,
                 "rollback_on_alarm": svc.service.rollback_on_alarm,
                 "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
                 "log_retention_days": svc.build.log_retention_days,
@@ -400,7 +401,11 @@ def deliver(
     key_users = [pipeline.role, *pipeline.action_roles.values(), *pipeline.stage_roles()]
     if validation is not None:
         key_users += [validation.role, *validation.action_roles.values()]
-    runtime = [service.execution_role, service.task_role, service.infrastructure_role] if service else []
+    runtime = (
+        [service.execution_role, service.task_role, service.infrastructure_role, *service.check_roles]
+        if service
+        else []
+    )
     roles = [*key_users, *(role for role in runtime if role is not None)]
     return Delivery(
         pipeline=pipeline,

@@ -247,6 +247,10 @@ SOURCE_KEYS_SENT: dict[str, tuple[bool, str]] = {
     ),
     # The documented trust policies carry no condition: none is added. (ecs.amazonaws.com: the
     # infrastructure role ECS moves traffic with on its own blue/green.)
+    "lambda.amazonaws.com": (
+        False,
+        "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
+    ),
     "ecs.amazonaws.com": (
         False,
         "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html",

@@ -248,6 +248,16 @@ RULES: dict[str, NameRule] = {
             autonamed=True,
         ),
         NameRule(
+            "aws:lambda/function:Function",
+            "name",
+            64,
+            r"[A-Za-z0-9_-]{1,64}",
+            f"{_DOCS}/lambda/latest/api/API_CreateFunction.html",
+            note="FunctionName: a name alone is limited to 64 characters",
+            autonamed=True,
+            separator_chars="-_",
+        ),
+        NameRule(
             "aws:ec2/securityGroup:SecurityGroup",
             "name",
             255,
@@ -385,6 +395,7 @@ CLOUDTRAIL_TRAIL = "aws:cloudtrail/trail:Trail"
 CONFIG_RULE = "aws:cfg/rule:Rule"
 PULL_THROUGH_PREFIX = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 CONNECTION = "aws:codeconnections/connection:Connection"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
 
 
 def kms_alias(*parts: str) -> str:

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from . import iam, naming
+from . import green_check, iam, naming
 from .account import AwsAccount
 from .args import known_keys, no_plaintext_secrets, secret_refs
 from .contract import ContainerContract
@@ -30,6 +30,10 @@ from .images import BOOTSTRAP_IMAGE, BOOTSTRAP_PORT_VARIABLE
 from .settings import SecretRef
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The lifecycle stage the pre-production check runs at: "The test traffic shift is complete. The
+# green service revision handles 100% of the test traffic", before production traffic moves.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-deployment-how-it-works.html
+PRE_PRODUCTION_STAGE = "POST_TEST_TRAFFIC_SHIFT"
 # How ECS deploys a service this program creates (the ECS deployment controller).
 ECS_STRATEGIES = ("rolling", "blue-green", "canary", "linear")
 DEFAULT_TRAFFIC = {
@@ -101,6 +105,9 @@ class EcsServiceArgs(TypedDict, total=False):
     traffic: Mapping[str, float]
     """For `blue-green`, `canary`, `linear`: `bake_time_minutes` (default 5), `canary_percent` (10),
     `canary_bake_time_minutes` (5), `linear_step_percent` (10), `linear_step_bake_time_minutes` (1)."""
+    check_timeout_seconds: int
+    """For `blue-green`, `canary`, `linear`: how long every new task has to answer the health path
+    before production traffic moves (the lifecycle hook), or the deployment rolls back. Default 120."""
     rollback_on_alarm: bool
     """A target 5xx alarm that rolls a deployment back. Default True."""
     autoscaling: Optional[Mapping[str, int]]
@@ -324,6 +331,7 @@ class EcsService(pulumi.ComponentResource):
                 self.alarm_names.append(alarm.name)
 
         self.infrastructure_role: Optional[iam.ScopedRole] = None
+        self.check_roles: list[iam.ScopedRole] = []
         self.service = self._service(name, args, vpc, task_sg, contract, blue_green, tags)
         if args.get("autoscaling"):
             self._autoscaling(name, args, args["autoscaling"], tags)
@@ -598,6 +606,150 @@ class EcsService(pulumi.ComponentResource):
             parent=self,
         )
 
+    def _pre_production_check(self, name, args, vpc, task_sg, contract, tags):
+        """The lifecycle hook that asks every new task for the health path, from inside the VPC,
+        before ECS moves production traffic to it (components/green_check.py), and the role ECS
+        invokes it with. https://docs.aws.amazon.com/AmazonECS/latest/developerguide/lambda-lifecycle-hooks.html"""
+        account = args.get("account") or AwsAccount.current()
+        child = pulumi.ResourceOptions(parent=self)
+        cluster, service = args["cluster"], args["service"]
+        function_name = naming.physical(naming.LAMBDA_FUNCTION, name, "check")
+        check_sg = aws.ec2.SecurityGroup(
+            f"{name}-check-sg", description="Pre-production check: reaches the tasks only", vpc_id=vpc.vpc_id,
+            tags=tags, opts=child,
+        )  # fmt: skip
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-tasks-from-check",
+            security_group_id=task_sg.id,
+            referenced_security_group_id=check_sg.id,
+            ip_protocol="tcp",
+            from_port=contract.port,
+            to_port=contract.port,
+            description="from the pre-production check",
+            tags=tags,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-check-to-tasks",
+            security_group_id=check_sg.id,
+            referenced_security_group_id=task_sg.id,
+            ip_protocol="tcp",
+            from_port=contract.port,
+            to_port=contract.port,
+            description="to the tasks' health path",
+            tags=tags,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-check-to-https",
+            security_group_id=check_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="the ECS API, through the NAT gateway",
+            tags=tags,
+            opts=child,
+        )
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-check-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.get("log_retention_days", 30),
+            kms_key_id=args.get("log_kms_key_arn"),
+            tags=tags,
+            opts=child,
+        )
+        vpc_arn = vpc.vpc_id.apply(lambda v: account.arn("ec2", f"vpc/{v}"))
+        in_this_vpc = vpc_arn.apply(lambda arn: {"ArnEquals": {"ec2:Vpc": arn}})
+        function_arn = account.arn("lambda", f"function:{function_name}")
+        role = iam.role(
+            f"{name}-check-role",
+            trust=trust_policy("lambda.amazonaws.com", account, function_arn),
+            statements=[
+                allow(
+                    "WriteCheckLogs",
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [logs.arn.apply(lambda a: f"{a}:*")],
+                ),
+                # A function in a VPC: its network interfaces, in this VPC only. The Describe calls
+                # have no resource-level permissions.
+                # https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
+                allow(
+                    "NetworkInterfacesInThisVpc",
+                    [
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    [
+                        account.arn("ec2", "network-interface/*"),
+                        account.arn("ec2", "subnet/*"),
+                        account.arn("ec2", "security-group/*"),
+                    ],
+                    condition=in_this_vpc,
+                ),
+                allow(
+                    "DescribeNetworkNoResourceLevelPermissions",
+                    ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+                    ["*"],
+                ),
+                allow(
+                    "ReadTheNewRevision",
+                    ["ecs:DescribeServiceRevisions"],
+                    [
+                        account.arn("ecs", f"service/{cluster}/{service}"),
+                        account.arn("ecs", f"service-revision/{cluster}/{service}/*"),
+                    ],
+                ),
+                allow("DescribeTheServicesTasks", ["ecs:DescribeTasks"], [account.arn("ecs", f"task/{cluster}/*")]),
+                allow(
+                    "ListTheServicesTasksInThisClusterOnly",
+                    ["ecs:ListTasks"],
+                    ["*"],
+                    condition={"ArnEquals": {"ecs:cluster": account.arn("ecs", f"cluster/{cluster}")}},
+                ),
+            ],
+            permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/"),
+            tags=tags,
+            parent=self,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-check",
+            name=function_name,
+            description=f"{service}: every new task answers its health path before production traffic moves",
+            runtime="python3.12",
+            handler="index.handler",
+            code=pulumi.AssetArchive({"index.py": pulumi.FileAsset(green_check.__file__)}),
+            role=role.arn,
+            timeout=60,
+            memory_size=128,
+            vpc_config={"subnet_ids": vpc.private_subnet_ids, "security_group_ids": [check_sg.id]},
+            environment={
+                "variables": {
+                    "CLUSTER": cluster,
+                    "SERVICE": service,
+                    "CONTAINER_PORT": str(contract.port),
+                    "HEALTH_PATH": args.get("health_check_path", "/health"),
+                    "CHECK_TIMEOUT_SECONDS": str(args.get("check_timeout_seconds", 120)),
+                }
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+        invoker = iam.role(
+            f"{name}-check-invoker-role",
+            trust=trust_policy("ecs.amazonaws.com", account, account.arn("ecs", "*")),
+            statements=[allow("InvokeThePreProductionCheck", ["lambda:InvokeFunction"], [function.arn])],
+            permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/"),
+            tags=tags,
+            parent=self,
+        )
+        self.check_roles = [role, invoker]
+        return function, invoker
+
     def _service(self, name, args, vpc, task_sg, contract, blue_green, tags) -> aws.ecs.Service:
         # The pipeline owns the image (and on CodeDeploy blue/green the task sets and load balancer
         # wiring): the task definition is left alone unless the config changed since `pulumi up`
@@ -632,7 +784,16 @@ class EcsService(pulumi.ComponentResource):
                 "test_listener_rule": self.listener_rules[1].arn,
                 "role_arn": infrastructure.arn,
             }
-            settings = {"alarms": alarms, "deployment_configuration": deployment_configuration(self.strategy, traffic)}
+            configuration = deployment_configuration(self.strategy, traffic)
+            check, invoker = self._pre_production_check(name, args, vpc, task_sg, contract, tags)
+            configuration["lifecycle_hooks"] = [
+                {
+                    "hook_target_arn": check.arn,
+                    "role_arn": invoker.arn,
+                    "lifecycle_stages": [PRE_PRODUCTION_STAGE],
+                }
+            ]
+            settings = {"alarms": alarms, "deployment_configuration": configuration}
         return aws.ecs.Service(
             f"{name}-service",
             name=args["service"],

@@ -20,12 +20,14 @@ SERVICES = {
     "codedeploy": "codedeploy",
     "codepipeline": "codepipeline",
     "codestar-connections": "codestar-connections",
+    "ec2": "ec2",
     "ecr": "ecr",
     "ecs": "ecs",
     "elasticloadbalancing": "elbv2",
     "events": "events",
     "iam": "iam",
     "kms": "kms",
+    "lambda": "lambda",
     "logs": "logs",
     "s3": "s3",
     "secretsmanager": "secretsmanager",
@@ -55,6 +57,9 @@ PERMISSION_ONLY = {
     # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketLifecycleConfiguration.html#API_PutBucketLifecycleConfiguration_Permissions
     "s3:PutEncryptionConfiguration",
     "s3:PutLifecycleConfiguration",
+    # Invoke is authorised by lambda:InvokeFunction:
+    # https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+    "lambda:InvokeFunction",
     # ReEncrypt needs both: https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",

@@ -295,7 +295,12 @@ def test_blue_green_is_ecs_own_with_two_target_groups_and_weighted_listener_rule
     assert run.of_type("aws:codedeploy/application:Application") == []
     service = run.one("aws:ecs/service:Service")
     assert service.inputs["deploymentController"] == {"type": "ECS"}
-    assert service.inputs["deploymentConfiguration"] == {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "5"}
+    configuration = dict(service.inputs["deploymentConfiguration"])
+    hooks = configuration.pop("lifecycleHooks")
+    assert configuration == {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "5"}
+    (hook,) = hooks
+    assert hook["lifecycleStages"] == ["POST_TEST_TRAFFIC_SHIFT"]  # before production traffic moves
+    assert hook["hookTargetArn"] == run.one("aws:lambda/function:Function").inputs["arn"]
     assert "loadBalancers" in service.ignore_changes
     groups = run.of_type("aws:lb/targetGroup:TargetGroup")
     assert len(groups) == 2
@@ -356,7 +361,9 @@ def test_ecs_moves_traffic_with_a_role_scoped_to_the_two_groups_and_rules(blue_g
 )
 def test_canary_and_linear_shift_traffic_as_the_config_says(deploy, expected):
     run = run_stack("staging", {"ecs-cicd:deploy": {"timeoutMinutes": 60, "requireApproval": False, **deploy}})
-    assert run.one("aws:ecs/service:Service").inputs["deploymentConfiguration"] == expected
+    configuration = dict(run.one("aws:ecs/service:Service").inputs["deploymentConfiguration"])
+    assert configuration.pop("lifecycleHooks")
+    assert configuration == expected
     (action,) = stages(run)["Deploy"]["actions"][:1]
     assert action["provider"] == "ECS" and action["configuration"]["DeploymentTimeout"] == "60"
 
@@ -560,3 +567,43 @@ def test_a_deploy_timeout_shorter_than_the_traffic_shift_is_refused(deploy, need
     with pytest.raises(SettingsError, match=rf"takes at least \({needed} minutes"):
         run_stack("staging", {"ecs-cicd:deploy": {"timeoutMinutes": needed - 1, "requireApproval": False, **deploy}})
     run_stack("staging", {"ecs-cicd:deploy": {"timeoutMinutes": needed, "requireApproval": False, **deploy}})
+
+
+def test_every_new_task_is_checked_from_inside_the_vpc_before_production_traffic_moves(blue_green_created):
+    """The lifecycle hook is a Lambda function in the service's private subnets that may reach the
+    tasks' port only, read only this service's revisions and tasks, and that ECS alone invokes."""
+    run = blue_green_created
+    function = run.one("aws:lambda/function:Function").inputs
+    assert function["handler"] == "index.handler" and function["runtime"] == "python3.12"
+    variables = function["environment"]["variables"]
+    assert variables == {
+        "CLUSTER": "staging",
+        "SERVICE": "orders-api",
+        "CONTAINER_PORT": "8080",
+        "HEALTH_PATH": "/healthz",
+        "CHECK_TIMEOUT_SECONDS": "120",
+    }
+    service = run.one("aws:ecs/service:Service").inputs
+    assert function["vpcConfig"]["subnetIds"] == service["networkConfiguration"]["subnets"]  # the tasks' subnets
+    into_tasks = run.named("orders-api-staging-service-tasks-from-check").inputs
+    assert into_tasks["securityGroupId"] in service["networkConfiguration"]["securityGroups"]
+    assert into_tasks["referencedSecurityGroupId"] in function["vpcConfig"]["securityGroupIds"]
+    assert (into_tasks["fromPort"], into_tasks["toPort"]) == (8080, 8080)
+    statements = {s["Sid"]: s for s in policy_of(run, "orders-api-staging-service-check-role")["Statement"]}
+    assert sorted(statements["ReadTheNewRevision"]["Resource"]) == [
+        "arn:aws:ecs:eu-west-1:111122223333:service-revision/staging/orders-api/*",
+        "arn:aws:ecs:eu-west-1:111122223333:service/staging/orders-api",
+    ]
+    assert set(statements["NetworkInterfacesInThisVpc"]["Condition"]["ArnEquals"]) == {"ec2:Vpc"}
+    invoker = {s["Sid"]: s for s in policy_of(run, "orders-api-staging-service-check-invoker-role")["Statement"]}
+    assert invoker["InvokeThePreProductionCheck"]["Resource"] == [function["arn"]]
+    logs = run.named("orders-api-staging-service-check-logs").inputs
+    assert logs["name"] == f"/aws/lambda/{function['name']}" and logs["kmsKeyId"]
+
+
+def test_the_check_the_function_runs_is_this_repositorys():
+    from components import green_check
+
+    run = run_stack("staging", BLUE_GREEN)
+    assert run.one("aws:lambda/function:Function").inputs["code"]  # an archive of components/green_check.py
+    assert green_check.handler.__module__ == "components.green_check"

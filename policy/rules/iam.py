@@ -106,8 +106,15 @@ RESOURCE_STAR_ACTIONS = frozenset(
         "elasticloadbalancing:describerules",
         "elasticloadbalancing:describetargetgroups",
         "elasticloadbalancing:describetargethealth",
+        # A Lambda function in a VPC looks up its network interfaces and subnets.
+        "ec2:describenetworkinterfaces",
+        "ec2:describesubnets",
     }
 )
+# Conditions that scope a service's actions on a whole resource type to one place: EC2 network
+# interfaces only in one VPC (ec2:Vpc is a condition key of network-interface, subnet and
+# security-group in the Service Authorization Reference for EC2).
+SCOPING_CONDITION_KEYS = {"ec2": "ec2:Vpc"}
 # AWS-managed policies grant their actions on every resource of the account, and AWS changes them
 # without notice: none is attached here. An organisation that must attach one lists it in its copy
 # of the pack.
@@ -119,7 +126,7 @@ _AWS_MANAGED_POLICY = re.compile(r"^arn:[\w-]+:iam::aws:policy/")
 # not required of them (components/iam.py SOURCE_KEYS_SENT holds the sources; a test keeps the two
 # in step).
 SERVICES_WITHOUT_SOURCE_KEYS = frozenset(
-    {"codepipeline.amazonaws.com", "codedeploy.amazonaws.com", "ecs.amazonaws.com"}
+    {"codepipeline.amazonaws.com", "codedeploy.amazonaws.com", "ecs.amazonaws.com", "lambda.amazonaws.com"}
 )
 
 
@@ -141,7 +148,13 @@ def _policy_document_problems(document: Mapping[str, Any], where: str) -> list[s
                 problems.append(f"{named}: action {action!r} contains a wildcard (* or ?); list the actions")
         broad = [r for r in found if too_broad(r)]
         if broad:
-            unscoped = [a for a in actions if not has_wildcard(a) and a not in RESOURCE_STAR_ACTIONS]
+            unscoped = [
+                a
+                for a in actions
+                if not has_wildcard(a)
+                and a not in RESOURCE_STAR_ACTIONS
+                and not _scoped_by_condition(statement, a.split(":")[0])
+            ]
             if unscoped:
                 problems.append(
                     f"{named}: resource {broad[0]!r} covers every resource of its type for {', '.join(unscoped)}; "
@@ -165,6 +178,11 @@ def _policy_document_problems(document: Mapping[str, Any], where: str) -> list[s
                     "repositories it may read (StringEquals, owner/name)"
                 )
     return problems
+
+
+def _scoped_by_condition(statement: Mapping[str, Any], service: str) -> bool:
+    key = SCOPING_CONDITION_KEYS.get(service)
+    return bool(key) and bool(binding_values(statement, key))
 
 
 def _names_repositories(statement: Mapping[str, Any], prefix: str) -> bool:
