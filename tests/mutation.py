@@ -377,6 +377,20 @@ MUTANTS = (
         _t("test_security_controls.py::test_the_scp_denies_pipeline_changes_except_by_the_deploying_role"),
     ),
     Mutant(
+        "every new task must answer its health path",
+        "components/service.py",
+        '"lifecycle_stages": [PRE_PRODUCTION_STAGE],',
+        '"lifecycle_stages": ["POST_PRODUCTION_TRAFFIC_SHIFT"],',
+        _t("test_service.py::test_blue_green_is_ecs_own_with_two_target_groups_and_weighted_listener_rules"),
+    ),
+    Mutant(
+        "what the pipeline deployed is never reverted",
+        "components/service.py",
+        'ignored = ["taskDefinition"] if codedeploy or self.config_applied else []',
+        "ignored = []",
+        _t("test_service.py::test_a_deploy_by_the_pipeline_is_never_reverted_by_pulumi_up"),
+    ),
+    Mutant(
         "previews run per stack in a GitHub environment of their own",
         ".github/workflows/pull-request.yml",
         "    environment: preview-${{ matrix.stack }}\n",
