@@ -159,33 +159,44 @@ def task_definition_of(run):
     return definition
 
 
-def test_a_deploy_by_the_pipeline_is_never_reverted_by_pulumi_up():
+STRATEGIES = {"rolling": {}, "blue-green": BLUE_GREEN}
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_a_deploy_by_the_pipeline_is_never_reverted_by_pulumi_up(strategy):
     """After the pipeline deploys, `pulumi up` finds the config it last rolled out unchanged: the
     service keeps its task definition (a refresh cannot bring an old one back either), and the
     config's revision keeps its name, so nothing is registered or restarted."""
-    first = evaluated("staging")
+    first = run_stack("staging", STRATEGIES[strategy])
     applied = first.one("aws:ecs/service:Service").inputs["tags"]["ecs-cicd:task-config"]
-    later = run_stack("staging", invoke_results=running_service(DEPLOYED, applied, "orders-api:12"))
+    later = run_stack(
+        "staging", STRATEGIES[strategy], invoke_results=running_service(DEPLOYED, applied, "orders-api:12")
+    )
     service = later.one("aws:ecs/service:Service")
     assert "taskDefinition" in service.ignore_changes
     assert task_definition_of(later).name == task_definition_of(first).name
     assert "containerDefinitions" in task_definition_of(later).ignore_changes
     assert task_definition_of(later).inputs["skipDestroy"] is True
     # A second deploy changes nothing `pulumi up` would do.
-    again = run_stack("staging", invoke_results=running_service(DEPLOYED.replace("ab", "cd"), applied, "orders-api:13"))
+    again = run_stack(
+        "staging",
+        STRATEGIES[strategy],
+        invoke_results=running_service(DEPLOYED.replace("ab", "cd"), applied, "orders-api:13"),
+    )
     assert again.one("aws:ecs/service:Service").inputs == service.inputs
 
 
-def test_a_config_change_rolls_out_with_the_image_the_pipeline_deployed():
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_a_config_change_rolls_out_with_the_image_the_pipeline_deployed(strategy):
     """The stack's config changed since `pulumi up` last rolled it out: a revision of the new config
     is registered with the image the service runs (never the bootstrap one), and the service takes
     it (with its strategy), so the next pipeline deploy copies the new config too."""
-    first = evaluated("staging")
+    first = run_stack("staging", STRATEGIES[strategy])
     applied = first.one("aws:ecs/service:Service").inputs["tags"]["ecs-cicd:task-config"]
     service_config = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]["ecs-cicd:service"]
     changed = run_stack(
         "staging",
-        {"ecs-cicd:service": {**service_config, "memory": 2048}},
+        {**STRATEGIES[strategy], "ecs-cicd:service": {**service_config, "memory": 2048}},
         invoke_results=running_service(DEPLOYED, applied),
     )
     definition = task_definition_of(changed)
