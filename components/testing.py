@@ -14,6 +14,7 @@ every output before it returns; config is replaced, not merged, on every run; du
 resource names fail as the real engine fails them.
 """
 
+import asyncio
 import hashlib
 import json
 import runpy
@@ -214,14 +215,72 @@ def run_program(
     )
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
+    _watch_unretrieved_exceptions()
+    before = len(UNRETRIEVED)
     try:
         _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
         root = pulumi_settings.get_root_resource()
         exported = getattr(root, "outputs", {}) if root is not None else {}
         run.outputs = {k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in exported.items()}
+    except BaseException as error:
+        # The same failure reaches every output that depended on it: asyncio would print each one
+        # as "Future exception was never retrieved" whenever it is collected. It has been seen.
+        _ESCAPED.append(error)
+        raise
     finally:
         pulumi.runtime.set_all_config({}, [])
+        pulumi_settings.SETTINGS.rpc_manager.clear()
+        pulumi_settings.SETTINGS.outputs.clear()
+    hidden = UNRETRIEVED[before:]
+    if hidden:
+        del UNRETRIEVED[before:]
+        # A run that succeeded left an exception no one looked at: an apply that failed quietly.
+        raise UnretrievedExceptionError(
+            f"{len(hidden)} exception(s) raised inside outputs were never retrieved, the first: "
+            f"{type(hidden[0]).__name__}: {hidden[0]}"
+        )
     return run
+
+
+class UnretrievedExceptionError(AssertionError):
+    """An exception raised inside an output that nothing awaited: the run hid a failure."""
+
+
+# Exceptions that escaped a run (the program failed, as a test may expect): their echoes are not news.
+_ESCAPED: list[BaseException] = []
+# Exceptions raised inside outputs that nothing retrieved and that no run reported: a hidden failure.
+UNRETRIEVED: list[BaseException] = []
+_WATCHED_LOOPS: set[int] = set()
+
+
+def _watch_unretrieved_exceptions() -> None:
+    """Route asyncio's "Future exception was never retrieved" (printed whenever a failed output is
+    collected, often long after its run) here instead of stderr: an echo of a failure a run already
+    raised is dropped; anything else is kept in UNRETRIEVED, which makes the run (or the test, see
+    tests/conftest.py) fail."""
+    loop = asyncio.get_event_loop()
+    if id(loop) in _WATCHED_LOOPS:
+        return
+    _WATCHED_LOOPS.add(id(loop))
+    previous = loop.get_exception_handler()
+
+    def handler(event_loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exception = context.get("exception")
+        if exception is not None and "never retrieved" in context.get("message", ""):
+            if not any(exception is seen or _caused_by(exception, seen) for seen in _ESCAPED):
+                UNRETRIEVED.append(exception)
+        elif previous is not None:
+            previous(event_loop, context)
+        else:
+            event_loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+def _caused_by(exception: BaseException, seen: BaseException) -> bool:
+    """Whether `exception` is `seen` wrapped (Pulumi wraps an apply's error as it travels)."""
+    text = str(seen)
+    return bool(text) and text in str(exception)
 
 
 def run_stack(

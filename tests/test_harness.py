@@ -48,3 +48,31 @@ def test_an_invoke_without_an_answer_fails_loudly():
 
     with pytest.raises(NotImplementedError, match="getVpc"):
         run_program(program)
+
+
+def test_an_exception_no_one_retrieves_is_caught_not_printed(capfd):
+    """A failed run's exception reaches every output that depended on it, and asyncio would print
+    each as "Future exception was never retrieved" whenever it is collected, often in a later test.
+    The harness drops those echoes (the run raised the failure once) and keeps any other such
+    exception, which then fails the test it shows up in (tests/conftest.py)."""
+    import asyncio
+    import gc
+
+    from components import testing
+
+    def fails():
+        failing = pulumi.Output.from_input("x").apply(lambda _: (_ for _ in ()).throw(RuntimeError("loud")))
+        aws.s3.Bucket("b", bucket=failing)
+
+    with pytest.raises(Exception, match="loud"):
+        testing.run_program(fails)
+    gc.collect()
+    assert testing.UNRETRIEVED == []
+    assert "never retrieved" not in capfd.readouterr().err
+
+    hidden = RuntimeError("hidden")
+    asyncio.get_event_loop().call_exception_handler(
+        {"message": "Future exception was never retrieved", "exception": hidden}
+    )
+    found, testing.UNRETRIEVED[:] = list(testing.UNRETRIEVED), []
+    assert found == [hidden]
