@@ -174,7 +174,7 @@ def deliver(
     # blue/green its port), with the ARN, family and roles its deploy is scoped to.
     if service is not None:
         service_arn = None
-        task_role_arns, task_family = service.task_role_arns, service.task_definition.family
+        task_role_arns, task_family = service.task_role_arns, service.family
     elif task_role_arns is None:
         running = running_service(
             account,

@@ -11,7 +11,6 @@ image, so the config travels with it. On blue/green, ECS moves traffic by rewrit
 rules' weights: those are not `pulumi up`'s to revert either.
 """
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from . import green_check, iam, naming
+from . import green_check, iam, naming, ownership
 from .account import AwsAccount
 from .args import known_keys, no_plaintext_secrets, secret_refs
 from .contract import ContainerContract
@@ -43,9 +42,9 @@ DEFAULT_TRAFFIC = {
     "linear_step_percent": 10,
     "linear_step_bake_time_minutes": 1,
 }
-# The tag on a created service holding the hash of the task definition config `pulumi up` last
-# rolled out: `pulumi up` compares it with the stack's config to know whether to roll out again.
-CONFIG_TAG = "ecs-cicd:task-config"
+NETWORK_MODE, COMPATIBILITIES = "awsvpc", ["FARGATE"]
+TASK_LOG_GROUP = "/ecs/{cluster}/{service}"
+PLATFORM = {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"}
 HTTPS_PORT, HTTP_PORT, TEST_PORT = 443, 80, 8443
 
 
@@ -95,9 +94,6 @@ class EcsServiceArgs(TypedDict, total=False):
     """VPC availability zones. Default 2."""
     nat_gateways: str
     """`Single` or `OnePerAz`. Default Single."""
-    blue_green: bool
-    """Two target groups, a test listener, and the CODE_DEPLOY deployment controller (for a
-    `CodeDeployBlueGreen` deploy). Not with `strategy`."""
     strategy: str
     """How ECS itself deploys: `rolling` (default), or `blue-green`, `canary`, `linear` (a second set of
     tasks behind a second target group, reached first through the test listener, traffic moved
@@ -129,6 +125,10 @@ class EcsServiceArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+class ServiceStateError(pulumi.RunError):
+    """What the service runs makes the requested change unsafe: `pulumi up` stops and says why."""
+
+
 @dataclass(frozen=True)
 class ExistingCluster:
     """A cluster made elsewhere that a created service joins: looked up, never managed."""
@@ -158,10 +158,21 @@ class EcsService(pulumi.ComponentResource):
     """Where the service answers its health check over a name its certificate covers (None with a
     certificate but no `domain_name`)."""
     load_balancer_dns_name: pulumi.Output[str]
-    taskdef_template: pulumi.Output[str]
+    task_definition: Optional[aws.ecs.TaskDefinition]
+    """The revision this `pulumi up` registers: None when the service keeps what it runs."""
+    task_definition_arn: pulumi.Output[str]
+    """The revision the service runs after this `pulumi up`."""
+    task_definition_source: str
+    """Where that revision comes from, for the plan."""
 
     def __init__(self, name: str, args: EcsServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:EcsService", name, None, opts)
+        if "blue_green" in args:
+            raise ValueError(
+                f"EcsService {name}: blue_green (a service on CodeDeploy) was removed: ECS deploys a created service "
+                "itself; use strategy='blue-green' (or 'canary', 'linear'). CodeDeployBlueGreen deploys existing "
+                "services on the CODE_DEPLOY controller"
+            )
         known_keys("EcsService", name, args, EcsServiceArgs)
         for required in ("cluster", "service", "container", "image_repository_arn"):
             if required not in args:
@@ -175,13 +186,8 @@ class EcsService(pulumi.ComponentResource):
             raise ValueError(
                 f"EcsService {name}: strategy={strategy!r} is not allowed; allowed: {', '.join(ECS_STRATEGIES)}"
             )
-        if args.get("blue_green") and strategy != "rolling":
-            raise ValueError(
-                f"EcsService {name}: blue_green (CodeDeploy) and strategy={strategy!r} (ECS) exclude each other"
-            )
         self.strategy = strategy
-        native = strategy != "rolling"
-        blue_green = bool(args.get("blue_green")) or native  # two target groups and a test listener
+        native = strategy != "rolling"  # two target groups, a test listener, weighted rules
         child = pulumi.ResourceOptions(parent=self)
 
         vpc = awsx.ec2.Vpc(
@@ -191,9 +197,7 @@ class EcsService(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        alb_sg, task_sg = self._security_groups(
-            name, vpc, contract, bool(args.get("certificate_arn")), blue_green, tags
-        )
+        alb_sg, task_sg = self._security_groups(name, vpc, contract, bool(args.get("certificate_arn")), tags)
         alb = aws.lb.LoadBalancer(
             naming.logical(naming.LOAD_BALANCER, name, "alb"),
             load_balancer_type="application",
@@ -205,13 +209,11 @@ class EcsService(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        colours = ["blue", "green"] if blue_green else ["blue"]
+        colours = ["blue", "green"] if native else ["blue"]
         self.target_groups = [
             self._target_group(naming.logical(naming.TARGET_GROUP, name, c), vpc, contract, args, tags) for c in colours
         ]
-        self.prod_listener, self.test_listener = self._listeners(
-            name, alb, args.get("certificate_arn"), blue_green and not native, blue_green, tags
-        )
+        self.prod_listener, self.test_listener = self._listeners(name, alb, args.get("certificate_arn"), native, tags)
         self.listener_rules = self._listener_rules(name, tags) if native else []
 
         self.cluster = (
@@ -227,7 +229,7 @@ class EcsService(pulumi.ComponentResource):
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-task-logs",
-            name=f"/ecs/{args['cluster']}/{args['service']}",
+            name=TASK_LOG_GROUP.format(**args),
             retention_in_days=args.get("log_retention_days", 30),
             kms_key_id=args.get("log_kms_key_arn"),
             tags=tags,
@@ -237,76 +239,9 @@ class EcsService(pulumi.ComponentResource):
         no_plaintext_secrets("EcsService", name, args.get("environment", {}), "service")
         self.execution_role, self.task_role = self._roles(name, account, args, log_group, secrets, tags)
 
-        bootstrap = args.get("bootstrap_image", BOOTSTRAP_IMAGE)
-        user_environment = dict(args.get("environment", {}))
-        family = args["service"]
-        cpu, memory = str(args.get("cpu", 256)), str(args.get("memory", 512))
-        # What `pulumi up` owns of the task definition: everything but the image (the pipeline's).
-        self.config_hash = task_config_hash(
-            {
-                "family": family,
-                "cpu": cpu,
-                "memory": memory,
-                "container": [contract.name, contract.port],
-                "environment": user_environment,
-                "secrets": [[s.name, s.reference] for s in secrets],
-                "log_group": f"/ecs/{args['cluster']}/{args['service']}",
-                "roles": [args.get("role_path", "/"), f"{name}-execution-role", f"{name}-task-role"],
-            }
-        )
-        running = running_revision(args["cluster"], args["service"], contract.name, tags, parent=self)
-        image = (running and running.image) or bootstrap
-        environment = dict(user_environment)
-        if image == BOOTSTRAP_IMAGE:  # it must answer the health check on the contract's port
-            environment[BOOTSTRAP_PORT_VARIABLE] = str(contract.port)
-        container_definitions = pulumi.Output.all(log_group.name, account.region).apply(
-            lambda v: [
-                contract.container_definition(
-                    image,
-                    log_group=v[0],
-                    region=v[1],
-                    environment=environment,
-                    secrets=[(s.name, s.reference) for s in secrets],
-                )
-            ]
-        )
-        # One revision per config, named after it: a config change registers a new one (with the
-        # image the service runs), and nothing else ever changes it, the image included. Old
-        # revisions stay registered (skip_destroy): a rollback may need them.
-        self.task_definition = aws.ecs.TaskDefinition(
-            f"{name}-task-{self.config_hash[:8]}",
-            family=family,
-            cpu=cpu,
-            memory=memory,
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
-            execution_role_arn=self.execution_role.arn,
-            task_role_arn=self.task_role.arn,
-            container_definitions=container_definitions.apply(json.dumps),
-            skip_destroy=True,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["containerDefinitions"]),
-        )
-        # The service keeps what it runs unless the config changed since `pulumi up` last applied it.
-        self.config_applied = running is not None and running.config_hash == self.config_hash
-        # Rendered from the very inputs of the task definition above: one source for both.
-        self.taskdef_template = pulumi.Output.all(
-            container_definitions, self.execution_role.arn, self.task_role.arn
-        ).apply(
-            lambda v: contract.taskdef_template(
-                {
-                    "family": family,
-                    "cpu": cpu,
-                    "memory": memory,
-                    "networkMode": "awsvpc",
-                    "requiresCompatibilities": ["FARGATE"],
-                    "executionRoleArn": v[1],
-                    "taskRoleArn": v[2],
-                    "containerDefinitions": v[0],
-                }
-            )
-        )
+        self.family = args["service"]
+        self.live = ownership.find_live_service(args["cluster"], args["service"], parent=self)
+        self._own_task_definition(name, args, contract, account, secrets, log_group, tags)
 
         # One 5xx alarm per target group: on blue/green the new tasks sit behind the other group
         # after every flip, and an alarm on one group would leave every other deploy unwatched.
@@ -332,7 +267,7 @@ class EcsService(pulumi.ComponentResource):
 
         self.infrastructure_role: Optional[iam.ScopedRole] = None
         self.check_roles: list[iam.ScopedRole] = []
-        self.service = self._service(name, args, vpc, task_sg, contract, blue_green, tags)
+        self.service = self._service(name, args, vpc, task_sg, contract, tags)
         if args.get("autoscaling"):
             self._autoscaling(name, args, args["autoscaling"], tags)
 
@@ -365,7 +300,91 @@ class EcsService(pulumi.ComponentResource):
     def task_role_arns(self) -> list[pulumi.Output[str]]:
         return [self.execution_role.arn, self.task_role.arn]
 
-    def _security_groups(self, name, vpc, contract, https: bool, blue_green: bool, tags):
+    def _own_task_definition(self, name, args, contract, account, secrets, log_group, tags) -> None:
+        """The stack config owns the task definition's settings, the pipeline its image (see
+        `ownership`): keep what the service runs when its content is the config's, else register a
+        revision of the config with the image the service runs, for the service to roll out."""
+        family, role_path = self.family, args.get("role_path", "/")
+        cpu, memory = str(args.get("cpu", 256)), str(args.get("memory", 512))
+        environment = dict(args.get("environment", {}))
+        pairs = [(s.name, s.reference) for s in secrets]
+
+        def container(image: str, region: str) -> dict:
+            variables = dict(environment)
+            if image == BOOTSTRAP_IMAGE:  # it must answer the health check on the contract's port
+                variables[BOOTSTRAP_PORT_VARIABLE] = str(contract.port)
+            return contract.container_definition(
+                image, log_group=TASK_LOG_GROUP.format(**args), region=region, environment=variables, secrets=pairs
+            )
+
+        placeholder_role = f"arn:aws:iam::000000000000:role{role_path}role"
+        self.task_config = ownership.task_config(
+            {
+                "family": family,
+                "cpu": cpu,
+                "memory": memory,
+                "networkMode": NETWORK_MODE,
+                "requiresCompatibilities": COMPATIBILITIES,
+                "runtimePlatform": PLATFORM,
+                "executionRoleArn": placeholder_role,
+                "taskRoleArn": placeholder_role,
+                "containerDefinitions": [container("", "")],
+            },
+            contract.name,
+        )
+        self.config_hash = ownership.config_hash(self.task_config)
+        live = self.live
+        if live is not None and ownership.task_config(live.definition, contract.name) == self.task_config:
+            # What runs is the config: keep it, whatever image the pipeline deployed into it.
+            self.task_definition, self.task_definition_arn = None, pulumi.Output.from_input(live.task_definition)
+            self.task_definition_source = "the running revision (its content is the config's)"
+            return
+        image = live.image(contract.name) if live else args.get("bootstrap_image", BOOTSTRAP_IMAGE)
+        if live is not None:
+            self._refuse_unsafe_rollout(args, live, image)
+        # One revision per config, named after it. Old revisions stay registered (skip_destroy): a
+        # rollback may need them.
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task-{self.config_hash[:8]}",
+            family=family,
+            cpu=cpu,
+            memory=memory,
+            network_mode=NETWORK_MODE,
+            requires_compatibilities=COMPATIBILITIES,
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=account.region.apply(lambda region: json.dumps([container(image, region)])),
+            skip_destroy=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        self.task_definition_arn = self.task_definition.arn
+        self.task_definition_source = (
+            "a new revision of the changed config, with the image the service runs"
+            if live
+            else f"the bootstrap image {image} until the pipeline's first deploy"
+        )
+
+    def _refuse_unsafe_rollout(self, args, live: ownership.LiveService, image: Optional[str]) -> None:
+        where = f"service {args['service']} in cluster {args['cluster']}"
+        if image is None:
+            raise ServiceStateError(
+                f"{where} runs {live.task_definition}, whose containers include none named "
+                f"{args['container'].name!r}, none its load balancer names and not exactly one; `pulumi up` cannot "
+                "tell which image to keep; set ecs-cicd:service.container to the container that runs the built image"
+            )
+        if live.deployments > 1:
+            message = (
+                f"{where} is in the middle of a deployment ({live.deployments} in flight): rolling out the changed "
+                "config now would carry the image being deployed, even if that deployment then rolls back; wait "
+                "for it to finish and run `pulumi up` again"
+            )
+            if not pulumi.runtime.is_dry_run():
+                raise ServiceStateError(message)
+            pulumi.log.warn(message, resource=self)
+
+    def _security_groups(self, name, vpc, contract, https: bool, tags):
         """The load balancer takes the public ports and reaches only the tasks; the tasks take only
         the load balancer and reach out only over HTTPS (ECR, logs, AWS APIs). Every rule is its own
         resource: inline rules and rule resources on one group fight each other."""
@@ -447,12 +466,8 @@ class EcsService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _listeners(self, name, alb, certificate_arn, codedeploy: bool, two_groups: bool, tags):
-        # On CodeDeploy blue/green, CodeDeploy flips which target group a listener forwards to: not
-        # ours to revert. (ECS's own blue/green moves traffic with listener rules instead.)
-        owned_by_codedeploy = pulumi.ResourceOptions(
-            parent=self, ignore_changes=["defaultActions"] if codedeploy else None
-        )
+    def _listeners(self, name, alb, certificate_arn, two_groups: bool, tags):
+        child = pulumi.ResourceOptions(parent=self)
         forward_blue = [{"type": "forward", "target_group_arn": self.target_groups[0].arn}]
         if certificate_arn:
             aws.lb.Listener(
@@ -475,7 +490,7 @@ class EcsService(pulumi.ComponentResource):
                 certificate_arn=certificate_arn,
                 default_actions=forward_blue,
                 tags=tags,
-                opts=owned_by_codedeploy,
+                opts=child,
             )
         else:
             prod = aws.lb.Listener(
@@ -485,7 +500,7 @@ class EcsService(pulumi.ComponentResource):
                 protocol="HTTP",
                 default_actions=forward_blue,
                 tags=tags,
-                opts=owned_by_codedeploy,
+                opts=child,
             )
         test = None
         if two_groups:
@@ -499,7 +514,7 @@ class EcsService(pulumi.ComponentResource):
                 certificate_arn=certificate_arn,
                 default_actions=[{"type": "forward", "target_group_arn": self.target_groups[1].arn}],
                 tags=tags,
-                opts=owned_by_codedeploy,
+                opts=child,
             )
         return prod, test
 
@@ -750,19 +765,26 @@ class EcsService(pulumi.ComponentResource):
         self.check_roles = [role, invoker]
         return function, invoker
 
-    def _service(self, name, args, vpc, task_sg, contract, blue_green, tags) -> aws.ecs.Service:
-        # The pipeline owns the image (and on CodeDeploy blue/green the task sets and load balancer
-        # wiring): the task definition is left alone unless the config changed since `pulumi up`
-        # last applied it. Autoscaling owns the desired count.
-        codedeploy = bool(args.get("blue_green"))
-        native = self.strategy != "rolling"
-        ignored = ["taskDefinition"] if codedeploy or self.config_applied else []
-        if codedeploy or native:
-            ignored += ["loadBalancers"]  # the two target groups swap roles on every deployment
+    def _service(self, name, args, vpc, task_sg, contract, tags) -> aws.ecs.Service:
+        native, live = self.strategy != "rolling", self.live
+        # Switching a running service from rolling to ECS's own blue/green takes two updates: first the
+        # advanced configuration with a rolling deployment, then the strategy (AWS's order,
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/update-rolling-to-bluegreen.html).
+        self.switching = native and live is not None and not live.advanced
+        if live is not None:
+            self._refuse_unsafe_update(args, live, contract)
+        # The pipeline owns the image: the task definition is `pulumi up`'s only when this run
+        # registered one (ignore_changes has no effect when the service is created). On ECS's own
+        # blue/green the two target groups swap roles on every deployment. Autoscaling owns the count.
+        ignored = [] if self.task_definition is not None and live is not None else ["taskDefinition"]
+        if native and not self.switching:
+            ignored.append("loadBalancers")
         if args.get("autoscaling"):
             ignored.append("desiredCount")
         alarms = {"alarm_names": self.alarm_names, "enable": True, "rollback": True} if self.alarm_names else None
-        rolling = {
+        settings: dict = {
+            # Said, not left to the default: a switch back from blue/green must send it.
+            "deployment_configuration": {"strategy": "ROLLING"},
             "deployment_circuit_breaker": {"enable": True, "rollback": True},
             "alarms": alarms,
             "deployment_minimum_healthy_percent": 100,
@@ -773,7 +795,6 @@ class EcsService(pulumi.ComponentResource):
             "container_name": contract.name,
             "container_port": contract.port,
         }
-        settings: dict = {} if codedeploy else rolling
         if native:
             traffic = {**DEFAULT_TRAFFIC, **dict(args.get("traffic") or {})}
             infrastructure = self._infrastructure_role(name, args.get("account") or AwsAccount.current(), args, tags)
@@ -784,21 +805,25 @@ class EcsService(pulumi.ComponentResource):
                 "test_listener_rule": self.listener_rules[1].arn,
                 "role_arn": infrastructure.arn,
             }
-            configuration = deployment_configuration(self.strategy, traffic)
             check, invoker = self._pre_production_check(name, args, vpc, task_sg, contract, tags)
-            configuration["lifecycle_hooks"] = [
-                {
-                    "hook_target_arn": check.arn,
-                    "role_arn": invoker.arn,
-                    "lifecycle_stages": [PRE_PRODUCTION_STAGE],
-                }
-            ]
-            settings = {"alarms": alarms, "deployment_configuration": configuration}
+            if self.switching:
+                pulumi.log.warn(
+                    f"service {args['service']} deploys rolling now: this `pulumi up` adds the second target group "
+                    f"and listener rules with a rolling deployment; run `pulumi up` again to switch to {self.strategy} "
+                    "(AWS's order for the switch)",
+                    resource=self,
+                )
+            else:
+                configuration = deployment_configuration(self.strategy, traffic)
+                configuration["lifecycle_hooks"] = [
+                    {"hook_target_arn": check.arn, "role_arn": invoker.arn, "lifecycle_stages": [PRE_PRODUCTION_STAGE]}
+                ]
+                settings = {"alarms": alarms, "deployment_configuration": configuration}
         return aws.ecs.Service(
             f"{name}-service",
             name=args["service"],
             cluster=self.cluster.arn,
-            task_definition=self.task_definition.arn,
+            task_definition=self.task_definition_arn,
             desired_count=args.get("desired_count", 2),
             launch_type="FARGATE",
             platform_version="LATEST",
@@ -808,18 +833,50 @@ class EcsService(pulumi.ComponentResource):
                 "assign_public_ip": False,
             },
             load_balancers=[load_balancer],
-            deployment_controller={"type": "CODE_DEPLOY" if codedeploy else "ECS"},
+            deployment_controller={"type": "ECS"},
             health_check_grace_period_seconds=30,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             wait_for_steady_state=False,
-            # The config the service's task definition was last rolled out with (see `running_revision`).
-            tags={**tags, CONFIG_TAG: self.config_hash},
+            # Set after the user's tags: `pulumi up` finds the service by it (see `ownership`).
+            tags={**tags, ownership.SERVICE_TAG: f"{args['cluster']}/{args['service']}"},
             opts=pulumi.ResourceOptions(
                 parent=self, ignore_changes=ignored, depends_on=[self.prod_listener, *self.listener_rules]
             ),
             **settings,
         )
+
+    def _refuse_unsafe_update(self, args, live: ownership.LiveService, contract: ContainerContract) -> None:
+        where = f"service {args['service']} in cluster {args['cluster']}"
+        if live.controller != "ECS":
+            raise ServiceStateError(
+                f"{where} is on the {live.controller} deployment controller (an earlier ecs-cicd release created "
+                "blue/green services on CodeDeploy); this release deploys the services it creates with ECS itself. "
+                "Move it once, in AWS's order (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+                "migrate-codedeploy-to-ecs-bluegreen.html): "
+                "let any CodeDeploy deployment finish; make sure the production listener forwards to the blue target "
+                "group (if it forwards to green, deploy once more through CodeDeploy); then `aws ecs update-service "
+                f"--cluster {args['cluster']} --service {args['service']} --deployment-controller type=ECS`, and run "
+                "`pulumi up` again"
+            )
+        if not (self.strategy != "rolling" and live.advanced):
+            return
+        moved = [
+            f"{what} {before} -> {after}"
+            for lb in live.load_balancers
+            for what, before, after in (
+                ("container", lb.container_name, contract.name),
+                ("port", lb.container_port, contract.port),
+            )
+            if before != after
+        ]
+        if moved:
+            raise ServiceStateError(
+                f"{where} deploys {self.strategy}, and ECS keeps its load balancer wiring between deployments, so "
+                f"`pulumi up` cannot move it ({', '.join(moved)}). Do it in three steps: set "
+                "ecs-cicd:deploy.strategy to rolling and run `pulumi up`; change the container or port and run "
+                f"`pulumi up`; set the strategy back to {self.strategy} and run `pulumi up` twice"
+            )
 
     def _autoscaling(self, name, args, scaling, tags) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -849,11 +906,6 @@ class EcsService(pulumi.ComponentResource):
         )
 
 
-def task_config_hash(config: Mapping[str, object]) -> str:
-    """A short, stable name for a task definition config (everything but the image)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
-
-
 def deployment_configuration(strategy: str, traffic: Mapping[str, float]) -> dict:
     """ECS's own blue/green, canary or linear deployment, as the service's deploymentConfiguration.
     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html"""
@@ -872,42 +924,3 @@ def deployment_configuration(strategy: str, traffic: Mapping[str, float]) -> dic
             "step_bake_time_in_minutes": str(traffic["linear_step_bake_time_minutes"]),
         }
     return configuration
-
-
-@dataclass(frozen=True)
-class RunningRevision:
-    """What a created service runs, as `pulumi up` finds it."""
-
-    task_definition: str
-    image: Optional[str]
-    """The image of the service's container: the one the pipeline deployed last."""
-    config_hash: Optional[str]
-    """The config `pulumi up` last rolled out (CONFIG_TAG), None before this tag existed."""
-
-
-def running_revision(
-    cluster: str, service: str, container: str, tags: Mapping[str, str], parent: pulumi.Resource
-) -> Optional[RunningRevision]:
-    """The service's running revision, or None when it does not exist yet (the first `pulumi up`).
-
-    The Resource Groups Tagging API finds it by the tags every created service has carried (project,
-    environment, service): it answers with an empty list, not an error, when nothing matches, so
-    the first `pulumi up` and every later one run the same program. Read when the program runs, in
-    a preview too, so the plan shows exactly what `pulumi up` would do.
-    https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html"""
-    invoke = pulumi.InvokeOptions(parent=parent)
-    keys = [k for k in ("project", "environment", "service") if tags.get(k)]
-    found = aws.resourcegroupstaggingapi.get_resources(
-        resource_type_filters=["ecs:service"],
-        tag_filters=[{"key": key, "values": [tags[key]]} for key in keys],
-        opts=invoke,
-    )
-    mappings = found.resource_tag_mapping_lists or []
-    arns = [m.resource_arn for m in mappings if str(m.resource_arn).endswith((f":service/{cluster}/{service}",))]
-    if not arns:
-        return None
-    described = aws.ecs.get_service(cluster_arn=cluster, service_name=service, opts=invoke)
-    definition = aws.ecs.get_task_definition(task_definition=described.task_definition, opts=invoke)
-    containers = json.loads(definition.container_definitions or "[]")
-    image = next((c.get("image") for c in containers if c.get("name") == container), None)
-    return RunningRevision(described.task_definition, image, (described.tags or {}).get(CONFIG_TAG))

@@ -379,16 +379,33 @@ MUTANTS = (
     Mutant(
         "every new task must answer its health path",
         "components/service.py",
-        '"lifecycle_stages": [PRE_PRODUCTION_STAGE],',
-        '"lifecycle_stages": ["POST_PRODUCTION_TRAFFIC_SHIFT"],',
+        '"lifecycle_stages": [PRE_PRODUCTION_STAGE]}',
+        '"lifecycle_stages": ["POST_PRODUCTION_TRAFFIC_SHIFT"]}',
         _t("test_service.py::test_blue_green_is_ecs_own_with_two_target_groups_and_weighted_listener_rules"),
     ),
     Mutant(
         "what the pipeline deployed is never reverted",
         "components/service.py",
-        'ignored = ["taskDefinition"] if codedeploy or self.config_applied else []',
+        'ignored = [] if self.task_definition is not None and live is not None else ["taskDefinition"]',
         "ignored = []",
-        _t("test_service.py::test_a_deploy_by_the_pipeline_is_never_reverted_by_pulumi_up"),
+        _t(
+            "test_ownership.py::test_a_pipeline_deploy_is_never_reverted_and_nothing_restarts",
+            "test_ownership.py::test_a_service_that_is_not_found_is_never_rolled_back",
+        ),
+    ),
+    Mutant(
+        "what the pipeline deployed is never reverted",
+        "components/ownership.py",
+        'if described.status != "ACTIVE":',
+        "if False:",
+        _t("test_ownership.py::test_a_service_that_is_not_found_is_never_rolled_back"),
+    ),
+    Mutant(
+        "what the pipeline deployed is never reverted",
+        "components/service.py",
+        "if live.deployments > 1:",
+        "if False:",
+        _t("test_ownership.py::test_a_config_change_during_a_deploy_waits_for_it"),
     ),
     Mutant(
         "previews run per stack in a GitHub environment of their own",

@@ -1,0 +1,279 @@
+"""Who owns what on a created service, on the second and every later `pulumi up`: the stack config
+owns the task definition's settings, the pipeline the image, ECS the live target group. Each test
+starts from what a first `pulumi up` registered and answers the data sources as AWS would after the
+pipeline's deploys (the ECS deploy action copies the running revision and swaps the image)."""
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.images import BOOTSTRAP_IMAGE
+from components.ownership import SERVICE_TAG
+from components.service import ServiceStateError
+from components.testing import StackRun, default_invoke_results, run_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+TAGGING = "aws:resourcegroupstaggingapi/getResources:getResources"
+ARN = "arn:aws:ecs:eu-west-1:111122223333:service/staging/orders-api"
+DEPLOYED = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-staging@sha256:" + "ab" * 32
+STRATEGIES = {
+    "rolling": {},
+    "blue-green": {"ecs-cicd:deploy": {"strategy": "blue-green", "requireApproval": False}},
+    "canary": {"ecs-cicd:deploy": {"strategy": "canary", "requireApproval": False}},
+}
+
+
+def service_config(**changes) -> dict:
+    config = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]["ecs-cicd:service"]
+    return {"ecs-cicd:service": {**config, **changes}}
+
+
+def registered(run: StackRun) -> dict:
+    (definition,) = run.of_type(TASK_DEFINITION)
+    return definition.inputs
+
+
+def live(
+    run: StackRun,
+    image: str = DEPLOYED,
+    *,
+    revision: int = 12,
+    controller: str = "ECS",
+    strategy: str = "ROLLING",
+    advanced: bool = False,
+    deployments: int = 1,
+    status: str = "ACTIVE",
+    other_services: tuple[str, ...] = (),
+    **definition_changes,
+) -> dict:
+    """Answers for the data sources `pulumi up` reads: the service `run` created runs a copy of the
+    revision `run` registered with `image` (what the pipeline's deploy does), as revision
+    `revision`. The tagging API honours its filters: it answers with every tagged service of the
+    region (`other_services` beside this one) of the types asked for."""
+    answers = default_invoke_results("eu-west-1")
+    inputs = registered(run)
+    containers = json.loads(inputs["containerDefinitions"])
+    for container in containers:
+        container["image"] = image
+    service = run.one(SERVICE).inputs
+    tagged = [ARN, *other_services]
+
+    def tagging(args):
+        assert not args.get("tagFilters"), "the lookup must not depend on tag values a user can change"
+        types = args.get("resourceTypeFilters") or ["ecs:service"]
+        return {
+            "id": "x",
+            "resourceTagMappingLists": [{"resourceArn": a, "tags": {}} for a in tagged if "ecs:service" in types],
+        }
+
+    balancers = []
+    for lb in service["loadBalancers"]:
+        entry = {k: v for k, v in lb.items() if k != "advancedConfiguration"}
+        if advanced:
+            entry["advancedConfigurations"] = [lb.get("advancedConfiguration") or {"alternateTargetGroupArn": "tg"}]
+        balancers.append(entry)
+    answers[TAGGING] = tagging
+    answers["aws:ecs/getService:getService"] = lambda args: {
+        "arn": ARN,
+        "serviceName": "orders-api",
+        "clusterArn": args["clusterArn"],
+        "status": status,
+        "taskDefinition": f"arn:aws:ecs:eu-west-1:111122223333:task-definition/orders-api:{revision}",
+        "deploymentControllers": [{"type": controller}],
+        "deploymentConfigurations": [{"strategy": strategy}],
+        "loadBalancers": balancers,
+        "deployments": [{"id": f"ecs-svc/{i}", "status": "ACTIVE"} for i in range(deployments)],
+    }
+    answers["aws:ecs/getTaskDefinition:getTaskDefinition"] = lambda args: {
+        "arn": args["taskDefinition"],
+        "family": inputs["family"],
+        "revision": revision,
+        "cpu": inputs["cpu"],
+        "memory": inputs["memory"],
+        "networkMode": inputs["networkMode"],
+        "requiresCompatibilities": inputs["requiresCompatibilities"],
+        "runtimePlatforms": [inputs["runtimePlatform"]],
+        "executionRoleArn": inputs["executionRoleArn"],
+        "taskRoleArn": inputs["taskRoleArn"],
+        "containerDefinitions": json.dumps(containers),
+        **definition_changes,
+    }
+    return answers
+
+
+@cache
+def rolling_first() -> StackRun:
+    return run_stack("staging")
+
+
+@pytest.fixture(scope="module", params=sorted(STRATEGIES))
+def first(request):
+    """A first `pulumi up` of each strategy, and the strategy's config."""
+    return request.param, run_stack("staging", STRATEGIES[request.param])
+
+
+def second(first, config=None, **live_args) -> StackRun:
+    strategy, run = first
+    deployed_strategy = "ROLLING" if strategy == "rolling" else strategy.upper().replace("-", "_")
+    live_args.setdefault("strategy", deployed_strategy)
+    live_args.setdefault("advanced", strategy != "rolling")
+    return run_stack("staging", {**STRATEGIES[strategy], **(config or {})}, invoke_results=live(run, **live_args))
+
+
+# --- the two directions ----------------------------------------------------------------------
+
+
+def test_the_first_pulumi_up_runs_the_bootstrap_image(first):
+    _, run = first
+    (container,) = json.loads(registered(run)["containerDefinitions"])
+    assert container["image"] == BOOTSTRAP_IMAGE
+    assert TAGGING in run.invokes
+    # The service is found by a tag no user tag can override.
+    assert run.one(SERVICE).inputs["tags"][SERVICE_TAG] == "staging/orders-api"
+
+
+def test_a_pipeline_deploy_is_never_reverted_and_nothing_restarts(first):
+    """After deploys, `pulumi up` finds the config's content running: the service keeps the
+    revision it runs (in its inputs, so a refresh changes nothing either) and nothing is registered."""
+    later = second(first, revision=12)
+    service = later.one(SERVICE)
+    assert service.inputs["taskDefinition"] == "arn:aws:ecs:eu-west-1:111122223333:task-definition/orders-api:12"
+    assert "taskDefinition" in service.ignore_changes
+    assert later.of_type(TASK_DEFINITION) == []
+    again = second(first, revision=13, image=DEPLOYED.replace("ab", "cd"))
+    assert {k: v for k, v in again.one(SERVICE).inputs.items() if k != "taskDefinition"} == {
+        k: v for k, v in service.inputs.items() if k != "taskDefinition"
+    }
+
+
+def test_a_config_change_rolls_out_with_the_image_the_pipeline_deployed(first):
+    changed = second(first, config=service_config(memory=2048))
+    definition = registered(changed)
+    assert definition["memory"] == "2048"
+    (container,) = json.loads(definition["containerDefinitions"])
+    assert container["image"] == DEPLOYED
+    assert "WHOAMI_PORT_NUMBER" not in {e["name"] for e in container["environment"]}
+    service = changed.one(SERVICE)
+    assert "taskDefinition" not in service.ignore_changes
+    assert service.inputs["taskDefinition"] == definition["arn"]
+
+
+@pytest.mark.parametrize(
+    "drift",
+    [
+        {"memory": "3072"},
+        {"cpu": "4096"},
+        {"executionRoleArn": "arn:aws:iam::111122223333:role/elsewhere/orders-api-staging-execution-role-1234567"},
+    ],
+)
+def test_a_revision_that_is_not_the_config_is_rolled_forward_to_it(drift):
+    """What runs decides, not what `pulumi up` last asked for: a rollout that ECS rolled back (or a
+    revision registered by hand) leaves other content running, and `pulumi up` sees it."""
+    later = run_stack("staging", invoke_results=live(rolling_first(), **drift))
+    assert "taskDefinition" not in later.one(SERVICE).ignore_changes
+    (container,) = json.loads(registered(later)["containerDefinitions"])
+    assert container["image"] == DEPLOYED
+
+
+def test_an_environment_change_in_the_running_revision_is_seen():
+    run = rolling_first()
+    containers = json.loads(registered(run)["containerDefinitions"])
+    containers[0]["environment"] = [{"name": "LOG_LEVEL", "value": "debug"}]
+    later = run_stack("staging", invoke_results=live(run, containerDefinitions=json.dumps(containers)))
+    assert "taskDefinition" not in later.one(SERVICE).ignore_changes
+
+
+# --- a lookup that misses must change nothing --------------------------------------------------
+
+
+@pytest.mark.parametrize("miss", ["no tagged service", "inactive", "a similar name"])
+def test_a_service_that_is_not_found_is_never_rolled_back(first, miss):
+    """Any doubt leaves the task definition alone: `ignore_changes` has no effect when the
+    service is created, and an existing service keeps what it runs."""
+    strategy, run = first
+    answers = live(run, status="INACTIVE" if miss == "inactive" else "ACTIVE")
+    if miss == "no tagged service":
+        answers[TAGGING] = lambda args: {"id": "x", "resourceTagMappingLists": []}
+    if miss == "a similar name":
+        similar = [ARN + "-v2", ARN.replace("/staging/", "/other-staging/")]
+        answers[TAGGING] = lambda args: {"id": "x", "resourceTagMappingLists": [{"resourceArn": a} for a in similar]}
+    later = run_stack("staging", STRATEGIES[strategy], invoke_results=answers)
+    service = later.one(SERVICE)
+    assert "taskDefinition" in service.ignore_changes
+    # Were it created now, it would start from the config's own revision, not a stale one.
+    assert service.inputs["taskDefinition"] == registered(later)["arn"]
+
+
+def test_changing_the_users_tags_does_not_lose_the_service(first):
+    strategy, run = first
+    later = run_stack(
+        "staging",
+        {**STRATEGIES[strategy], "ecs-cicd:tags": {"environment": "stg", "service": "renamed"}},
+        invoke_results=live(run, other_services=("arn:aws:ecs:eu-west-1:111122223333:service/staging/billing",)),
+    )
+    assert later.of_type(TASK_DEFINITION) == []
+
+
+def test_a_renamed_container_keeps_the_image_it_ran():
+    """The running revision has no container of the new name: the image comes from the container
+    the load balancer sends traffic to, never the bootstrap image."""
+    renamed = run_stack("staging", service_config(container="web"), invoke_results=live(rolling_first()))
+    (container,) = json.loads(registered(renamed)["containerDefinitions"])
+    assert container["name"] == "web" and container["image"] == DEPLOYED
+
+
+# --- what `pulumi up` refuses to do to a running service ---------------------------------------
+
+
+def test_a_config_change_during_a_deploy_waits_for_it():
+    answers = live(rolling_first(), deployments=2)
+    with pytest.raises(ServiceStateError, match="in the middle of a deployment"):
+        run_stack("staging", service_config(memory=2048), invoke_results=answers)
+    # A preview says so but does not stop.
+    previewed = run_stack("staging", service_config(memory=2048), invoke_results=answers, preview=True)
+    assert registered(previewed)["memory"] == "2048"
+
+
+def test_a_service_still_on_codedeploy_is_refused_with_the_migration_steps():
+    run = run_stack("staging", STRATEGIES["blue-green"])
+    answers = live(run, controller="CODE_DEPLOY", strategy="ROLLING")
+    with pytest.raises(ServiceStateError, match="--deployment-controller type=ECS"):
+        run_stack("staging", STRATEGIES["blue-green"], invoke_results=answers)
+
+
+@pytest.mark.parametrize("change", [{"port": 9090}, {"container": "web"}])
+def test_moving_the_load_balancer_wiring_of_a_blue_green_service_is_refused(change):
+    run = run_stack("staging", STRATEGIES["blue-green"])
+    answers = live(run, strategy="BLUE_GREEN", advanced=True)
+    with pytest.raises(ServiceStateError, match="three steps"):
+        run_stack("staging", {**STRATEGIES["blue-green"], **service_config(**change)}, invoke_results=answers)
+
+
+def test_switching_a_rolling_service_to_blue_green_takes_two_pulumi_ups():
+    """AWS's order: the advanced configuration first, with a rolling deployment; then the strategy."""
+    before = rolling_first()
+    step_one = run_stack("staging", STRATEGIES["canary"], invoke_results=live(before, strategy="ROLLING"))
+    service = step_one.one(SERVICE)
+    assert service.inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
+    assert "advancedConfiguration" in service.inputs["loadBalancers"][0]
+    assert "loadBalancers" not in service.ignore_changes
+    step_two = run_stack(
+        "staging", STRATEGIES["canary"], invoke_results=live(before, strategy="ROLLING", advanced=True)
+    )
+    service = step_two.one(SERVICE)
+    assert service.inputs["deploymentConfiguration"]["strategy"] == "CANARY"
+    assert "loadBalancers" in service.ignore_changes
+
+
+def test_switching_back_to_rolling_sends_the_rolling_strategy():
+    before = run_stack("staging", STRATEGIES["blue-green"])
+    back = run_stack("staging", invoke_results=live(before, strategy="BLUE_GREEN", advanced=True))
+    service = back.one(SERVICE)
+    assert service.inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
+    assert service.inputs["loadBalancers"][0].keys() == {"targetGroupArn", "containerName", "containerPort"}
+    assert "loadBalancers" not in service.ignore_changes
