@@ -16,10 +16,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 # Each call must answer within 15 minutes; it checks once and lets ECS call again.
 CALL_BACK_SECONDS = 15
+# Each task has this long to answer; all are asked at once, so even hundreds of tasks that never
+# answer take a few rounds, well inside the function's 60-second timeout.
+ANSWER_SECONDS, AT_ONCE = 5, 64
 
 
 def handler(event: dict, context: Any = None, ecs: Any = None, get: Optional[Callable[[str], int]] = None) -> dict:
@@ -32,7 +36,9 @@ def handler(event: dict, context: Any = None, ecs: Any = None, get: Optional[Cal
     revision = event["executionDetails"]["targetServiceRevisionArn"]
     addresses = new_task_addresses(ecs, os.environ["CLUSTER"], os.environ["SERVICE"], revision)
     port, path = os.environ["CONTAINER_PORT"], os.environ.get("HEALTH_PATH", "/")
-    answers = {address: get(f"http://{address}:{port}{path}") for address in addresses}
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        statuses = pool.map(lambda address: get(f"http://{address}:{port}{path}"), addresses)
+        answers = dict(zip(addresses, statuses, strict=True))
     failing = {address: status for address, status in answers.items() if not 200 <= status < 400}
     print({"revision": revision, "answers": answers})
     if addresses and not failing:
@@ -65,9 +71,20 @@ def new_task_addresses(ecs: Any, cluster: str, service: str, revision_arn: str) 
     return sorted(addresses)
 
 
+class _NotFollowed(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, as the target group's matcher takes it: followed, it could lead
+    through the NAT gateway to the public load balancer, where the old tasks answer."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NotFollowed)
+
+
 def _status_of(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http to a task of this VPC
+        with _OPENER.open(url, timeout=ANSWER_SECONDS) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code

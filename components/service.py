@@ -342,6 +342,15 @@ class EcsService(pulumi.ComponentResource):
         image = live.image(contract.name) if live else args.get("bootstrap_image", BOOTSTRAP_IMAGE)
         if live is not None:
             self._refuse_unsafe_rollout(args, live, image)
+            running = ownership.task_config(live.definition, contract.name)
+            changed = sorted(key for key in self.task_config if running.get(key) != self.task_config[key])
+            pulumi.log.warn(
+                f"service {args['service']} runs {live.task_definition}, which differs from the stack's config in "
+                f"{', '.join(changed)}: this `pulumi up` rolls out the config with the image the service runs. If "
+                "this shows again after `pulumi up`, that rollout failed and ECS rolled it back (see the service's "
+                "events); `pulumi up --refresh` rolls it out again",
+                resource=self,
+            )
         # One revision per config, named after it. Old revisions stay registered (skip_destroy): a
         # rollback may need them.
         self.task_definition = aws.ecs.TaskDefinition(

@@ -716,9 +716,10 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
     if needed and deploy["timeoutMinutes"] < needed:
         problems.append(
             f"{NAMESPACE}:{prefix}deploy.timeoutMinutes = {deploy['timeoutMinutes']} is shorter than a "
-            f"{deploy['strategy']} deployment takes at least ({needed} minutes: the traffic shift and bake times, "
-            f"and {TASK_START_MINUTES} to start the new tasks); the pipeline's ECS action would fail a deploy that "
-            f"succeeds; allowed: at least {needed} (at most 60, CodePipeline's limit), or shorter bake times"
+            f"{deploy['strategy']} deployment may take and succeed ({needed} minutes: {TASK_START_MINUTES} to start "
+            "the new tasks, deploy.checkTimeoutSeconds for the pre-production check, the traffic shift and bake "
+            f"times); the pipeline's ECS action would fail a deploy that succeeds; allowed: at least {needed} (at "
+            "most 60, CodePipeline's limit), or shorter bake or check times"
         )
     blue_green = deploy["blueGreen"]
     if deploy["strategy"] in ("canary", "linear") and not service["create"]:
@@ -788,9 +789,11 @@ TASK_START_MINUTES = 5
 
 
 def native_deployment_minutes(deploy: Mapping[str, Any]) -> int:
-    """The least time ECS's own blue/green, canary or linear deployment takes: the CodePipeline ECS
-    action waits for it to finish within its DeploymentTimeout, at most 60 minutes
-    (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html). 0 for rolling."""
+    """How long ECS's own blue/green, canary or linear deployment may take and still succeed: the
+    CodePipeline ECS action waits for it to finish within its DeploymentTimeout, at most 60 minutes
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html). The new
+    tasks start, the pre-production check may take all of `checkTimeoutSeconds` before it passes,
+    then traffic shifts and the old tasks are kept for the bake time. 0 for rolling."""
     strategy = deploy["strategy"]
     if strategy not in NATIVE_STRATEGIES:
         return 0
@@ -800,7 +803,8 @@ def native_deployment_minutes(deploy: Mapping[str, Any]) -> int:
     elif strategy == "linear":
         steps = -(-100 // deploy["linear"]["stepPercent"])  # ceil: the steps that move all traffic
         shifting = int(steps - 1) * deploy["linear"]["stepBakeTimeMinutes"]
-    return TASK_START_MINUTES + int(shifting) + deploy["bakeTimeMinutes"]
+    checking = -(-deploy["checkTimeoutSeconds"] // 60)
+    return TASK_START_MINUTES + checking + int(shifting) + deploy["bakeTimeMinutes"]
 
 
 def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str = "") -> list[str]:

@@ -120,3 +120,40 @@ def test_an_unreachable_task_is_a_failing_one(environment, monkeypatch):
     ecs, _ = stubbed([task("t1", NEW, "127.0.0.1")])
     assert green_check.handler(EVENT, ecs=ecs)["hookStatus"] == "IN_PROGRESS"
     assert green_check._status_of("http://127.0.0.1:1/healthz") == 0
+
+
+def test_a_redirect_is_judged_as_the_target_group_judges_it_and_never_followed(environment, monkeypatch):
+    """Followed, a redirect to the public name would reach the old tasks through the NAT gateway and
+    pass the new ones unasked: the hook takes the 3xx itself, as the target group's matcher does."""
+    with task_answering(200) as elsewhere:
+
+        class Redirecting(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{elsewhere}/healthz")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Redirecting)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            assert green_check._status_of(f"http://127.0.0.1:{server.server_address[1]}/healthz") == 302
+        finally:
+            server.shutdown()
+
+
+def test_every_new_task_is_asked_at_once(environment, monkeypatch):
+    """Asked one after another, a dozen tasks that never answer would outlast the function's
+    timeout: each call here waits until all of them are being asked together."""
+    monkeypatch.setenv("CONTAINER_PORT", "8080")
+    count = 20
+    together = threading.Barrier(count, timeout=10)
+
+    def get(url):
+        together.wait()
+        return 200
+
+    ecs, _ = stubbed([task(f"t{i}", NEW, f"10.0.1.{i}") for i in range(count)])
+    assert green_check.handler(EVENT, ecs=ecs, get=get) == {"hookStatus": "SUCCEEDED"}

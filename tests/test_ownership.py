@@ -151,8 +151,10 @@ def test_a_pipeline_deploy_is_never_reverted_and_nothing_restarts(first):
     }
 
 
-def test_a_config_change_rolls_out_with_the_image_the_pipeline_deployed(first):
+def test_a_config_change_rolls_out_with_the_image_the_pipeline_deployed(first, caplog):
     changed = second(first, config=service_config(memory=2048))
+    # Said in the preview, with what differs: seen again after `pulumi up`, the rollout failed.
+    assert "differs from the stack's config in memory:" in caplog.text
     definition = registered(changed)
     assert definition["memory"] == "2048"
     (container,) = json.loads(definition["containerDefinitions"])
@@ -254,7 +256,7 @@ def test_moving_the_load_balancer_wiring_of_a_blue_green_service_is_refused(chan
         run_stack("staging", {**STRATEGIES["blue-green"], **service_config(**change)}, invoke_results=answers)
 
 
-def test_switching_a_rolling_service_to_blue_green_takes_two_pulumi_ups():
+def test_switching_a_rolling_service_to_blue_green_takes_two_pulumi_ups(caplog):
     """AWS's order: the advanced configuration first, with a rolling deployment; then the strategy."""
     before = rolling_first()
     step_one = run_stack("staging", STRATEGIES["canary"], invoke_results=live(before, strategy="ROLLING"))
@@ -262,6 +264,7 @@ def test_switching_a_rolling_service_to_blue_green_takes_two_pulumi_ups():
     assert service.inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
     assert "advancedConfiguration" in service.inputs["loadBalancers"][0]
     assert "loadBalancers" not in service.ignore_changes
+    assert "run `pulumi up` again to switch to canary" in caplog.text
     step_two = run_stack(
         "staging", STRATEGIES["canary"], invoke_results=live(before, strategy="ROLLING", advanced=True)
     )
