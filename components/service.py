@@ -683,8 +683,6 @@ class EcsService(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        vpc_arn = vpc.vpc_id.apply(lambda v: account.arn("ec2", f"vpc/{v}"))
-        in_this_vpc = vpc_arn.apply(lambda arn: {"ArnEquals": {"ec2:Vpc": arn}})
         function_arn = account.arn("lambda", f"function:{function_name}")
         role = iam.role(
             f"{name}-check-role",
@@ -695,11 +693,13 @@ class EcsService(pulumi.ComponentResource):
                     ["logs:CreateLogStream", "logs:PutLogEvents"],
                     [logs.arn.apply(lambda a: f"{a}:*")],
                 ),
-                # A function in a VPC: its network interfaces, in this VPC only. The Describe calls
-                # have no resource-level permissions.
+                # A function in a VPC: Lambda manages its network interfaces with this role. In this
+                # account and region; not narrowed by an ec2:Vpc condition, which Lambda's check of
+                # the role at create time does not carry (policy/rules/iam.py LAMBDA_NETWORK_ACTIONS).
+                # The Describe calls have no resource-level permissions.
                 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
                 allow(
-                    "NetworkInterfacesInThisVpc",
+                    "FunctionNetworkInterfaces",
                     [
                         "ec2:AssignPrivateIpAddresses",
                         "ec2:CreateNetworkInterface",
@@ -711,7 +711,6 @@ class EcsService(pulumi.ComponentResource):
                         account.arn("ec2", "subnet/*"),
                         account.arn("ec2", "security-group/*"),
                     ],
-                    condition=in_this_vpc,
                 ),
                 allow(
                     "DescribeNetworkNoResourceLevelPermissions",

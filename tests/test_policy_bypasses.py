@@ -90,11 +90,26 @@ def test_not_action_grants_what_it_does_not_name():
         ("ecs:UpdateService", f"arn:aws:ecs:*:{MOCK_ACCOUNT_ID}:service/orders/api"),
         ("ecs:UpdateService", "arn:aws:ecs:eu-west-1:*:service/orders/api"),
         ("logs:PutLogEvents", f"arn:aws:logs:eu-west-1:{MOCK_ACCOUNT_ID}:log-group:*"),
+        # A Lambda function's network interfaces: one account and region, never any other type.
+        ("ec2:CreateNetworkInterface", "*"),
+        ("ec2:CreateNetworkInterface", "arn:aws:ec2:eu-west-1:*:network-interface/*"),
+        ("ec2:CreateNetworkInterface", f"arn:aws:ec2:eu-west-1:{MOCK_ACCOUNT_ID}:instance/*"),
+        ("ec2:DeleteNetworkInterface", f"arn:aws:ec2:*:{MOCK_ACCOUNT_ID}:network-interface/*"),
+        ("ec2:DeleteVpc", f"arn:aws:ec2:eu-west-1:{MOCK_ACCOUNT_ID}:subnet/*"),
     ],
 )
 def test_resource_wildcards_that_cover_a_whole_type(action, resource):
     statement = {"Effect": "Allow", "Action": action, "Resource": resource}
     only(role_policy_with(statement), "covers every resource of its type")
+
+
+def test_a_lambda_functions_network_interfaces_in_one_account_and_region_are_accepted():
+    statement = {
+        "Effect": "Allow",
+        "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"],
+        "Resource": [f"arn:aws:ec2:eu-west-1:{MOCK_ACCOUNT_ID}:{kind}/*" for kind in ("network-interface", "subnet")],
+    }
+    assert role_policy_with(statement) == []
 
 
 def test_pass_role_on_every_role_by_path_wildcard():

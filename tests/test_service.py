@@ -514,7 +514,9 @@ def test_every_new_task_is_checked_from_inside_the_vpc_before_production_traffic
         "arn:aws:ecs:eu-west-1:111122223333:service-revision/staging/orders-api/*",
         "arn:aws:ecs:eu-west-1:111122223333:service/staging/orders-api",
     ]
-    assert set(statements["NetworkInterfacesInThisVpc"]["Condition"]["ArnEquals"]) == {"ec2:Vpc"}
+    assert sorted(statements["FunctionNetworkInterfaces"]["Resource"]) == [
+        f"arn:aws:ec2:eu-west-1:111122223333:{kind}/*" for kind in ("network-interface", "security-group", "subnet")
+    ]
     invoker = {s["Sid"]: s for s in policy_of(run, "orders-api-staging-service-check-invoker-role")["Statement"]}
     assert invoker["InvokeThePreProductionCheck"]["Resource"] == [function["arn"]]
     logs = run.named("orders-api-staging-service-check-logs").inputs
