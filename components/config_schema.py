@@ -463,8 +463,10 @@ KEYS: dict[str, dict] = {
                 "`blue-green`, `canary` and `linear` are ECS's own deployments: a second set of tasks behind a "
                 "second target group, checked through the test listener before production traffic moves "
                 "(all at once, a canary share first, or in equal steps), the old tasks kept for "
-                "`bakeTimeMinutes`. On an existing service, `blue-green` is its CodeDeploy deployment group "
-                "(`blueGreen`), and `rolling` follows whatever deployment configuration the service has.",
+                "`bakeTimeMinutes`. On an existing service it says how the service deploys, and `pulumi up` checks "
+                "it against the service: `rolling`, `blue-green`, `canary` or `linear` on the ECS controller (its "
+                "own traffic settings, which `deploy.timeoutMinutes` must cover), or `blue-green` with `blueGreen` "
+                "naming its CodeDeploy group on the CODE_DEPLOY controller.",
             },
             "bakeTimeMinutes": {
                 "type": "integer",
@@ -523,8 +525,9 @@ KEYS: dict[str, dict] = {
                 "additionalProperties": False,
                 "default": {},
                 "description": "Strategy `blue-green` on an existing service deployed by CodeDeploy (the CODE_DEPLOY "
-                "deployment controller): its application and deployment group. How traffic shifts and how long "
-                "the old tasks stay are the group's own settings, made where the group is managed.",
+                "deployment controller): its application and deployment group, both or neither (neither: ECS "
+                "deploys the service blue/green itself). How traffic shifts and how long the old tasks stay are the "
+                "group's own settings, made where the group is managed.",
                 "properties": {
                     "application": {
                         "type": "string",

@@ -19,7 +19,7 @@ from .bluegreen import CodeDeployBlueGreen
 from .build import ImageBuild
 from .checks import ServiceCheck, TestCommands
 from .contract import ContainerContract
-from .deploy import EcsDeploy, running_service
+from .deploy import EcsDeploy, check_existing_deployment, running_service
 from .iam import RolePaths
 from .pipeline import Pipeline
 from .pullcache import DockerHubCache
@@ -108,9 +108,10 @@ def deliver(
     docker_hub = shared.docker_hub
     opts = pulumi.ResourceOptions(parent=parent)
     contract = ContainerContract(svc.service.container, svc.service.port)
-    # An existing service on blue/green is deployed by its CodeDeploy group; a created service by
-    # ECS itself, with any strategy (rolling, blue-green, canary, linear), through the ECS action.
-    codedeploy = svc.deploy.strategy == "blue-green" and not svc.service.create
+    # An existing service whose blue/green is CodeDeploy's is deployed by its CodeDeploy group; every
+    # other service by ECS itself, with its strategy (rolling, blue-green, canary, linear), through
+    # the ECS action.
+    codedeploy = svc.codedeploy
 
     source = GitHubSource(
         f"{name}-source",
@@ -138,7 +139,7 @@ def deliver(
                 "bootstrap_image": svc.service.bootstrap_image,
                 "cpu": svc.service.cpu,
                 "memory": svc.service.memory,
-                "desired_count": svc.service.desired_count,
+                **({} if svc.service.autoscaling else {"desired_count": svc.service.desired_count}),
                 "environment": svc.service.environment,
                 "secrets": svc.service.secrets,
                 "health_check_path": svc.service.health_check_path,
@@ -185,8 +186,11 @@ def deliver(
             parent=parent,
         )
         service_arn, task_role_arns, task_family = running.arn, running.role_arns, running.family
+        check_existing_deployment(
+            svc.service.cluster, svc.service.name, svc.deploy.strategy, codedeploy, svc.deploy.timeout_minutes, parent
+        )
     else:
-        service_arn = None
+        service_arn = None  # given by a program that may create the service itself: not read
 
     build = ImageBuild(
         f"{name}-build",

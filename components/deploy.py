@@ -1,4 +1,5 @@
-"""Deploy stage: the ECS standard (rolling) deploy action into an existing service."""
+"""Deploy stage: the ECS standard deploy action into a service: ECS then deploys as the service is
+configured (rolling, or its own blue/green, canary or linear)."""
 
 import json
 import re
@@ -13,6 +14,7 @@ from .account import AwsAccount
 from .args import known_keys
 from .build import IMAGE_DEFINITIONS_FILE, ImageBuild
 from .iam import Statement, allow, pass_task_roles
+from .settings import native_deployment_minutes
 from .stage import StageDefinition
 
 
@@ -191,3 +193,77 @@ def _check_container(
             "to the port the load balancer's target groups send traffic to"
         )
     return task_definition
+
+
+# How ECS names each strategy in a service's deploymentConfiguration, and what the config calls it.
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentConfiguration.html
+STRATEGY_NAMES = {"ROLLING": "rolling", "BLUE_GREEN": "blue-green", "CANARY": "canary", "LINEAR": "linear"}
+
+
+class DeploymentMismatchError(pulumi.RunError):
+    """An existing service deploys otherwise than the stack says."""
+
+
+def check_existing_deployment(
+    cluster: str, service: str, strategy: str, codedeploy: bool, timeout_minutes: int, parent: Optional[pulumi.Resource]
+) -> None:
+    """Stop `pulumi up` when an existing service deploys otherwise than `deploy.strategy` says (the
+    plan would describe a deployment that does not happen), or when its own blue/green, canary or
+    linear configuration takes longer than the pipeline's deploy action waits."""
+    described = aws.ecs.get_service(cluster_arn=cluster, service_name=service, opts=pulumi.InvokeOptions(parent=parent))
+    controller = next((c.type for c in described.deployment_controllers or []), None)
+    if controller is None:
+        return  # not said (ECS says it for every service; an offline harness may not)
+    configuration = next(iter(described.deployment_configurations or []), None)
+    actual = (configuration and configuration.strategy) or "ROLLING"
+    said = f"ecs-cicd:deploy.strategy = {strategy!r}{' with a CodeDeploy group' if codedeploy else ''}"
+    where = f"service {service} in cluster {cluster}"
+    if controller == "CODE_DEPLOY":
+        deploys, matches = "through CodeDeploy (the CODE_DEPLOY deployment controller)", codedeploy
+        allowed = "blue-green, with deploy.blueGreen.application and deploymentGroup naming its CodeDeploy group"
+    elif controller == "ECS":
+        name = STRATEGY_NAMES.get(actual, actual)
+        deploys, matches = f"with ECS itself, {name}", not codedeploy and name == strategy
+        allowed = f"{name}{' (without deploy.blueGreen)' if name == 'blue-green' else ''}"
+    else:
+        raise DeploymentMismatchError(
+            f"{where} is on the {controller} deployment controller, which CodePipeline's deploy actions cannot "
+            "deploy; allowed: a service on the ECS or CODE_DEPLOY controller"
+        )
+    if not matches:
+        raise DeploymentMismatchError(
+            f"{said}, but {where} deploys {deploys}; set it to {allowed}, or change the service"
+        )
+    if controller == "ECS" and configuration is not None and actual != "ROLLING":
+        needed = native_deployment_minutes(
+            {
+                "strategy": STRATEGY_NAMES[actual],
+                "bakeTimeMinutes": _minutes(configuration.bake_time_in_minutes),
+                "canary": {
+                    "bakeTimeMinutes": _minutes(
+                        _first(configuration.canary_configurations, "canary_bake_time_in_minutes")
+                    )
+                },
+                "linear": {
+                    "stepPercent": float(_first(configuration.linear_configurations, "step_percent") or 100),
+                    "stepBakeTimeMinutes": _minutes(
+                        _first(configuration.linear_configurations, "step_bake_time_in_minutes")
+                    ),
+                },
+                "checkTimeoutSeconds": 0,  # its lifecycle hooks' time is the service's own
+            }
+        )
+        if timeout_minutes < needed:
+            raise DeploymentMismatchError(
+                f"ecs-cicd:deploy.timeoutMinutes = {timeout_minutes} is shorter than a deployment of {where} may take "
+                f"and succeed (at least {needed} minutes, from its own {STRATEGY_NAMES[actual]} configuration); the "
+                f"pipeline's ECS action would fail a deploy that succeeds; allowed: at least {needed} (at most 60)"
+            )
+
+
+def _first(items, field: str):
+    return getattr(items[0], field, None) if items else None
+
+
+def _minutes(value) -> int:
+    return int(float(value or 0))

@@ -76,13 +76,13 @@ def deployment(service: ServicePipeline) -> tuple[str, str]:
         }[strategy]
         source = "the stack config (CPU, memory, environment, secrets, port), with the image the pipeline deployed"
         return shift, source
-    if strategy == "blue-green":
+    if service.codedeploy:
         group = f"{deploy.blue_green.application}/{deploy.blue_green.deployment_group}"
         return (
             f"CodeDeploy group {group} (its own traffic settings)",
             "the running revision of the service's family, with the built image (taskdef.json)",
         )
-    return "the ECS deploy action (the service's own deployment configuration)", (
+    return f"the ECS deploy action; ECS deploys {strategy}, as the service is configured (checked at `pulumi up`)", (
         "the service's running revision, with the built image (its owner manages the rest)"
     )
 

@@ -67,7 +67,7 @@ class EcsServiceArgs(TypedDict, total=False):
     memory: int
     """Fargate memory in MiB. Default 512."""
     desired_count: int
-    """Tasks to run. Default 2."""
+    """Tasks to run. Default 2. Not with `autoscaling`, whose `min` the service starts at."""
     environment: Mapping[str, str]
     """Plain container environment."""
     secrets: Sequence[SecretRef]
@@ -178,6 +178,11 @@ class EcsService(pulumi.ComponentResource):
             if required not in args:
                 raise ValueError(f"EcsService {name}: {required} is required")
 
+        if args.get("autoscaling") and "desired_count" in args:
+            raise ValueError(
+                f"EcsService {name}: desired_count and autoscaling exclude each other: with autoscaling the "
+                "service starts at autoscaling['min'] and the scaler owns the count"
+            )
         contract: ContainerContract = args["container"]
         account = args.get("account") or AwsAccount.current()
         tags = dict(args.get("tags", {}))
@@ -832,7 +837,8 @@ class EcsService(pulumi.ComponentResource):
             name=args["service"],
             cluster=self.cluster.arn,
             task_definition=self.task_definition_arn,
-            desired_count=args.get("desired_count", 2),
+            # With autoscaling, the service starts at its minimum and the count is the scaler's.
+            desired_count=(args.get("autoscaling") or {}).get("min", args.get("desired_count", 2)),
             launch_type="FARGATE",
             platform_version="LATEST",
             network_configuration={
@@ -870,7 +876,7 @@ class EcsService(pulumi.ComponentResource):
         if not (self.strategy != "rolling" and live.advanced):
             return
         moved = [
-            f"{what} {before} -> {after}"
+            f"ecs-cicd:service.{what} {before} -> {after}"
             for lb in live.load_balancers
             for what, before, after in (
                 ("container", lb.container_name, contract.name),

@@ -223,6 +223,16 @@ class ServicePipeline:
     pipeline: PipelineSettings
     tags: Mapping[str, str]
 
+    @property
+    def codedeploy(self) -> bool:
+        """Deployed through an existing CodeDeploy group: an existing service on blue-green that
+        names one (without, ECS deploys the existing service blue/green itself)."""
+        return (
+            self.deploy.strategy == "blue-green"
+            and not self.service.create
+            and bool(self.deploy.blue_green.application)
+        )
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -722,19 +732,14 @@ def _service_problems(values: dict[str, Any], prefix: str = "") -> list[str]:
             "most 60, CodePipeline's limit), or shorter bake or check times"
         )
     blue_green = deploy["blueGreen"]
-    if deploy["strategy"] in ("canary", "linear") and not service["create"]:
-        problems.append(
-            f"{NAMESPACE}:{prefix}deploy.strategy = {deploy['strategy']!r} needs a service this program creates "
-            "(service.create: true); an existing service's ECS deployment is configured on the service, so use "
-            "rolling (the ECS deploy follows the service's own deployment configuration) or blue-green with its "
-            "CodeDeploy group (deploy.blueGreen)"
-        )
     if deploy["strategy"] == "blue-green" and not service["create"]:
-        missing = [k for k in ("application", "deploymentGroup") if not blue_green[k]]
-        if missing:
+        named = [k for k in ("application", "deploymentGroup") if blue_green[k]]
+        if len(named) == 1:
+            missing = "deploymentGroup" if named == ["application"] else "application"
             problems.append(
-                f"{NAMESPACE}:{prefix}deploy.blueGreen.{missing[0]} is required for an existing service on blue/green; "
-                f"allowed: the name of its CodeDeploy {missing[0]}"
+                f"{NAMESPACE}:{prefix}deploy.blueGreen.{missing} is required with deploy.blueGreen.{named[0]}; "
+                f"allowed: the name of the service's CodeDeploy {missing} (or neither key, for a service that ECS "
+                "deploys blue/green itself)"
             )
     build = values["build"]
     if build["existingRepository"] and build["repositoryName"]:
@@ -812,7 +817,8 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
     says why, instead of a setting silently ignored."""
     service, deploy = values["service"], values["deploy"]
     strategy, created = deploy["strategy"], service["create"]
-    codedeploy = strategy == "blue-green" and not created
+    existing_blue_green = strategy == "blue-green" and not created
+    codedeploy = existing_blue_green and any(deploy["blueGreen"].values())
     rules: list[tuple[str, bool, str]] = [
         *(
             (
@@ -831,21 +837,33 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "deploy.blueGreen",
-            not codedeploy,
+            not existing_blue_green,
             "it names the CodeDeploy group of an existing service on strategy "
             "blue-green; a created service deploys blue/green with ECS itself",
         ),
-        (
-            "deploy.bakeTimeMinutes",
-            not (created and strategy in NATIVE_STRATEGIES),
-            "it applies to strategies blue-green, canary and linear on a created service",
+        *(
+            (
+                f"deploy.{key}",
+                not (created and strategy in applies_to),
+                f"it applies to strategy {' and '.join(applies_to)} on a created service; an existing service's "
+                "own deployment configuration decides its traffic shift (`pulumi up` reads it)",
+            )
+            for key, applies_to in (
+                ("bakeTimeMinutes", NATIVE_STRATEGIES),
+                ("canary", ("canary",)),
+                ("linear", ("linear",)),
+            )
         ),
-        ("deploy.canary", not (created and strategy == "canary"), "it applies to strategy canary on a created service"),
-        ("deploy.linear", not (created and strategy == "linear"), "it applies to strategy linear on a created service"),
         (
             "deploy.timeoutMinutes",
             codedeploy,
             "CodeDeploy's deployment group decides how long a blue/green deployment of an existing service takes",
+        ),
+        (
+            "service.desiredCount",
+            bool(service["autoscaling"]),
+            "with service.autoscaling, Application Auto Scaling owns the count (the service starts at "
+            "service.autoscaling.min)",
         ),
         (
             "insecure.allowHttp",

@@ -42,6 +42,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         },
     },
     "created service, rolling": {"ecs-cicd:service": CREATED},
+    # A later `pulumi up`: the service runs what the first one registered, with the pipeline's image.
+    "created service, running": {"ecs-cicd:service": CREATED},
+    "created service, blue-green, running": {
+        "ecs-cicd:service": CREATED,
+        "ecs-cicd:deploy": {**DEPLOY, "strategy": "blue-green"},
+    },
+    "created service, autoscaling": {
+        "ecs-cicd:service": {**CREATED, "autoscaling": {"min": 1, "max": 4, "targetCpuPercent": 60}}
+    },
     "created service, canary": {"ecs-cicd:service": CREATED, "ecs-cicd:deploy": {**DEPLOY, "strategy": "canary"}},
     "created service, linear": {
         "ecs-cicd:service": CREATED,
@@ -51,6 +60,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "ecs-cicd:environment": "prod",
         "ecs-cicd:deploy": {"timeoutMinutes": 30, "requireApproval": True},
     },
+}
+
+RUNNING = ("created service, running", "created service, blue-green, running")
+# How AWS answers for an existing service of each kind of stack (what `pulumi up` reads of it).
+EXISTING = {
+    "existing service, rolling": ("ECS", "ROLLING"),
+    "existing service, CodeDeploy": ("CODE_DEPLOY", None),
+    "production": ("ECS", "ROLLING"),
+}
+# Keys that matter when a created service is created, and by design not after: on a running
+# service they must change nothing (and do not: the walk checks that too).
+CREATE_ONLY = {
+    "service.bootstrapImage": "the image a created service starts with; once it runs, it runs the pipeline's image "
+    "(README, Who owns what)",
 }
 
 # Keys whose effect does not depend on the service or how it is deployed (the build, the source,
@@ -89,8 +112,8 @@ VALUES: dict[str, list[Any]] = {
     "service.certificateArn": [CERTIFICATE.replace("5e1d", "6f2e")],
     "service.domainName": ["api.dev.example.com"],
     "service.hostedZoneId": ["Z0123456789ABCDEFGHIJ"],
-    "service.autoscaling.min": [1],
-    "service.autoscaling.max": [4],
+    "service.autoscaling.min": [2],
+    "service.autoscaling.max": [5],
     "service.autoscaling.targetCpuPercent": [70],
     "deploy.blueGreen.application": ["orders"],
     "deploy.blueGreen.deploymentGroup": ["orders-dev"],
@@ -113,8 +136,6 @@ NOT_WALKED = {
     "insecure.allowUnapprovedProdDeploys": "required exactly when a production stack turns approval off, refused "
     "elsewhere: tests/test_security_controls.py::test_prod_cannot_skip_approval_without_the_explicit_insecure_flag "
     "has both sides",
-    "service.autoscaling.max": "set together with min (a lone max has no min to scale from): walked with min",
-    "service.autoscaling.targetCpuPercent": "set together with min and max: walked with min",
 }
 
 
@@ -154,8 +175,9 @@ def current(config: dict[str, Any], path: str) -> Any:
 def with_value(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     config = copy.deepcopy(config)
     key, *rest = path.split(".")
-    if path == "service.autoscaling.min":
-        value, rest = {"min": value, "max": 4}, ["autoscaling"]
+    if path.startswith("service.autoscaling."):  # min and max come together
+        scaling = (config.get("ecs-cicd:service") or {}).get("autoscaling") or {"min": 1, "max": 4}
+        value, rest = {**scaling, path.rsplit(".", 1)[1]: value}, ["autoscaling"]
     if not rest:
         config[f"ecs-cicd:{key}"] = value
         return config
@@ -185,16 +207,61 @@ def another_value(path: str, schema: dict, now: Any) -> Any:
     raise AssertionError(f"no value for {path}: add one to VALUES")
 
 
-def fingerprint(config: dict[str, Any]) -> str:
-    """Everything the program registers, as one string (inputs of every resource, outputs)."""
-    run = run_stack("dev", {key: config.get(key) for key in config})
-    resources = sorted((r.type, r.name, r.inputs) for r in run.resources)
-    return json.dumps([resources, run.outputs], sort_keys=True, default=str)
+def invoke_results(variant: str) -> dict | None:
+    """The world a kind of stack runs in: a created service already running (the pipeline deployed
+    into what the first `pulumi up` registered), or an existing service configured as it says."""
+    from components.testing import default_invoke_results
+
+    from .test_ownership import live
+
+    if variant in RUNNING:
+        strategy = "BLUE_GREEN" if "blue-green" in variant else "ROLLING"
+        return live(first_run(variant), strategy=strategy, advanced=strategy != "ROLLING")
+    if variant in EXISTING:
+        controller, strategy = EXISTING[variant]
+        answers = default_invoke_results("eu-west-1")
+        plain = answers["aws:ecs/getService:getService"]
+        answers["aws:ecs/getService:getService"] = lambda args: {
+            **plain(args),
+            "deploymentControllers": [{"type": controller}],
+            "deploymentConfigurations": [{"strategy": strategy}] if strategy else [],
+        }
+        return answers
+    return None
+
+
+@cache
+def first_run(variant: str):
+    config = base_config(variant)
+    return run_stack("dev", {key: config.get(key) for key in config})
+
+
+def fingerprint(config: dict[str, Any], variant: str) -> str:
+    """Everything the program registers, as one string (inputs of every resource, outputs). On a
+    later `pulumi up`, an input a resource ignores changes nothing: it is left out."""
+    run = run_stack("dev", {key: config.get(key) for key in config}, invoke_results=invoke_results(variant))
+    later = variant in RUNNING
+    resources = sorted(
+        (r.type, r.name, {k: v for k, v in r.inputs.items() if not (later and k in r.ignore_changes)})
+        for r in run.resources
+    )
+    return json.dumps([resources, run.outputs], sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """Assets by what they hold (their default repr names a memory address, new in every run)."""
+    import pulumi
+
+    if isinstance(value, pulumi.AssetArchive):
+        return {name: _plain(asset) for name, asset in value.assets.items()}
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        return ["file", value.path]
+    return str(value)
 
 
 @cache
 def base_fingerprint(variant: str) -> str:
-    return fingerprint(base_config(variant))
+    return fingerprint(base_config(variant), variant)
 
 
 def variants_for(path: str) -> list[str]:
@@ -217,6 +284,19 @@ def refused(config: dict[str, Any], path: str) -> str | None:
     return None
 
 
+def refused_by_the_program(config: dict[str, Any], path: str, variant: str) -> tuple[str | None, str]:
+    """What `pulumi up` stops at once it reads the world (an existing service that deploys
+    otherwise, a running service the change cannot be applied to), naming the key; else what it
+    registers."""
+    import pulumi
+
+    try:
+        return None, fingerprint(config, variant)
+    except pulumi.RunError as error:
+        assert f"ecs-cicd:{path.split('.')[0]}" in str(error), (path, str(error))
+        return str(error), ""
+
+
 WALKED = sorted(path for path in LEAVES if path not in NOT_WALKED)
 
 
@@ -233,10 +313,15 @@ def test_a_key_changes_what_runs_or_is_refused_with_why(path):
         value = another_value(path, LEAVES[path], current(base, path))
         changed = with_value(base, path, value)
         message = refused(changed, path)
+        if message is None and path in CREATE_ONLY and variant in RUNNING:
+            assert fingerprint(changed, variant) == base_fingerprint(variant), f"{path} changed a running service"
+            continue
+        if message is None:
+            message, registered = refused_by_the_program(changed, path, variant)
         if message is not None:
             refusals.append(variant)
             continue
-        assert fingerprint(changed) != base_fingerprint(variant), (
+        assert registered != base_fingerprint(variant), (
             f"ecs-cicd:{path} = {value!r} is accepted in a stack with {variant} and changes nothing"
         )
         effects.append(variant)

@@ -61,7 +61,8 @@ def live(
     for container in containers:
         container["image"] = image
     service = run.one(SERVICE).inputs
-    tagged = [ARN, *other_services]
+    arn = f"arn:aws:ecs:eu-west-1:111122223333:service/{service['cluster'].rsplit('/', 1)[-1]}/{service['name']}"
+    tagged = [arn, *other_services]
 
     def tagging(args):
         assert not args.get("tagFilters"), "the lookup must not depend on tag values a user can change"
@@ -79,8 +80,8 @@ def live(
         balancers.append(entry)
     answers[TAGGING] = tagging
     answers["aws:ecs/getService:getService"] = lambda args: {
-        "arn": ARN,
-        "serviceName": "orders-api",
+        "arn": arn,
+        "serviceName": service["name"],
         "clusterArn": args["clusterArn"],
         "status": status,
         "taskDefinition": f"arn:aws:ecs:eu-west-1:111122223333:task-definition/orders-api:{revision}",

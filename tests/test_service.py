@@ -323,8 +323,9 @@ GOOD = {
             "ecs-cicd:deploy.strategy = 'wave' is not allowed; allowed: rolling, blue-green, canary, linear",
         ),
         (
-            {"deploy": {"strategy": "canary"}},
-            "ecs-cicd:deploy.strategy = 'canary' needs a service this program creates",
+            {"deploy": {"strategy": "canary", "canary": {"percent": 20}}},
+            "ecs-cicd:deploy.canary does not apply here: it applies to strategy canary on a created service; an "
+            "existing service's own deployment configuration decides its traffic shift",
         ),
         (
             {"service": {**GOOD["service"], "port": 70000}},
@@ -340,8 +341,8 @@ GOOD = {
             "ecs-cicd:service.certificateArn is required with service.create: true",
         ),
         (
-            {"deploy": {"strategy": "blue-green"}},
-            "ecs-cicd:deploy.blueGreen.application is required for an existing service on blue/green",
+            {"deploy": {"strategy": "blue-green", "blueGreen": {"deploymentGroup": "orders"}}},
+            "ecs-cicd:deploy.blueGreen.application is required with deploy.blueGreen.deploymentGroup",
         ),
         (
             {
