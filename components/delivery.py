@@ -19,7 +19,7 @@ from .bluegreen import CodeDeployBlueGreen
 from .build import ImageBuild
 from .checks import ServiceCheck, TestCommands
 from .contract import ContainerContract
-from .deploy import EcsDeploy, check_existing_deployment, running_service
+from .deploy import EcsDeploy, ExpectedDeployment, running_service
 from .iam import RolePaths
 from .pipeline import Pipeline
 from .pullcache import DockerHubCache
@@ -184,11 +184,9 @@ def deliver(
             contract.name,
             port=contract.port if codedeploy else None,
             parent=parent,
+            expected=ExpectedDeployment(svc.deploy.strategy, codedeploy, svc.deploy.timeout_minutes),
         )
         service_arn, task_role_arns, task_family = running.arn, running.role_arns, running.family
-        check_existing_deployment(
-            svc.service.cluster, svc.service.name, svc.deploy.strategy, codedeploy, svc.deploy.timeout_minutes, parent
-        )
     else:
         service_arn = None  # given by a program that may create the service itself: not read
 

@@ -147,6 +147,7 @@ def running_service(
     container: str,
     port: Optional[int] = None,
     parent: Optional[pulumi.Resource] = None,
+    expected: Optional["ExpectedDeployment"] = None,
 ) -> RunningService:
     """Read an existing service and its current task definition, and stop `pulumi up` now (not the
     first deploy at night) when the task definition has no `container`, or, with `port`, when that
@@ -154,6 +155,8 @@ def running_service(
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     cluster_arn = account.arn("ecs", f"cluster/{cluster}")
     found = aws.ecs.get_service_output(cluster_arn=cluster_arn, service_name=service, opts=invoke)
+    if expected is not None:  # read as the service is, in the outputs every deploy resource waits for
+        found = found.apply(lambda described: check_deployment(described, expected, cluster, service))
     task_definition = aws.ecs.get_task_definition_output(task_definition=found.task_definition, opts=invoke)
     checked = task_definition.apply(lambda t: _check_container(t, container, port, cluster, service))
     return RunningService(
@@ -204,16 +207,25 @@ class DeploymentMismatchError(pulumi.RunError):
     """An existing service deploys otherwise than the stack says."""
 
 
-def check_existing_deployment(
-    cluster: str, service: str, strategy: str, codedeploy: bool, timeout_minutes: int, parent: Optional[pulumi.Resource]
-) -> None:
+@dataclass(frozen=True)
+class ExpectedDeployment:
+    """How the stack says an existing service deploys."""
+
+    strategy: str
+    codedeploy: bool
+    timeout_minutes: int
+
+
+def check_deployment(
+    described: aws.ecs.GetServiceResult, expected: ExpectedDeployment, cluster: str, service: str
+) -> aws.ecs.GetServiceResult:
     """Stop `pulumi up` when an existing service deploys otherwise than `deploy.strategy` says (the
     plan would describe a deployment that does not happen), or when its own blue/green, canary or
     linear configuration takes longer than the pipeline's deploy action waits."""
-    described = aws.ecs.get_service(cluster_arn=cluster, service_name=service, opts=pulumi.InvokeOptions(parent=parent))
+    strategy, codedeploy, timeout_minutes = expected.strategy, expected.codedeploy, expected.timeout_minutes
     controller = next((c.type for c in described.deployment_controllers or []), None)
     if controller is None:
-        return  # not said (ECS says it for every service; an offline harness may not)
+        return described  # not said (ECS says it for every service; an offline harness may not)
     configuration = next(iter(described.deployment_configurations or []), None)
     actual = (configuration and configuration.strategy) or "ROLLING"
     said = f"ecs-cicd:deploy.strategy = {strategy!r}{' with a CodeDeploy group' if codedeploy else ''}"
@@ -259,6 +271,7 @@ def check_existing_deployment(
                 f"and succeed (at least {needed} minutes, from its own {STRATEGY_NAMES[actual]} configuration); the "
                 f"pipeline's ECS action would fail a deploy that succeeds; allowed: at least {needed} (at most 60)"
             )
+    return described
 
 
 def _first(items, field: str):
