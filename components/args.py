@@ -6,7 +6,7 @@ arguments here first, with the messages the config validation gives for the same
 library and the program agree on what is allowed."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Optional
 
 import jsonschema
 
@@ -32,9 +32,47 @@ def like_config(component: str, name: str, path: str, value: Any) -> None:
     schema = schema_for(key)
     for part in rest:
         schema = schema["properties"][part]
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(_plain(value)), key=lambda e: list(e.absolute_path)
+    )
     if errors:
         raise ValueError(f"{component} {name}: " + "; ".join(settings.describe(path, error) for error in errors))
+
+
+def _plain(value: Any) -> Any:
+    """Any Mapping (the settings' read-only views included) as the dict JSON Schema calls an object."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def like_config_keys(component: str, name: str, args: Mapping[str, Any], keys: Mapping[str, str]) -> None:
+    """Validate each argument named in `keys` as its config key (`{"cpu": "service.cpu"}`), with
+    the config's message naming the argument; a mapping argument's own keys are checked too."""
+    for argument, path in keys.items():
+        if args.get(argument) is None:
+            continue
+        try:
+            like_config(component, name, path, args[argument])
+        except ValueError as error:
+            raise ValueError(str(error).replace(f"{NAMESPACE}:{path}", argument)) from None
+
+
+def like_config_mapping(
+    component: str, name: str, argument: str, value: Optional[Mapping[str, Any]], keys: Mapping[str, str]
+) -> None:
+    """A mapping argument (`traffic`, `autoscaling`): only the keys of `keys`, each checked as its
+    config key. A misspelt key would otherwise fall back to a default, silently."""
+    if value is None:
+        return
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise ValueError(
+            f"{component} {name}: {argument} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(keys)}"
+        )
+    like_config_keys(component, name, value, keys)
 
 
 def secret_refs(component: str, name: str, secrets: Any, section: str) -> tuple[SecretRef, ...]:
@@ -63,4 +101,12 @@ def no_plaintext_secrets(component: str, name: str, environment: Mapping[str, st
         raise ValueError(f"{component} {name}: " + "; ".join(problems))
 
 
-__all__ = ["NAMESPACE", "known_keys", "like_config", "no_plaintext_secrets", "secret_refs"]
+__all__ = [
+    "NAMESPACE",
+    "known_keys",
+    "like_config",
+    "like_config_keys",
+    "like_config_mapping",
+    "no_plaintext_secrets",
+    "secret_refs",
+]

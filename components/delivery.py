@@ -153,8 +153,11 @@ def deliver(
                 "availability_zones": svc.service.availability_zones,
                 "nat_gateways": svc.service.nat_gateways,
                 "strategy": svc.deploy.strategy,
-                "traffic": vars(svc.deploy.traffic),
-                "check_timeout_seconds": svc.deploy.check_timeout_seconds,
+                **(
+                    {"traffic": vars(svc.deploy.traffic), "check_timeout_seconds": svc.deploy.check_timeout_seconds}
+                    if svc.deploy.strategy != "rolling"
+                    else {}
+                ),
                 "rollback_on_alarm": svc.service.rollback_on_alarm,
                 "autoscaling": svc.service.autoscaling and vars(svc.service.autoscaling),
                 "log_retention_days": svc.build.log_retention_days,

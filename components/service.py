@@ -22,7 +22,7 @@ import pulumi_awsx as awsx
 
 from . import green_check, iam, naming, ownership
 from .account import AwsAccount
-from .args import known_keys, no_plaintext_secrets, secret_refs
+from .args import known_keys, like_config_keys, like_config_mapping, no_plaintext_secrets, secret_refs
 from .contract import ContainerContract
 from .iam import allow, secret_read_statements, trust_policy
 from .images import BOOTSTRAP_IMAGE, BOOTSTRAP_PORT_VARIABLE
@@ -46,6 +46,38 @@ NETWORK_MODE, COMPATIBILITIES = "awsvpc", ["FARGATE"]
 TASK_LOG_GROUP = "/ecs/{cluster}/{service}"
 PLATFORM = {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"}
 HTTPS_PORT, HTTP_PORT, TEST_PORT = 443, 80, 8443
+# The config key each argument comes from: the library checks it with the config's schema and message.
+CONFIG_KEYS = {
+    "cpu": "service.cpu",
+    "memory": "service.memory",
+    "desired_count": "service.desiredCount",
+    "bootstrap_image": "service.bootstrapImage",
+    "environment": "service.environment",
+    "health_check_path": "service.healthCheckPath",
+    "health_check_interval_seconds": "service.healthCheckIntervalSeconds",
+    "healthy_threshold": "service.healthyThreshold",
+    "unhealthy_threshold": "service.unhealthyThreshold",
+    "deregistration_delay_seconds": "service.deregistrationDelaySeconds",
+    "certificate_arn": "service.certificateArn",
+    "domain_name": "service.domainName",
+    "hosted_zone_id": "service.hostedZoneId",
+    "availability_zones": "service.availabilityZones",
+    "nat_gateways": "service.natGateways",
+    "check_timeout_seconds": "deploy.checkTimeoutSeconds",
+    "log_retention_days": "build.logRetentionDays",
+}
+TRAFFIC_KEYS = {
+    "bake_time_minutes": "deploy.bakeTimeMinutes",
+    "canary_percent": "deploy.canary.percent",
+    "canary_bake_time_minutes": "deploy.canary.bakeTimeMinutes",
+    "linear_step_percent": "deploy.linear.stepPercent",
+    "linear_step_bake_time_minutes": "deploy.linear.stepBakeTimeMinutes",
+}
+SCALING_KEYS = {
+    "min": "service.autoscaling.min",
+    "max": "service.autoscaling.max",
+    "target_cpu_percent": "service.autoscaling.targetCpuPercent",
+}
 
 
 class EcsServiceArgs(TypedDict, total=False):
@@ -174,6 +206,9 @@ class EcsService(pulumi.ComponentResource):
                 "services on the CODE_DEPLOY controller"
             )
         known_keys("EcsService", name, args, EcsServiceArgs)
+        like_config_keys("EcsService", name, args, CONFIG_KEYS)
+        like_config_mapping("EcsService", name, "traffic", args.get("traffic"), TRAFFIC_KEYS)
+        like_config_mapping("EcsService", name, "autoscaling", args.get("autoscaling"), SCALING_KEYS)
         for required in ("cluster", "service", "container", "image_repository_arn"):
             if required not in args:
                 raise ValueError(f"EcsService {name}: {required} is required")
@@ -193,6 +228,15 @@ class EcsService(pulumi.ComponentResource):
             )
         self.strategy = strategy
         native = strategy != "rolling"  # two target groups, a test listener, weighted rules
+        for argument in ("traffic", "check_timeout_seconds"):
+            if not native and args.get(argument) is not None:
+                raise ValueError(
+                    f"EcsService {name}: {argument} applies to strategy blue-green, canary or linear (ECS's own "
+                    "traffic shift and its pre-production check); with strategy='rolling' it would change nothing"
+                )
+        scaling = args.get("autoscaling") or {}
+        if (scaling and not {"min", "max"} <= set(scaling)) or scaling.get("min", 0) > scaling.get("max", 0):
+            raise ValueError(f"EcsService {name}: autoscaling = {dict(scaling)!r}; allowed: min and max, min <= max")
         child = pulumi.ResourceOptions(parent=self)
 
         vpc = awsx.ec2.Vpc(

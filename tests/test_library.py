@@ -214,3 +214,36 @@ def test_a_stage_takes_the_dict_form_of_an_action():
     assert stage.actions[0].name == "Chat"
     with pytest.raises(ValueError, match="StageDefinition Notify: action 'Chat'"):
         StageDefinition(name="Notify", actions=[{**action, "catgory": "Invoke"}])
+
+
+def ecs_service(**args):
+    from components import ContainerContract, EcsService
+
+    base = {
+        "cluster": "apps",
+        "service": "orders",
+        "container": ContainerContract("app", 8080),
+        "image_repository_arn": "arn:aws:ecr:eu-west-1:111122223333:repository/orders",
+    }
+    return lambda: EcsService("orders", {**base, **args})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # A misspelt traffic key would fall back to the default share, silently.
+        ({"strategy": "canary", "traffic": {"canary_pct": 50}}, r"traffic has unknown key\(s\) canary_pct"),
+        ({"strategy": "canary", "traffic": {"canary_percent": 0}}, r"canary_percent = 0 is out of range"),
+        ({"autoscaling": {"min": 1, "max": 4, "target_cpu": 50}}, r"autoscaling has unknown key\(s\) target_cpu"),
+        ({"autoscaling": {"min": 5, "max": 4}}, r"allowed: min and max, min <= max"),
+        ({"autoscaling": {"min": 1, "max": 4}, "desired_count": 3}, "desired_count and autoscaling exclude"),
+        ({"cpu": 300}, r"EcsService orders: cpu = 300 is not allowed"),
+        ({"health_check_path": "health"}, r"health_check_path = 'health' is not valid"),
+        ({"traffic": {"bake_time_minutes": 10}}, r"traffic applies to strategy blue-green, canary or linear"),
+        ({"check_timeout_seconds": 60}, r"check_timeout_seconds applies to strategy blue-green"),
+        ({"blue_green": True}, r"blue_green \(a service on CodeDeploy\) was removed"),
+    ],
+)
+def test_the_service_component_checks_what_the_config_checks(args, message):
+    with pytest.raises(ValueError, match=message):
+        run_program(ecs_service(**args))
