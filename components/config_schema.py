@@ -66,14 +66,21 @@ SSM_PARAMETER_REF = r"^(/[A-Za-z0-9_.-]+)+$|^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
-def plain_variables(description: str) -> dict:
+def plain_variables(description: str, non_empty: bool = False) -> dict:
     """A map of variable names to plain, non-secret values."""
+    values: dict = {"type": "string"}
+    if non_empty:
+        # ECS drops a variable whose value is empty when it registers a task definition
+        # (hashicorp/terraform-provider-aws#39533): the revision would never match the config, and
+        # every `pulumi up` would roll it out again.
+        values = {**values, "minLength": 1, "x-allowed": "a non-empty string (ECS drops empty values)"}
     return {
         "type": "object",
         "default": {},
         "propertyNames": {"pattern": ENV_VAR_NAME},
-        "additionalProperties": {"type": "string"},
-        "x-allowed": "a map of variable names to plain, non-secret values",
+        "additionalProperties": values,
+        "x-allowed": "a map of variable names to plain, non-secret values"
+        + (", none empty (ECS drops empty values)" if non_empty else ""),
         "description": description,
     }
 
@@ -350,7 +357,10 @@ KEYS: dict[str, dict] = {
                 "x-allowed": "an image reference",
                 "description": "Image a created service runs until the pipeline's first deploy.",
             },
-            "environment": plain_variables("Plain container environment variables (created services)."),
+            "environment": plain_variables(
+                "Plain container environment variables (created services); ECS drops empty values, so none may be.",
+                non_empty=True,
+            ),
             "secrets": secret_references(
                 "Container secrets (created services): the execution role may read exactly these."
             ),

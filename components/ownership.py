@@ -13,7 +13,7 @@ service runs: a missed lookup must never roll production back to an old or boots
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import pulumi
@@ -26,6 +26,10 @@ from .images import BOOTSTRAP_PORT_VARIABLE
 # "does not return untagged resources".
 # https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
 SERVICE_TAG = "ecs-cicd:service"
+# And this one (value `<project>/<stack>/<component>`): when a change of cluster or service name
+# replaces the service, the new one starts from what the one it replaces runs, not the bootstrap
+# image (ECS cannot rename a service or move it between clusters: pulumi-aws replaces it).
+OWNER_TAG = "ecs-cicd:owner"
 # Version of the task definition layout this library renders: bumped when the library changes a
 # fixed field, so every created service rolls the new layout out once.
 LAYOUT = 1
@@ -38,6 +42,7 @@ class LiveLoadBalancer:
     target_group_arn: str
     advanced: bool
     """Whether it has ECS blue/green's advanced configuration (alternate group, listener rules)."""
+    production_listener_rule: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class LiveService:
     load_balancers: tuple[LiveLoadBalancer, ...]
     deployments: int
     """Deployments in flight (1 when the service is steady)."""
+    replaced: bool = False
+    """This is the service the component ran before a cluster or name change replaces it: the new
+    one starts from what it runs, and nothing is updated in place."""
 
     def image(self, container: str) -> Optional[str]:
         """The image the service runs in `container`; after a rename, the container its load
@@ -118,15 +126,38 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
-def find_live_service(cluster: str, service: str, parent: pulumi.Resource) -> Optional[LiveService]:
+def owner(component: str) -> str:
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}/{component}"
+
+
+def find_live_service(cluster: str, service: str, component: str, parent: pulumi.Resource) -> Optional[LiveService]:
     """The created service as it runs, or None when it does not exist (the first `pulumi up`) or
     cannot be read. Found by ARN among the region's tagged services, so no tag a user can change
-    decides it; read only when ACTIVE (the tagging API lags behind a deleted service)."""
+    decides it; read only when ACTIVE (the tagging API lags behind a deleted service). When the
+    cluster or name changed, the service this component ran until now (by `OWNER_TAG`), marked
+    `replaced`."""
     invoke = pulumi.InvokeOptions(parent=parent)
     tagged = aws.resourcegroupstaggingapi.get_resources(resource_type_filters=["ecs:service"], opts=invoke)
+    mappings = tagged.resource_tag_mapping_lists or []
     suffix = f":service/{cluster}/{service}"
-    if not any(str(m.resource_arn).endswith(suffix) for m in tagged.resource_tag_mapping_lists or []):
-        return None
+    if any(str(m.resource_arn).endswith(suffix) for m in mappings):
+        return _read(cluster, service, invoke, parent)
+    previous = [m.resource_arn for m in mappings if (m.tags or {}).get(OWNER_TAG) == owner(component)]
+    for arn in previous:  # the one still ACTIVE; a deleted one can linger in the tagging API
+        old_cluster, old_service = arn.split(":service/", 1)[1].split("/", 1)
+        found = _read(old_cluster, old_service, invoke, parent)
+        if found is not None:
+            pulumi.log.warn(
+                f"ecs-cicd:service moves service {old_service} in cluster {old_cluster} to {service} in cluster "
+                f"{cluster}: ECS cannot rename or move a service, so a new one is created and the old one deleted; "
+                f"the new one starts from what the old one runs ({found.task_definition})",
+                resource=parent,
+            )
+            return replace(found, replaced=True)
+    return None
+
+
+def _read(cluster: str, service: str, invoke: pulumi.InvokeOptions, parent: pulumi.Resource) -> Optional[LiveService]:
     try:
         described = aws.ecs.get_service(cluster_arn=cluster, service_name=service, opts=invoke)
         if described.status != "ACTIVE":
@@ -151,6 +182,9 @@ def find_live_service(cluster: str, service: str, parent: pulumi.Resource) -> Op
                 container_port=int(lb.container_port),
                 target_group_arn=lb.target_group_arn,
                 advanced=bool(lb.advanced_configurations),
+                production_listener_rule=next(
+                    (a.production_listener_rule for a in lb.advanced_configurations or []), None
+                ),
             )
             for lb in described.load_balancers or []
         ),

@@ -289,7 +289,9 @@ class EcsService(pulumi.ComponentResource):
         self.execution_role, self.task_role = self._roles(name, account, args, log_group, secrets, tags)
 
         self.family = args["service"]
-        self.live = ownership.find_live_service(args["cluster"], args["service"], parent=self)
+        # What runs: this service, or the one a cluster or name change replaces (its image carries over).
+        self.running = ownership.find_live_service(args["cluster"], args["service"], name, parent=self)
+        self.live = self.running if self.running is not None and not self.running.replaced else None
         self._own_task_definition(name, args, contract, account, secrets, log_group, tags)
 
         # One 5xx alarm per target group: on blue/green the new tasks sit behind the other group
@@ -382,15 +384,20 @@ class EcsService(pulumi.ComponentResource):
             contract.name,
         )
         self.config_hash = ownership.config_hash(self.task_config)
-        live = self.live
+        live = self.running
         if live is not None and ownership.task_config(live.definition, contract.name) == self.task_config:
             # What runs is the config: keep it, whatever image the pipeline deployed into it.
             self.task_definition, self.task_definition_arn = None, pulumi.Output.from_input(live.task_definition)
-            self.task_definition_source = "the running revision (its content is the config's)"
+            self.task_definition_source = (
+                "the revision the replaced service runs"
+                if live.replaced
+                else "the running revision (its content is the config's)"
+            )
             return
         image = live.image(contract.name) if live else args.get("bootstrap_image", BOOTSTRAP_IMAGE)
         if live is not None:
             self._refuse_unsafe_rollout(args, live, image)
+        if live is not None and not live.replaced:
             running = ownership.task_config(live.definition, contract.name)
             changed = sorted(key for key in self.task_config if running.get(key) != self.task_config[key])
             pulumi.log.warn(
@@ -419,9 +426,11 @@ class EcsService(pulumi.ComponentResource):
         )
         self.task_definition_arn = self.task_definition.arn
         self.task_definition_source = (
-            "a new revision of the changed config, with the image the service runs"
+            f"a new revision of the config, with the image {'the replaced' if live.replaced else 'the'} service runs"
             if live
-            else f"the bootstrap image {image} until the pipeline's first deploy"
+            # A service the tagging API does not list yet (it can lag minutes behind a change) is
+            # left as it runs: taskDefinition is ignored until it is found.
+            else f"the bootstrap image {image} until the pipeline's first deploy (a new service)"
         )
 
     def _refuse_unsafe_rollout(self, args, live: ownership.LiveService, image: Optional[str]) -> None:
@@ -528,8 +537,10 @@ class EcsService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         forward_blue = [{"type": "forward", "target_group_arn": self.target_groups[0].arn}]
         if certificate_arn:
+            # One port-80 listener whatever the certificate: adding one changes its action in place
+            # (a second listener on port 80 would fail with DuplicateListener).
             aws.lb.Listener(
-                f"{name}-http-redirect",
+                f"{name}-http",
                 load_balancer_arn=alb.arn,
                 port=HTTP_PORT,
                 protocol="HTTP",
@@ -537,7 +548,7 @@ class EcsService(pulumi.ComponentResource):
                     {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
                 ],
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-http-redirect")]),
             )
             prod = aws.lb.Listener(
                 f"{name}-https",
@@ -875,7 +886,21 @@ class EcsService(pulumi.ComponentResource):
                 configuration["lifecycle_hooks"] = [
                     {"hook_target_arn": check.arn, "role_arn": invoker.arn, "lifecycle_stages": [PRE_PRODUCTION_STAGE]}
                 ]
-                settings = {"alarms": alarms, "deployment_configuration": configuration}
+                # The circuit breaker watches blue/green deployments too (deployment-failure-detection.html);
+                # left out, the provider would send it disabled.
+                settings = {
+                    "alarms": alarms,
+                    "deployment_circuit_breaker": settings["deployment_circuit_breaker"],
+                    "deployment_configuration": configuration,
+                }
+            if live is not None and live.advanced:
+                # ECS keeps the rules it was given: a rule replaced under it (a certificate added or
+                # removed moves production to another listener) would leave it pointing at a deleted one.
+                load_balancer["target_group_arn"] = self._unmoved(args, live, load_balancer["target_group_arn"])
+        elif live is not None and live.advanced:
+            # Back to rolling: only while the blue group carries production (after an odd number of
+            # blue/green deployments the tasks sit in green, which this change deletes).
+            load_balancer["target_group_arn"] = self._blue_is_live(args, live, load_balancer["target_group_arn"])
         return aws.ecs.Service(
             f"{name}-service",
             name=args["service"],
@@ -897,7 +922,11 @@ class EcsService(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             wait_for_steady_state=False,
             # Set after the user's tags: `pulumi up` finds the service by it (see `ownership`).
-            tags={**tags, ownership.SERVICE_TAG: f"{args['cluster']}/{args['service']}"},
+            tags={
+                **tags,
+                ownership.SERVICE_TAG: f"{args['cluster']}/{args['service']}",
+                ownership.OWNER_TAG: ownership.owner(name),
+            },
             opts=pulumi.ResourceOptions(
                 parent=self, ignore_changes=ignored, depends_on=[self.prod_listener, *self.listener_rules]
             ),
@@ -917,24 +946,75 @@ class EcsService(pulumi.ComponentResource):
                 f"--cluster {args['cluster']} --service {args['service']} --deployment-controller type=ECS`, and run "
                 "`pulumi up` again"
             )
+        desired = "ROLLING" if self.strategy == "rolling" or self.switching else self.strategy.upper().replace("-", "_")
+        if desired != live.strategy and live.deployments > 1:
+            raise ServiceStateError(
+                f"{where} is in the middle of a deployment ({live.deployments} in flight): ECS changes a service's "
+                f"deployment strategy ({live.strategy} -> {desired}) only between deployments; wait for it to "
+                "finish and run `pulumi up` again"
+            )
+        ports = {lb.container_port for lb in live.load_balancers}
+        if ports and ports != {contract.port}:
+            # A new port is a new target group, and the listener forwards to it at once, minutes
+            # before the new tasks register in it: production would answer 503 in between.
+            raise ServiceStateError(
+                f"{where} serves on port {', '.join(map(str, sorted(ports)))}: ecs-cicd:service.port {contract.port} "
+                "would replace its target group, and the load balancer would send production to the new, empty "
+                "group before the new tasks register in it. Keep the port, or create the service anew under another "
+                "ecs-cicd:service.name and move its domain name once the new one is healthy"
+            )
         if not (self.strategy != "rolling" and live.advanced):
             return
         moved = [
-            f"ecs-cicd:service.{what} {before} -> {after}"
+            f"ecs-cicd:service.container {lb.container_name} -> {contract.name}"
             for lb in live.load_balancers
-            for what, before, after in (
-                ("container", lb.container_name, contract.name),
-                ("port", lb.container_port, contract.port),
-            )
-            if before != after
+            if lb.container_name != contract.name
         ]
         if moved:
             raise ServiceStateError(
                 f"{where} deploys {self.strategy}, and ECS keeps its load balancer wiring between deployments, so "
                 f"`pulumi up` cannot move it ({', '.join(moved)}). Do it in three steps: set "
-                "ecs-cicd:deploy.strategy to rolling and run `pulumi up`; change the container or port and run "
+                "ecs-cicd:deploy.strategy to rolling and run `pulumi up`; change the container and run "
                 f"`pulumi up`; set the strategy back to {self.strategy} and run `pulumi up` twice"
             )
+
+    def _unmoved(self, args, live: ownership.LiveService, target_group_arn: pulumi.Output) -> pulumi.Output:
+        """`target_group_arn`, once the production listener rule ECS uses is on this program's
+        production listener (a rule's ARN is its listener's, as `listener-rule/.../<rule id>`)."""
+        where = f"service {args['service']} in cluster {args['cluster']}"
+        used = {lb.production_listener_rule for lb in live.load_balancers if lb.production_listener_rule}
+
+        def listener_of(rule_arn: str) -> str:
+            return rule_arn.rsplit("/", 1)[0].replace(":listener-rule/", ":listener/")
+
+        def check(listener_arn: str, arn: str) -> str:
+            if used and {listener_of(rule) for rule in used} != {listener_arn}:
+                raise ServiceStateError(
+                    f"{where} deploys {self.strategy} with production listener rule {', '.join(sorted(used))}, which "
+                    "this change replaces (ecs-cicd:service.certificateArn added or removed moves production to "
+                    "another listener); ECS keeps the rules it was given. Do it in three steps: set "
+                    "ecs-cicd:deploy.strategy to rolling and run `pulumi up`; change the certificate and run "
+                    f"`pulumi up`; set the strategy back to {self.strategy} and run `pulumi up` twice"
+                )
+            return arn
+
+        return pulumi.Output.all(self.prod_listener.arn, target_group_arn).apply(lambda pair: check(*pair))
+
+    def _blue_is_live(self, args, live: ownership.LiveService, blue_arn: pulumi.Output) -> pulumi.Output:
+        where = f"service {args['service']} in cluster {args['cluster']}"
+        serving = {lb.target_group_arn for lb in live.load_balancers}
+
+        def check(arn: str) -> str:
+            if serving and serving != {arn}:
+                raise ServiceStateError(
+                    f"{where} runs in its green target group ({', '.join(sorted(serving))}) after its last "
+                    f"{live.strategy.lower()} deployment; ecs-cicd:deploy.strategy rolling would delete that group "
+                    "and the listener rules that send production to it. Release once more through the pipeline "
+                    "(production moves back to blue), then run `pulumi up` again"
+                )
+            return arn
+
+        return blue_arn.apply(check)
 
     def _autoscaling(self, name, args, scaling, tags) -> None:
         child = pulumi.ResourceOptions(parent=self)

@@ -467,6 +467,10 @@ def _computed_state(type_: str, physical: str, state: Mapping[str, Any], region:
             computed.update(
                 arn=f"arn:aws:elasticloadbalancing:{region}:{account}:listener/app/lb/0123456789abcdef/{_short_hash(physical)}"
             )
+        case "aws:lb/listenerRule:ListenerRule" if state.get("listenerArn"):
+            # AWS's form: the listener's ARN, as listener-rule, and the rule's own id.
+            listener = state["listenerArn"].replace(":listener/", ":listener-rule/")
+            computed.update(arn=f"{listener}/{_short_hash(physical)}")
         case "aws:ecs/cluster:Cluster":
             computed.update(arn=f"arn:aws:ecs:{region}:{account}:cluster/{physical}")
         case "aws:ecs/service:Service":

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 TAGGING = "aws:resourcegroupstaggingapi/getResources:getResources"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LISTENER = "aws:lb/listener:Listener"
 ARN = "arn:aws:ecs:eu-west-1:111122223333:service/staging/orders-api"
 DEPLOYED = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/orders-api-staging@sha256:" + "ab" * 32
 STRATEGIES = {
@@ -69,7 +71,11 @@ def live(
         types = args.get("resourceTypeFilters") or ["ecs:service"]
         return {
             "id": "x",
-            "resourceTagMappingLists": [{"resourceArn": a, "tags": {}} for a in tagged if "ecs:service" in types],
+            "resourceTagMappingLists": [
+                {"resourceArn": a, "tags": service.get("tags") or {} if a == arn else {}}
+                for a in tagged
+                if "ecs:service" in types
+            ],
         }
 
     balancers = []
@@ -249,12 +255,20 @@ def test_a_service_still_on_codedeploy_is_refused_with_the_migration_steps():
         run_stack("staging", STRATEGIES["blue-green"], invoke_results=answers)
 
 
-@pytest.mark.parametrize("change", [{"port": 9090}, {"container": "web"}])
-def test_moving_the_load_balancer_wiring_of_a_blue_green_service_is_refused(change):
+def test_moving_the_container_of_a_blue_green_service_is_refused():
     run = run_stack("staging", STRATEGIES["blue-green"])
     answers = live(run, strategy="BLUE_GREEN", advanced=True)
     with pytest.raises(ServiceStateError, match="three steps"):
-        run_stack("staging", {**STRATEGIES["blue-green"], **service_config(**change)}, invoke_results=answers)
+        run_stack("staging", {**STRATEGIES["blue-green"], **service_config(container="web")}, invoke_results=answers)
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "blue-green"])
+def test_moving_the_port_of_a_running_service_is_refused(strategy):
+    """A new port is a new target group, which the listener would forward to before any task is in it."""
+    run = run_stack("staging", STRATEGIES[strategy])
+    answers = live(run, strategy=strategy.upper().replace("-", "_"), advanced=strategy != "rolling")
+    with pytest.raises(ServiceStateError, match=r"ecs-cicd:service\.port 9090 would replace its target group"):
+        run_stack("staging", {**STRATEGIES[strategy], **service_config(port=9090)}, invoke_results=answers)
 
 
 def test_switching_a_rolling_service_to_blue_green_takes_two_pulumi_ups(caplog):
@@ -281,3 +295,81 @@ def test_switching_back_to_rolling_sends_the_rolling_strategy():
     assert service.inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
     assert service.inputs["loadBalancers"][0].keys() == {"targetGroupArn", "containerName", "containerPort"}
     assert "loadBalancers" not in service.ignore_changes
+
+
+def test_switching_back_to_rolling_while_green_serves_is_refused():
+    """After an odd number of blue/green deployments the tasks sit in green, which rolling deletes."""
+    before = run_stack("staging", STRATEGIES["blue-green"])
+    _blue, green = (group.inputs["arn"] for group in before.of_type(TARGET_GROUP))
+    answers = live(before, strategy="BLUE_GREEN", advanced=True)
+    described = answers["aws:ecs/getService:getService"]
+
+    def in_green(args):
+        service = described(args)
+        for balancer in service["loadBalancers"]:
+            balancer["targetGroupArn"] = green
+        return service
+
+    answers["aws:ecs/getService:getService"] = in_green
+    with pytest.raises(ServiceStateError, match="runs in its green target group"):
+        run_stack("staging", invoke_results=answers)
+
+
+def test_a_certificate_change_on_a_blue_green_service_is_refused():
+    """Production moves to another listener, so its rules are replaced; ECS keeps the old ones."""
+    config = {**STRATEGIES["blue-green"], **service_config()}
+    plain = {**config["ecs-cicd:service"]}
+    for key in ("certificateArn", "hostedZoneId", "domainName"):
+        plain.pop(key)
+    without = {**config, "ecs-cicd:service": plain, "ecs-cicd:insecure": {"allowHttp": True}}
+    before = run_stack("staging", without)
+    with pytest.raises(ServiceStateError, match="certificateArn added or removed"):
+        run_stack("staging", config, invoke_results=live(before, strategy="BLUE_GREEN", advanced=True))
+
+
+def test_adding_a_certificate_keeps_one_listener_on_port_80():
+    """Two listeners on one port: ELB refuses the second (DuplicateListener)."""
+    config = service_config()
+    plain = {**config["ecs-cicd:service"]}
+    for key in ("certificateArn", "hostedZoneId", "domainName"):
+        plain.pop(key)
+    before = run_stack("staging", {"ecs-cicd:service": plain, "ecs-cicd:insecure": {"allowHttp": True}})
+    after = run_stack("staging", config, invoke_results=live(before))
+    on_80 = [{r.name for r in run.of_type(LISTENER) if r.inputs["port"] == 80} for run in (before, after)]
+    assert on_80[0] == on_80[1] and len(on_80[0]) == 1
+
+
+def test_a_strategy_switch_during_a_deploy_waits_for_it():
+    before = run_stack("staging", STRATEGIES["blue-green"])
+    answers = live(before, strategy="BLUE_GREEN", advanced=True, deployments=2)
+    with pytest.raises(ServiceStateError, match="only between deployments"):
+        run_stack("staging", STRATEGIES["canary"], invoke_results=answers)
+
+
+def test_blue_green_keeps_the_circuit_breaker():
+    """It watches ECS's blue/green deployments too; left out, the provider would send it disabled."""
+    before = run_stack("staging")
+    native = run_stack("staging", STRATEGIES["canary"], invoke_results=live(before, strategy="ROLLING", advanced=True))
+    assert native.one(SERVICE).inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+
+
+@pytest.mark.parametrize("change", [{"cluster": "staging-2"}, {"name": "orders-api-2"}])
+def test_a_moved_service_starts_from_what_the_old_one_runs(change, caplog):
+    """ECS cannot move or rename a service: the new one must not start from the bootstrap image."""
+    config = service_config(**change)
+    if "name" in change:  # the same component, another ECS service name
+        config["ecs-cicd:pipeline"] = {"name": "orders-api-staging"}
+        before = run_stack("staging", {"ecs-cicd:pipeline": {"name": "orders-api-staging"}})
+    else:
+        before = run_stack("staging")
+    after = run_stack("staging", config, invoke_results=live(before))
+    (container,) = json.loads(registered(after)["containerDefinitions"])
+    assert container["image"] == DEPLOYED  # its log group (and, renamed, its family) is the new one's
+    assert after.one(SERVICE).inputs["taskDefinition"] == registered(after)["arn"]
+    assert "starts from what the old one runs" in caplog.text
+
+
+def test_an_empty_environment_value_is_refused():
+    """ECS drops it on registration: the running revision would never match, and every pulumi up would roll out."""
+    with pytest.raises(Exception, match=r"ecs-cicd:service.environment.FLAG.*non-empty"):
+        run_stack("staging", service_config(environment={"FLAG": ""}))
