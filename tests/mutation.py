@@ -401,6 +401,13 @@ MUTANTS = (
         _t("test_ownership.py::test_a_service_that_is_not_found_is_never_rolled_back"),
     ),
     Mutant(
+        "a service moved to another cluster or name starts from what the old one runs",
+        "components/ownership.py",
+        "if (m.tags or {}).get(OWNER_TAG) == owner(component)]",
+        "if False]",
+        _t("test_ownership.py::test_a_moved_service_starts_from_what_the_old_one_runs"),
+    ),
+    Mutant(
         "what the pipeline deployed is never reverted",
         "components/service.py",
         "if live.deployments > 1:",
