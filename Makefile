@@ -4,6 +4,9 @@ PROJECT_DIR ?= .
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
+# Compiled modules are cached between runs (some environments turn that off): each test worker
+# and each CLI run imports the AWS SDK again otherwise.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: plan test lint bench mutants venv semgrep deploy-venv lock clean
 
@@ -50,7 +53,7 @@ plan: venv
 
 ## test: lint and run the test suite, offline
 test: venv semgrep lint
-	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto
+	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto --dist worksteal
 
 ## mutants: one regression per row of SECURITY.md, each of which the row's tests must catch
 mutants: venv semgrep

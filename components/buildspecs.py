@@ -36,6 +36,7 @@ IMAGE_BUILD_INPUTS = (
 )  # fmt: skip
 
 
+@cache
 def reserved_image_build_variables() -> frozenset[str]:
     """Names no build variable may take: a project variable outranks the buildspec's own
     (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.env.variables),
