@@ -424,8 +424,8 @@ MUTANTS = (
     Mutant(
         "installs the runtime requirements only, every package pinned by hash",
         "Makefile",
-        "--require-hashes --no-deps -r requirements.lock",
-        "-r requirements-dev.txt",
+        "--disable-pip-version-check --require-hashes --no-deps -r requirements.lock",
+        "--disable-pip-version-check -r requirements-dev.txt",
         _t("test_workflows.py::test_deploys_run_runtime_requirements_hash_locked_and_a_pinned_cli"),
     ),
     Mutant(

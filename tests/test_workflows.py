@@ -278,7 +278,12 @@ def test_deploys_run_runtime_requirements_hash_locked_and_a_pinned_cli():
 
 @pytest.mark.parametrize(
     ("lock", "requirements"),
-    [("requirements.lock", "requirements.txt"), ("policy/requirements.lock", "policy/requirements.txt")],
+    [
+        ("requirements.lock", "requirements.txt"),
+        ("requirements-dev.lock", "requirements-dev.txt"),
+        ("requirements-uv.lock", "requirements-uv.txt"),
+        ("policy/requirements.lock", "policy/requirements.txt"),
+    ],
 )
 def test_locks_pin_the_requirements_by_hash(lock, requirements):
     text = (ROOT / lock).read_text()
@@ -287,7 +292,7 @@ def test_locks_pin_the_requirements_by_hash(lock, requirements):
     assert all(hashes for _, _, hashes in entries), "every locked package needs its hashes"
     locked = {name.lower(): version for name, version, _ in entries}
     for line in (ROOT / requirements).read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
+        if line.strip() and not line.startswith(("#", "-r ")):
             name, version = line.split("==")
             assert locked.get(name.lower()) == version, f"{lock}: {name} is not {version}; run make lock"
 
