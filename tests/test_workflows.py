@@ -287,13 +287,16 @@ def test_deploys_run_runtime_requirements_hash_locked_and_a_pinned_cli():
 )
 def test_locks_pin_the_requirements_by_hash(lock, requirements):
     text = (ROOT / lock).read_text()
-    entries = re.findall(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})*)", text, re.M)
+    entries = re.findall(
+        r"^([A-Za-z0-9_.\[\]-]+)==([^\s;]+)(?: ;[^\\\n]*)?((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})*)", text, re.M
+    )
     assert entries
     assert all(hashes for _, _, hashes in entries), "every locked package needs its hashes"
     locked = {name.lower(): version for name, version, _ in entries}
     for line in (ROOT / requirements).read_text().splitlines():
         if line.strip() and not line.startswith(("#", "-r ")):
             name, version = line.split("==")
+            name = name.split("[")[0]  # an extra's packages are locked under the package's name
             assert locked.get(name.lower()) == version, f"{lock}: {name} is not {version}; run make lock"
 
 
