@@ -1,187 +1,242 @@
 """`make plan STACK=<name>`: evaluate a stack offline and print what it would create.
 
-No credentials, no Pulumi CLI: the real `__main__.py` runs under the SDK's mocks, so this
-works for any contributor and for pull requests from forks.
+No credentials, no Pulumi CLI: the real `__main__.py` runs under the SDK's mocks, so this works for
+any contributor and for pull requests from forks. Three views of one model
+(`components/plan_model.py`): the terminal (default), `--format markdown` (a pull-request comment:
+a collapsible section per pipeline, with a flowchart GitHub renders) and `--format json` (stable,
+`schemas/plan.schema.json`, for other tools). Warnings come first in each.
 """
 
 import argparse
+import json
+import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from .settings import PROJECT_DIR, ServicePipeline, Settings, SettingsError, stack_settings
-from .testing import RecordedResource, StackRun, run_stack
+from .plan_model import build, deployment, unheard
+from .settings import PROJECT_DIR, SettingsError, stack_settings
+from .testing import run_stack
 
-PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+__all__ = ["deployment", "main", "unheard"]
 
-# What is worth a glance per resource type: (label, input key or dotted path).
-KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
-    PIPELINE_TYPE: [("type", "pipelineType"), ("mode", "executionMode")],
-    "aws:codebuild/project:Project": [
-        ("compute", "environment.computeType"),
-        ("image", "environment.image"),
-        ("timeout", "buildTimeout"),
-        ("privileged", "environment.privilegedMode"),
-    ],
-    "aws:ecr/repository:Repository": [("name", "name"), ("tags", "imageTagMutability")],
-    "aws:s3/bucket:Bucket": [("name", "bucket")],
-    "aws:kms/key:Key": [("rotation", "enableKeyRotation")],
-    "aws:cloudwatch/logGroup:LogGroup": [("name", "name"), ("retention days", "retentionInDays")],
-    "aws:codeconnections/connection:Connection": [("name", "name"), ("provider", "providerType")],
-    "aws:sns/topic:Topic": [("kms", "kmsMasterKeyId")],
-}
+FORMATS = ("terminal", "markdown", "json")
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make plan", description=__doc__)
     parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding Pulumi.yaml")
+    parser.add_argument("--format", choices=FORMATS, default="terminal", help="terminal (default), markdown, json")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    console = Console()
+    console = _console()
     try:
-        run = run_stack(args.stack, project_dir=args.project_dir)
+        with _warnings() as warnings:
+            run = run_stack(args.stack, project_dir=args.project_dir)
+        settings = stack_settings(args.stack, args.project_dir)
     except SettingsError as error:
-        console.print(f"[bold red]Pulumi.{args.stack}.yaml:[/] {error}", highlight=False)
+        console.print(f"[bold red]Pulumi.{escape(args.stack)}.yaml:[/] {escape(str(error))}", highlight=False)
         return 2
     except FileNotFoundError as error:
-        console.print(f"[bold red]{error}[/]", highlight=False)
+        console.print(f"[bold red]{escape(str(error))}[/]", highlight=False)
         return 2
-    render(run, console)
-    settings = stack_settings(args.stack, args.project_dir)
-    console.print(deploy_table(settings))
-    for flag in settings.insecure.enabled:
-        console.print(f"[bold yellow]insecure:[/] {flag} is on: a secure default is switched off", highlight=False)
-    for warning in unheard(settings):
-        console.print(f"[bold yellow]unheard:[/] {warning}", highlight=False)
+    model = build(run, settings, warnings)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(model, indent=2, sort_keys=True) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(markdown(model))
+    else:
+        terminal(model, console)
     return 0
 
 
-def deployment(service: ServicePipeline) -> tuple[str, str]:
-    """How a service is deployed, and where its task definition comes from."""
-    deploy, strategy, traffic = service.deploy, service.deploy.strategy, service.deploy.traffic
-    if service.service.create:
-        kept = f"old tasks kept {traffic.bake_time_minutes} min"
-        shift = {
-            "rolling": "ECS rolling update",
-            "blue-green": f"ECS blue/green, {kept}",
-            "canary": f"ECS canary: {traffic.canary_percent:g}% for {traffic.canary_bake_time_minutes} min, "
-            f"then all; {kept}",
-            "linear": f"ECS linear: {traffic.linear_step_percent:g}% every {traffic.linear_step_bake_time_minutes} "
-            f"min; {kept}",
-        }[strategy]
-        source = "the stack config (CPU, memory, environment, secrets, port), with the image the pipeline deployed"
-        return shift, source
-    if service.codedeploy:
-        group = f"{deploy.blue_green.application}/{deploy.blue_green.deployment_group}"
-        return (
-            f"CodeDeploy group {group} (its own traffic settings)",
-            "the running revision of the service's family, with the built image (taskdef.json)",
-        )
-    return f"the ECS deploy action; ECS deploys {strategy}, as the service is configured (checked at `pulumi up`)", (
-        "the service's running revision, with the built image (its owner manages the rest)"
-    )
+def _console() -> Console:
+    """On a terminal, its width; anywhere else (CI logs, files) nothing is cut or wrapped."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=100_000, soft_wrap=True)
 
 
-def deploy_table(settings: Settings) -> Table:
-    table = Table(title="How each service is deployed", title_justify="left")
-    for column in ("pipeline", "deploy", "task definition"):
-        table.add_column(column)
-    for service in settings.services:
-        table.add_row(service.pipeline.name, *deployment(service))
-    return table
+@contextmanager
+def _warnings() -> Iterator[list[str]]:
+    """What the program says with `pulumi.log.warn` (under the mocks, Python's logging)."""
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                seen.append(record.getMessage())
+
+    handler, root = Collect(), logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        root.removeHandler(handler)
 
 
-def unheard(settings: Settings) -> list[str]:
-    """Messages nobody would receive: an alert or approval topic without a subscriber still
-    publishes, and no one reads it."""
-    warnings = []
-    if not settings.notification_emails:
-        warnings.append(
-            "no one is subscribed to the alert topic (ecs-cicd:notifications.emails is empty): bypasses, "
-            "pipeline failures and changes to the pipeline are reported to no one"
-        )
-    for service in settings.services:
-        if service.deploy.require_approval and not service.deploy.approval_emails:
-            warnings.append(
-                f"{service.pipeline.name}: approvals wait without telling anyone (deploy.approvalEmails is empty); "
-                "approvers must watch the pipeline in the console"
-            )
-    return warnings
-
-
-def render(run: StackRun, console: Console) -> None:
-    console.print(f"[bold]Stack {run.stack}[/]: {sum(1 for _ in run.custom_resources())} resources, offline plan\n")
-    for pipeline in sorted(run.of_type(PIPELINE_TYPE), key=lambda p: p.name):
+def terminal(model: dict[str, Any], console: Console) -> None:
+    for warning in model["warnings"]:
+        kind, _, text = warning.partition(": ")
+        console.print(f"[bold yellow]{escape(kind)}:[/] {escape(text)}", highlight=False)
+    if model["warnings"]:
+        console.print()
+    console.print(f"[bold]Stack {escape(model['stack'])}[/]: {model['resourceCount']} resources, offline plan\n")
+    for pipeline in model["pipelines"]:
         console.print(_stage_tree(pipeline))
-    console.print(_resource_table(run))
-    if run.outputs:
-        console.print(_outputs_table(run.outputs))
+    console.print(_deploy_table(model))
+    console.print(_resource_table(model))
+    console.print(_roles_table(model))
+    console.print(_cost_table(model))
+    if model["outputs"]:
+        table = Table(title="Stack outputs", title_justify="left")
+        table.add_column("output")
+        table.add_column("value (mock account)")
+        for key, value in model["outputs"].items():
+            table.add_row(escape(key), escape(str(value)))
+        console.print(table)
 
 
-def _stage_tree(pipeline: RecordedResource) -> Tree:
-    inputs = pipeline.inputs
-    tree = Tree(f"[bold]pipeline {inputs['name']}[/] ({inputs.get('pipelineType')}, {inputs.get('executionMode')})")
-    for trigger in inputs.get("triggers") or []:
-        git = trigger.get("gitConfiguration", {})
-        for push in git.get("pushes") or []:
-            tree.add("trigger: push " + _filter_words(push))
-        for pull in git.get("pullRequests") or []:
-            tree.add(f"trigger: pull request {', '.join(pull.get('events') or [])} " + _filter_words(pull))
-    for number, stage in enumerate(inputs["stages"], start=1):
-        branch = tree.add(f"[bold cyan]{number}. {stage['name']}[/]")
+def _stage_tree(pipeline: dict[str, Any]) -> Tree:
+    tree = Tree(f"[bold]pipeline {escape(pipeline['name'])}[/] ({pipeline['type']}, {pipeline['executionMode']})")
+    for trigger in pipeline["triggers"]:
+        tree.add("trigger: " + escape(trigger))
+    for number, stage in enumerate(pipeline["stages"], start=1):
+        branch = tree.add(f"[bold cyan]{number}. {escape(stage['name'])}[/]")
         for action in stage["actions"]:
-            ins = ", ".join(action.get("inputArtifacts") or []) or "-"
-            outs = ", ".join(action.get("outputArtifacts") or []) or "-"
-            branch.add(f"{action['name']}: {action['provider']} ({action['category']})  in: {ins}  out: {outs}")
+            ins, outs = ", ".join(action["inputs"]) or "-", ", ".join(action["outputs"]) or "-"
+            target = f" -> {action['target']}" if action.get("target") else ""
+            line = f"{action['name']}: {action['provider']} ({action['category']})  in: {ins}  out: {outs}{target}"
+            branch.add(escape(line))
     return tree
 
 
-def _filter_words(event: dict) -> str:
-    words = []
-    for kind in ("branches", "tags"):
-        includes = (event.get(kind) or {}).get("includes")
-        if includes:
-            words.append(f"{'to' if kind == 'branches' else 'of tags'} {', '.join(includes)}")
-    paths = event.get("filePaths") or {}
-    if paths.get("includes"):
-        words.append(f"touching {', '.join(paths['includes'])}")
-    if paths.get("excludes"):
-        words.append(f"not only {', '.join(paths['excludes'])}")
-    return " ".join(words) or "anything"
-
-
-def _resource_table(run: StackRun) -> Table:
-    table = Table(title="Resources", title_justify="left", show_lines=False)
-    table.add_column("type")
-    table.add_column("name")
-    table.add_column("key settings")
-    for resource in sorted(run.custom_resources(), key=lambda r: r.name):
-        settings = [f"{label}={_dig(resource.inputs, path)}" for label, path in KEY_SETTINGS.get(resource.type, [])]
-        if resource.protect:
-            settings.append("[bold]protected[/]")
-        table.add_row(resource.type.split(":")[-1], resource.name, ", ".join(settings))
+def _deploy_table(model: dict[str, Any]) -> Table:
+    table = Table(title="How each service is deployed", title_justify="left")
+    for column in ("pipeline", "deploy", "task definition"):
+        table.add_column(column)
+    for pipeline in model["pipelines"]:
+        if "deploy" in pipeline:
+            deploy = pipeline["deploy"]
+            table.add_row(escape(pipeline["name"]), escape(deploy["how"]), escape(deploy["taskDefinition"]))
     return table
 
 
-def _outputs_table(outputs: dict[str, Any]) -> Table:
-    table = Table(title="Stack outputs", title_justify="left")
-    table.add_column("output")
-    table.add_column("value (mock account)")
-    for key, value in outputs.items():
-        table.add_row(key, str(value))
+def _settings_text(resource: dict[str, Any]) -> str:
+    words = [f"{label}={value}" for label, value in resource["settings"].items()]
+    if resource["protected"]:
+        words.append("protected")
+    if resource.get("createdBy"):
+        words.append(f"by {resource['createdBy']}")
+    return ", ".join(words)
+
+
+def _resource_table(model: dict[str, Any]) -> Table:
+    table = Table(title="Resources", title_justify="left")
+    for column in ("type", "name", "deciding settings"):
+        table.add_column(column)
+    for resource in model["resources"]:
+        table.add_row(resource["type"].split(":")[-1], escape(resource["name"]), escape(_settings_text(resource)))
     return table
 
 
-def _dig(inputs: Any, path: str) -> Any:
-    for part in path.split("."):
-        inputs = inputs.get(part) if isinstance(inputs, dict) else None
-    # The engine carries every number as a float.
-    return int(inputs) if isinstance(inputs, float) and inputs.is_integer() else inputs
+def _roles_table(model: dict[str, Any]) -> Table:
+    table = Table(title="Who may do what (each role's inline policy)", title_justify="left")
+    for column in ("role", "assumed by", "may", "on"):
+        table.add_column(column)
+    for role in model["roles"]:
+        first = True
+        for grant in role["permissions"] or [{"effect": "", "actions": ["(nothing)"], "resources": []}]:
+            effect = "" if grant["effect"] in ("", "Allow") else f"{grant['effect']}: "
+            table.add_row(
+                escape(role["name"]) if first else "",
+                escape(", ".join(role["trustedBy"])) if first else "",
+                escape(effect + ", ".join(grant["actions"])),
+                escape(", ".join(grant["resources"])),
+            )
+            first = False
+    return table
+
+
+def _cost_table(model: dict[str, Any]) -> Table:
+    cost = model["cost"]
+    table = Table(
+        title=f"Rough monthly cost of what is billed by the hour: about ${cost['monthlyUsd']:,.0f}",
+        title_justify="left",
+        caption="Assumptions: " + "; ".join(cost["assumptions"]),
+        caption_justify="left",
+    )
+    for column in ("what", "count", "$ / hour each", "$ / month"):
+        table.add_column(column)
+    for item in cost["items"]:
+        table.add_row(
+            escape(item["what"]), f"{item['count']:g}", f"{item['hourlyUsd']:.4f}", f"{item['monthlyUsd']:,.2f}"
+        )
+    return table
+
+
+def markdown(model: dict[str, Any]) -> str:
+    """A pull-request comment: warnings, then a collapsible section per pipeline (its flowchart,
+    stages and deploy), the roles, the resources and the cost."""
+    out = [f"## `make plan` of stack `{model['stack']}`: {model['resourceCount']} resources\n"]
+    if model["warnings"]:
+        out.append("**Warnings**\n")
+        out += [f"- {_md(warning)}" for warning in model["warnings"]]
+        out.append("")
+    for pipeline in model["pipelines"]:
+        out.append(f"<details><summary>Pipeline <code>{_html(pipeline['name'])}</code></summary>\n")
+        out.append("```mermaid\n" + pipeline["mermaid"] + "\n```\n")
+        if pipeline["triggers"]:
+            out.append("Triggers: " + "; ".join(_md(t) for t in pipeline["triggers"]) + "\n")
+        if "deploy" in pipeline:
+            deploy = pipeline["deploy"]
+            out.append(f"Deploy: {_md(deploy['how'])}. Task definition: {_md(deploy['taskDefinition'])}.\n")
+        out.append("| stage | action | provider | target |\n| --- | --- | --- | --- |")
+        for stage in pipeline["stages"]:
+            for action in stage["actions"]:
+                row = (stage["name"], action["name"], action["provider"], action.get("target", ""))
+                out.append("| " + " | ".join(_md(c) for c in row) + " |")
+        out.append("\n</details>\n")
+    out.append(f"<details><summary>Who may do what ({len(model['roles'])} roles)</summary>\n")
+    out.append("| role | assumed by | may | on |\n| --- | --- | --- | --- |")
+    for role in model["roles"]:
+        for grant in role["permissions"]:
+            row = (
+                role["name"],
+                ", ".join(role["trustedBy"]),
+                ", ".join(grant["actions"]),
+                ", ".join(grant["resources"]),
+            )
+            out.append("| " + " | ".join(_md(c) for c in row) + " |")
+    out.append("\n</details>\n")
+    out.append(f"<details><summary>Resources ({model['resourceCount']})</summary>\n")
+    out.append("| type | name | deciding settings |\n| --- | --- | --- |")
+    for resource in model["resources"]:
+        out.append(f"| {_md(resource['type'])} | {_md(resource['name'])} | {_md(_settings_text(resource))} |")
+    out.append("\n</details>\n")
+    cost = model["cost"]
+    out.append(f"<details><summary>Rough monthly cost: about ${cost['monthlyUsd']:,.0f}</summary>\n")
+    out.append("| what | count | $ / month |\n| --- | --- | --- |")
+    out += [f"| {_md(i['what'])} | {i['count']:g} | {i['monthlyUsd']:,.2f} |" for i in cost["items"]]
+    out.append("\nAssumptions: " + "; ".join(_md(a) for a in cost["assumptions"]) + "\n")
+    out.append("</details>\n")
+    return "\n".join(out)
+
+
+def _md(text: Any) -> str:
+    """A table cell: no pipe, no newline, no HTML."""
+    return _html(str(text)).replace("|", "\\|").replace("\n", " ")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,113 @@
+"""`make plan`: warnings first, nothing cut off the page, every resource (awsx's too), what each
+role may do, a rough cost, and the same model as Markdown and JSON."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from components import plan, plan_model
+from components.settings import stack_settings
+
+from .helpers import STACKS, evaluated
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+
+
+def model(stack: str) -> dict:
+    return plan_model.build(evaluated(stack), stack_settings(stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_json_is_what_its_schema_documents(stack):
+    jsonschema.Draft202012Validator(SCHEMA).validate(model(stack))
+
+
+def test_the_json_on_stdout_is_the_model(capsys):
+    assert plan.main(["staging", "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(model("staging")))
+
+
+def test_warnings_come_first_and_nothing_is_cut_when_not_on_a_terminal():
+    result = subprocess.run(
+        [sys.executable, "-m", "components.plan", "prod"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("unheard:") or lines[0].startswith("insecure:")
+    stack_line = next(i for i, line in enumerate(lines) if line.startswith("Stack prod"))
+    assert all(line.startswith(("unheard:", "insecure:")) or not line for line in lines[:stack_line])
+    assert "…" not in result.stdout
+    longest = max((r["name"] for r in model("prod")["resources"]), key=len)
+    assert len(longest) > 50 and longest in result.stdout
+    # One line per warning, however long.
+    assert all(len(line) > 100 for line in lines[:stack_line] if line)
+
+
+def test_awsx_resources_are_counted_as_awsx_creates_them():
+    staging = model("staging")
+    by_awsx = [r for r in staging["resources"] if r.get("createdBy") == "awsx:ec2:Vpc"]
+    kinds = {r["type"]: sum(1 for x in by_awsx if x["type"] == r["type"]) for r in by_awsx}
+    # Pulumi.staging.yaml: 2 zones, a single NAT gateway.
+    assert kinds["aws:ec2/subnet:Subnet"] == 4 and kinds["aws:ec2/natGateway:NatGateway"] == 1
+    assert kinds["aws:ec2/route:Route"] == 4 and kinds["aws:ec2/eip:Eip"] == 1
+    assert (
+        staging["resourceCount"]
+        == len(staging["resources"])
+        == sum(1 for _ in evaluated("staging").custom_resources()) + len(by_awsx)
+    )
+
+
+def test_each_role_shows_what_its_policy_allows():
+    run = evaluated("staging")
+    roles = {role["name"]: role for role in model("staging")["roles"]}
+    assert set(roles) == {r.name for r in run.of_type("aws:iam/role:Role")}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        role = next(r for r in run.of_type("aws:iam/role:Role") if r.urn == policy.parent)
+        shown = {a for grant in roles[role.name]["permissions"] for a in grant["actions"]}
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = statement.get("Action") or statement.get("NotAction")
+            assert set([actions] if isinstance(actions, str) else actions) <= shown, (role.name, statement)
+    (execution,) = [r for name, r in roles.items() if name.endswith("service-execution-role")]
+    assert execution["trustedBy"] == ["ecs-tasks.amazonaws.com"]
+
+
+def test_the_cost_counts_what_is_billed_by_the_hour():
+    items = {item["what"].split(" (")[0]: item for item in model("staging")["cost"]["items"]}
+    assert items["NAT gateway"]["count"] == 1
+    fargate = next(item for what, item in items.items() if what.startswith("Fargate tasks of orders-api"))
+    service = evaluated("staging").one("aws:ecs/service:Service").inputs
+    assert fargate["count"] == service["desiredCount"]
+    prices = plan_model.PRICES
+    assert fargate["hourlyUsd"] == pytest.approx(
+        0.5 * prices["fargate_vcpu_hour"] + 1 * prices["fargate_gb_hour"], abs=1e-5
+    )
+    assert model("dev")["cost"]["items"] == []  # an existing service: nothing new billed by the hour
+
+
+def test_markdown_has_a_section_and_a_flowchart_per_pipeline(capsys):
+    assert plan.main(["prod", "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    pipelines = model("prod")["pipelines"]
+    assert text.count("<details><summary>Pipeline") == len(pipelines)
+    assert text.count("```mermaid") == len(pipelines)
+    stages = [stage["name"] for stage in pipelines[0]["stages"]]
+    chart = re.search(r"```mermaid\n(.*?)```", text, re.S).group(1)
+    assert [
+        re.search(r'subgraph s\d+\["([^"]+)"\]', line).group(1) for line in chart.splitlines() if "subgraph" in line
+    ] == stages
+    assert "Approve" in stages and stages.index("Approve") < stages.index("Deploy")
+
+
+def test_names_with_markup_or_table_characters_are_printed_as_they_are():
+    text = plan.markdown(
+        {**model("dev"), "warnings": ["x: a [/api] | b <script>"], "pipelines": [], "roles": [], "resources": []}
+    )
+    assert "a [/api] \\| b &lt;script&gt;" in text
+    console_text = plan_model.mermaid({"stages": [{"name": 'say "hi"', "actions": []}]})
+    assert '"' not in console_text.split("[", 1)[1].split("]")[0].strip('"')
