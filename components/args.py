@@ -8,10 +8,8 @@ library and the program agree on what is allowed."""
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-import jsonschema
-
 from . import settings
-from .config_schema import NAMESPACE, schema_for
+from .config_schema import NAMESPACE, Validator, schema_for
 from .settings import SecretRef
 
 
@@ -32,9 +30,7 @@ def like_config(component: str, name: str, path: str, value: Any) -> None:
     schema = schema_for(key)
     for part in rest:
         schema = schema["properties"][part]
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(_plain(value)), key=lambda e: list(e.absolute_path)
-    )
+    errors = sorted(Validator(schema).iter_errors(_plain(value)), key=lambda e: list(e.absolute_path))
     if errors:
         raise ValueError(f"{component} {name}: " + "; ".join(settings.describe(path, error) for error in errors))
 

@@ -6,6 +6,8 @@ against it, the README's configuration reference is generated from it
 `x-allowed` is our own annotation: the human wording of what a value may be, used in errors.
 """
 
+import jsonschema
+
 from .images import BOOTSTRAP_IMAGE
 
 NAMESPACE = "ecs-cicd"
@@ -148,8 +150,10 @@ KEYS: dict[str, dict] = {
             "branch": {
                 "type": "string",
                 "default": "main",
-                "pattern": r"^(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}(?<!/)$",
-                "x-allowed": "a git branch name",
+                # A branch's name, as CodePipeline's trigger filter and the source action take it:
+                # `refs/heads/main` would match no push.
+                "pattern": r"^(?!refs/)(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}(?<!/)$",
+                "x-allowed": "a git branch name, e.g. main (not refs/heads/main)",
                 "description": "Branch whose pushes start the pipeline; pushes to other branches start nothing.",
             },
             "connectionArn": {
@@ -761,3 +765,16 @@ KEYS["services"] = {
 def schema_for(key: str) -> dict:
     """The JSON schema of one top-level key, ready for a validator."""
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **KEYS[key]}
+
+
+def _whole_number(_checker: object, instance: object) -> bool:
+    """JSON Schema counts 15.0 as an integer; the program would then fail on it (a range, a name).
+    An integer is written as one: `timeoutMinutes: 15`."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole_number),
+)
+"""The validator of every config key (and of the library's arguments, `components/args.py`)."""

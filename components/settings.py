@@ -15,10 +15,9 @@ from typing import Any, Optional
 
 import jsonschema
 import pulumi
-import yaml
 
 from . import buildspecs, naming
-from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, schema_for
+from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, Validator, schema_for
 from .images import BOOTSTRAP_IMAGE
 
 PROJECT = "ecs-cicd"
@@ -313,12 +312,20 @@ def stack_settings(stack: str, project_dir: Optional[str] = None) -> "Settings":
     defaults), outside a Pulumi run: how tools find a stack's pipeline without the Pulumi CLI."""
     config = stack_config(stack, Path(project_dir) if project_dir else PROJECT_DIR)
     prefix = f"{NAMESPACE}:"
-    settings = from_mapping(
-        {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)},
-        stack=stack,
-        region=config.get("aws:region"),
-        project=project_name(Path(project_dir) if project_dir else PROJECT_DIR),
-    )
+    # As `pulumi up` reads it (`_region`): never a silent us-east-1.
+    region = config.get("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    missing = [] if region else [REGION_MISSING]
+    try:
+        settings = from_mapping(
+            {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)},
+            stack=stack,
+            region=region,
+            project=project_name(Path(project_dir) if project_dir else PROJECT_DIR),
+        )
+    except SettingsError as error:
+        raise SettingsError(missing + error.problems) from None
+    if missing:
+        raise SettingsError(missing)
     return replace(settings, aws_provider=MappingProxyType(_provider_settings(lambda key: config.get(f"aws:{key}"))))
 
 
@@ -365,15 +372,20 @@ def _provider_settings(read: "Callable[[str], Any]") -> dict[str, Any]:
     return settings
 
 
+REGION_MISSING = "aws:region is not set; allowed: an AWS region, e.g. `pulumi config set aws:region eu-west-1`"
+
+
 def _region() -> str:
     """The region the AWS provider will use: `aws:region`, else the environment, as the provider
     itself falls back. Without one, the region-specific choices (where IAM's events arrive) would
     be guesses."""
     region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
-        raise SettingsError(
-            ["aws:region is not set; allowed: an AWS region, e.g. `pulumi config set aws:region eu-west-1`"]
-        )
+        raise SettingsError([REGION_MISSING])
+    from .stack_files import REGION
+
+    if not REGION.match(region):
+        raise SettingsError([f"aws:region = {region!r} is not an AWS region; allowed: e.g. eu-west-1"])
     return region
 
 
@@ -422,6 +434,13 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
                 problems.append(f"{NAMESPACE}:{prefix}{key} is required: {_required_hint(key)}")
         present = {k: v for k, v in merged.items() if v is not None}
         problems += _schema_problems(present, prefix)
+        # Reported with the schema's problems: a secret in plain text is worth knowing at once.
+        for section in ("build", "service"):
+            environment = (
+                (present.get(section) or {}).get("environment") if isinstance(present.get(section), Mapping) else None
+            )
+            if isinstance(environment, Mapping) and all(isinstance(v, str) for v in environment.values()):
+                problems += _plaintext_secret_problems(environment, f"{prefix}{section}")
         merged_services.append((prefix, merged))
     if problems:
         raise SettingsError(problems)
@@ -431,8 +450,6 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
         service_values = {**stack_values, **{k: _with_defaults(KEYS[k], merged[k]) for k in PER_SERVICE_KEYS}}
         problems += (
             _reserved_build_variable_problems(service_values["build"], prefix)
-            + _plaintext_secret_problems(service_values["build"]["environment"], f"{prefix}build")
-            + _plaintext_secret_problems(service_values["service"]["environment"], f"{prefix}service")
             + _prod_rules(service_values, prefix)
             + _service_problems(service_values, prefix)
             + _inapplicable({**values, **merged}, service_values, prefix)
@@ -459,7 +476,13 @@ def _required_hint(key: str) -> str:
 def _merged_service(values: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
     """A service's config: the top-level keys with the entry's overrides deep-merged in."""
     merged = {key: _deep_merge(values.get(key), entry.get(key)) for key in PER_SERVICE_KEYS}
-    if entry.get("name") and not (entry.get("service") or {}).get("name"):
+    own = entry.get("service")
+    # A value of the wrong type is left for the schema to name.
+    if (
+        entry.get("name")
+        and isinstance(merged["service"], (dict, type(None)))
+        and not (isinstance(own, dict) and own.get("name"))
+    ):
         merged["service"] = {**(merged["service"] or {}), "name": entry["name"]}
     return merged
 
@@ -526,7 +549,7 @@ def _coerce(schema: dict, value: Any) -> Any:
 def _schema_problems(values: Mapping[str, Any], prefix: str = "") -> list[str]:
     problems = []
     for key, value in values.items():
-        validator = jsonschema.Draft202012Validator(schema_for(key))
+        validator = Validator(schema_for(key))
         for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
             problems.append(_describe(prefix + key, error))
     return problems
@@ -1016,26 +1039,14 @@ def _build(
 
 def project_name(project_dir: Path = PROJECT_DIR) -> str:
     """The `name` of the project's Pulumi.yaml."""
-    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
+    from .stack_files import read_project
+
+    return read_project(project_dir).name
 
 
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """`Pulumi.yaml` defaults overlaid with `Pulumi.<stack>.yaml`, as fully qualified keys."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    namespace = project["name"]
-    values: dict[str, Any] = {}
-    for key, declaration in (project.get("config") or {}).items():
-        qualified = key if ":" in key else f"{namespace}:{key}"
-        if isinstance(declaration, dict):
-            if "value" in declaration:
-                values[qualified] = declaration["value"]
-            elif "default" in declaration:
-                values[qualified] = declaration["default"]
-        else:
-            values[qualified] = declaration
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"no stack file {stack_file.name}; stacks here: {', '.join(available)}")
-    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
-    return values
+    """`Pulumi.yaml` defaults overlaid with `Pulumi.<stack>.yaml`, as fully qualified keys, read as
+    Pulumi reads them (`components/stack_files.py`)."""
+    from .stack_files import read_stack_config
+
+    return read_stack_config(stack, project_dir)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
@@ -33,6 +32,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from . import limits, naming
 from .settings import PROJECT_DIR, stack_config
+from .stack_files import read_project
 
 MOCK_ACCOUNT_ID = "111122223333"
 
@@ -302,15 +302,15 @@ def run_stack(
         else:
             config[key] = value
     # Pulumi.yaml's `main` may point the project at a program elsewhere (examples/monorepo does).
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    program_dir = (project_dir / project.get("main", ".")).resolve()
+    project = read_project(project_dir)
+    program_dir = (project_dir / project.main).resolve()
     sys.path.insert(0, str(program_dir))
     try:
         return run_program(
             lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"),
             config,
             stack=stack,
-            project=project["name"],
+            project=project.name,
             preview=preview,
             invoke_results=invoke_results,
         )

@@ -57,9 +57,13 @@ def read_stack(stack: str, project_dir: Optional[str]) -> tuple["Settings", Opti
     directory = (
         Path(project_dir) if project_dir else here if (here / "Pulumi.yaml").is_file() else program_settings.PROJECT_DIR
     )
+    from components.stack_files import StackFileError
+
     try:
         config = program_settings.stack_config(stack, directory)
         settings = program_settings.stack_settings(stack, str(directory))
+    except StackFileError as error:
+        raise OpsError(f"cannot read stack {stack}: {'; '.join(error.problems)}") from None
     except program_settings.SettingsError as error:
         raise OpsError(f"stack {stack} has an invalid configuration: {'; '.join(error.problems)}") from None
     except FileNotFoundError as error:
