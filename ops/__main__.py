@@ -2,6 +2,6 @@
 
 import sys
 
-from ops.cli import main
+from ops.entry import run
 
-sys.exit(main())
+sys.exit(run())

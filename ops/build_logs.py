@@ -11,7 +11,28 @@ def build_log_tail(aws: Aws, build_id: str, lines: int) -> list[str]:
     group, stream = logs.get("groupName"), logs.get("streamName")
     if not (group and stream):
         raise OpsError(f"build {build_id} has no CloudWatch log yet (it is {builds[0].get('buildStatus', 'unknown')})")
-    events = aws.client("logs").get_log_events(
-        logGroupName=group, logStreamName=stream, limit=lines, startFromHead=False
-    )["events"]
-    return [event["message"].rstrip("\n") for event in events]
+    return _tail(aws, group, stream, lines)
+
+
+# Pages of GetLogEvents hold at most 10,000 events or 1 MB, and a page can come back short or empty
+# while older events remain: only the same token handed back says the stream's start is reached.
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html
+MAX_PAGES = 100
+
+
+def _tail(aws: Aws, group: str, stream: str, lines: int) -> list[str]:
+    client = aws.client("logs")
+    messages: list[str] = []
+    token = None
+    for _ in range(MAX_PAGES):
+        request = {"logGroupName": group, "logStreamName": stream, "startFromHead": False}
+        request["limit"] = min(10_000, lines - len(messages))
+        if token:
+            request["nextToken"] = token
+        page = client.get_log_events(**request)
+        messages = [str(event.get("message") or "").rstrip("\n") for event in page.get("events") or []] + messages
+        following = page.get("nextBackwardToken")
+        if len(messages) >= lines or not following or following == token:
+            break
+        token = following
+    return messages[-lines:]

@@ -12,8 +12,10 @@ from .commands import COMMANDS, Context
 from .target import Target, resolve_target
 from .terminal import Terminal
 
-EPILOG = """exit codes: 0 done (or AVAILABLE, or succeeded), 1 failed, 2 bad usage or confirmation needed
-without a terminal, 130 interrupted. Region and credentials come from the usual AWS environment."""
+EPILOG = """exit codes: 0 done (or AVAILABLE, or succeeded), 1 failed (the execution, the deploy, the check),
+2 bad usage or confirmation needed without a terminal, 3 AWS could not be reached or refused (network,
+credentials, permissions), 130 interrupted. Region and credentials come from the usual AWS environment."""
+AWS_ERROR = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +57,7 @@ def main(
     try:
         target = resolve_target(args)
         aws = make_aws(target.region)
+        aws.on_retry = terminal.note
         command = args.command_class(args, Context(target, aws, terminal))
         command.validate()
         command.ask()
@@ -64,7 +67,7 @@ def main(
         return error.exit_code
     except (BotoCoreError, ClientError) as error:
         terminal.error(aws.explain(error, target.pipeline) if aws else str(error))
-        return 1
+        return AWS_ERROR
     except KeyboardInterrupt:
         terminal.error("interrupted; nothing more was changed")
         return 130

@@ -44,7 +44,7 @@ def commit_message(summary: Optional[str]) -> str:
         parsed = json.loads(summary)
     except ValueError:
         parsed = None
-    message = parsed.get("CommitMessage", "") if isinstance(parsed, dict) else summary
+    message = str(parsed.get("CommitMessage") or "") if isinstance(parsed, dict) else summary
     return message.strip().splitlines()[0] if message.strip() else ""
 
 
@@ -65,7 +65,7 @@ class Execution:
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> "Execution":
         """From `list_pipeline_executions`, which carries timings."""
-        trigger = summary.get("trigger", {})
+        trigger = summary.get("trigger") or {}
         return cls(
             id=summary["pipelineExecutionId"],
             status=summary.get("status", ""),
@@ -76,7 +76,7 @@ class Execution:
             trigger_detail=trigger.get("triggerDetail", ""),
             status_summary=summary.get("statusSummary") or "",
             type=summary.get("executionType", "STANDARD"),
-            rollback_target=summary.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId"),
+            rollback_target=(summary.get("rollbackMetadata") or {}).get("rollbackTargetPipelineExecutionId"),
         )
 
     @classmethod
@@ -86,11 +86,11 @@ class Execution:
             id=detail["pipelineExecutionId"],
             status=detail.get("status", ""),
             commit=Commit.from_revisions(detail.get("artifactRevisions", [])),
-            trigger=detail.get("trigger", {}).get("triggerType", ""),
-            trigger_detail=detail.get("trigger", {}).get("triggerDetail", ""),
+            trigger=(detail.get("trigger") or {}).get("triggerType", ""),
+            trigger_detail=(detail.get("trigger") or {}).get("triggerDetail", ""),
             status_summary=detail.get("statusSummary") or "",
             type=detail.get("executionType", "STANDARD"),
-            rollback_target=detail.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId"),
+            rollback_target=(detail.get("rollbackMetadata") or {}).get("rollbackTargetPipelineExecutionId"),
         )
 
     @property
@@ -143,33 +143,33 @@ class Action:
 
     @classmethod
     def from_state(cls, stage: str, execution_id: str, state: dict[str, Any]) -> "Action":
-        latest = state.get("latestExecution", {})
+        latest = state.get("latestExecution") or {}
         return cls(
             stage=stage,
-            name=state["actionName"],
+            name=state.get("actionName") or "?",
             status=latest.get("status", ""),
             execution_id=execution_id,
             updated=latest.get("lastStatusChange"),
             summary=latest.get("summary", ""),
-            error=latest.get("errorDetails", {}).get("message", ""),
+            error=(latest.get("errorDetails") or {}).get("message", ""),
             token=latest.get("token", ""),
             external_id=latest.get("externalExecutionId", ""),
         )
 
     @classmethod
     def from_action_execution(cls, detail: dict[str, Any]) -> "Action":
-        result = detail.get("output", {}).get("executionResult", {})
+        result = (detail.get("output") or {}).get("executionResult") or {}
         return cls(
-            stage=detail["stageName"],
-            name=detail["actionName"],
+            stage=detail.get("stageName") or "?",
+            name=detail.get("actionName") or "?",
             status=detail.get("status", ""),
             execution_id=detail.get("pipelineExecutionId", ""),
             started=detail.get("startTime"),
             updated=detail.get("lastUpdateTime"),
             summary=result.get("externalExecutionSummary", ""),
-            error=result.get("errorDetails", {}).get("message", ""),
+            error=(result.get("errorDetails") or {}).get("message", ""),
             external_id=result.get("externalExecutionId", ""),
-            provider=detail.get("input", {}).get("actionTypeId", {}).get("provider", ""),
+            provider=((detail.get("input") or {}).get("actionTypeId") or {}).get("provider", ""),
         )
 
     @property
@@ -223,13 +223,14 @@ class PipelineReader:
     def stages(self) -> list[Stage]:
         """Each stage's latest run (`get_pipeline_state`); stages may be on different executions."""
         stages = []
-        for state in self.client.get_pipeline_state(name=self.name).get("stageStates", []):
-            latest = state.get("latestExecution", {})
+        for state in self.client.get_pipeline_state(name=self.name).get("stageStates") or []:
+            latest = state.get("latestExecution") or {}
             execution_id = latest.get("pipelineExecutionId", "")
             actions = tuple(
-                Action.from_state(state["stageName"], execution_id, a) for a in state.get("actionStates", [])
+                Action.from_state(state.get("stageName") or "?", execution_id, a)
+                for a in state.get("actionStates") or []
             )
-            stages.append(Stage(state["stageName"], latest.get("status", ""), execution_id, actions))
+            stages.append(Stage(state.get("stageName") or "?", latest.get("status", ""), execution_id, actions))
         return stages
 
     def stage(self, name: str) -> Stage:

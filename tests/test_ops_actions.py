@@ -42,7 +42,7 @@ def test_start_starts_an_execution_and_says_how_to_follow_it():
 def test_start_of_an_unknown_pipeline():
     cli = Cli()
     cli.expect_error("codepipeline", "start_pipeline_execution", "PipelineNotFoundException", "none")
-    assert cli.run("start", "--pipeline", "orders-api-qa") == 1
+    assert cli.run("start", "--pipeline", "orders-api-qa") == 3
     assert cli.stdout == ""
     assert "error: no pipeline named 'orders-api-qa' in eu-west-1" in cli.stderr
 

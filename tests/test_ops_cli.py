@@ -88,8 +88,8 @@ def test_project_dir_without_a_pulumi_project(tmp_path):
 def test_clients_retry_in_standard_mode_and_honour_aws_endpoint_url(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     client = Aws(region="eu-west-1").client("codepipeline")
-    # Asked as {"mode": "standard", "max_attempts": 10}; botocore counts the first attempt too.
-    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 11}
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (5, 20)
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.endpoint_url == "http://127.0.0.1:4566"
 
@@ -108,7 +108,7 @@ def test_missing_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     cli = Cli()
-    assert main(["status", "--pipeline", PIPELINE, "--region", "eu-west-1"], terminal=cli.terminal) == 1
+    assert main(["status", "--pipeline", PIPELINE, "--region", "eu-west-1"], terminal=cli.terminal) == 3
     assert cli.stderr.startswith("error: no AWS credentials found: set AWS_PROFILE")
     assert len(cli.stderr.strip().splitlines()) == 1
 
@@ -118,7 +118,7 @@ def test_no_region_anywhere(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     cli = Cli()
-    assert main(["status", "--pipeline", PIPELINE], terminal=cli.terminal) == 1
+    assert main(["status", "--pipeline", PIPELINE], terminal=cli.terminal) == 3
     assert "error: no AWS region: pass --region, set AWS_REGION" in cli.stderr
 
 
@@ -128,7 +128,7 @@ def test_expired_credentials(code):
     cli.expect_error(
         "codepipeline", "get_pipeline_state", code, "The security token included in the request is expired"
     )
-    assert cli.run("status", "--pipeline", PIPELINE) == 1
+    assert cli.run("status", "--pipeline", PIPELINE) == 3
     assert (
         cli.stderr
         == "error: the AWS credentials have expired: refresh them (for example `aws sso login`) and run again\n"
@@ -144,7 +144,7 @@ def test_access_denied_names_the_denied_api_action():
         "User: arn:aws:sts::111122223333:assumed-role/dev/alice is not authorized to perform: "
         "codepipeline:GetPipelineState on resource: arn:aws:codepipeline:eu-west-1:111122223333:orders-api-prod",
     )
-    assert cli.run("status", "--pipeline", PIPELINE) == 1
+    assert cli.run("status", "--pipeline", PIPELINE) == 3
     assert cli.stderr.startswith(
         "error: access denied: your AWS identity is not allowed to call codepipeline:GetPipelineState ("
     )
@@ -153,7 +153,7 @@ def test_access_denied_names_the_denied_api_action():
 def test_unknown_pipeline():
     cli = Cli()
     cli.expect_error("codepipeline", "list_pipeline_executions", "PipelineNotFoundException", "not found")
-    assert cli.run("history", "--pipeline", "orders-api-typo") == 1
+    assert cli.run("history", "--pipeline", "orders-api-typo") == 3
     assert cli.stderr == (
         "error: no pipeline named 'orders-api-typo' in eu-west-1: check --pipeline or --stack, and --region\n"
     )
@@ -162,7 +162,7 @@ def test_unknown_pipeline():
 def test_other_aws_errors_name_the_call_and_the_code():
     cli = Cli()
     cli.expect_error("codepipeline", "list_pipeline_executions", "ValidationException", "maxResults is too big")
-    assert cli.run("history", "--pipeline", PIPELINE) == 1
+    assert cli.run("history", "--pipeline", PIPELINE) == 3
     assert cli.stderr == (
         "error: codepipeline:ListPipelineExecutions failed: ValidationException: maxResults is too big\n"
     )

@@ -185,7 +185,7 @@ def test_connection_name_follows_the_programs_32_character_rule():
 def test_connection_access_denied_names_the_action():
     cli = Cli()
     cli.stub("codeconnections", "eu-west-1").add_client_error("get_connection", "AccessDeniedException", "denied")
-    assert cli.run("connection", "--connection-arn", ARN) == 1
+    assert cli.run("connection", "--connection-arn", ARN) == 3
     assert cli.stderr == (
         "error: access denied: your AWS identity is not allowed to call codeconnections:GetConnection (denied)\n"
     )

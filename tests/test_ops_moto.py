@@ -135,7 +135,7 @@ def test_stack_finds_its_pipeline_in_the_stacks_region(environment, capsys):
 
 def test_unknown_pipeline_against_the_server(environment, capsys):
     create_pipeline(PIPELINE)
-    assert main(["start", "--pipeline", "orders-api-typo"]) == 1
+    assert main(["start", "--pipeline", "orders-api-typo"]) == 3
     assert capsys.readouterr().err == (
         "error: no pipeline named 'orders-api-typo' in eu-west-1: check --pipeline or --stack, and --region\n"
     )
@@ -144,7 +144,7 @@ def test_unknown_pipeline_against_the_server(environment, capsys):
 def test_missing_credentials_against_the_server(environment, monkeypatch, capsys):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    assert main(["history", "--pipeline", PIPELINE]) == 1
+    assert main(["history", "--pipeline", PIPELINE]) == 3
     assert capsys.readouterr().err == (
         "error: no AWS credentials found: set AWS_PROFILE (and run `aws sso login`) or "
         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"

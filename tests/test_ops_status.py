@@ -114,7 +114,7 @@ def test_status_fetches_an_execution_older_than_the_recent_list_for_its_commit()
 def test_status_of_an_unknown_pipeline_fails():
     cli = Cli()
     cli.expect_error("codepipeline", "get_pipeline_state", "PipelineNotFoundException", "no such pipeline")
-    assert cli.run("status", "--pipeline", "orders") == 1
+    assert cli.run("status", "--pipeline", "orders") == 3
     assert cli.stdout == ""
     assert "error: no pipeline named 'orders' in eu-west-1" in cli.stderr
 

@@ -1,6 +1,7 @@
 """`ecs-cicd history`: the recent executions, what started them, which commit, how long they took."""
 
 from rich.table import Table
+from rich.text import Text
 
 from .. import render
 from .base import Command, check_range
@@ -34,8 +35,8 @@ class History(Command):
             table.add_row(
                 render.short_id(execution.id),
                 render.status(execution.status),
-                execution.trigger,
-                str(execution.commit or "-"),
+                Text(execution.trigger),
+                Text(str(execution.commit or "-")),
                 render.when(execution.started),
                 render.duration(execution.duration(now)),
             )

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from rich.table import Table
+from rich.text import Text
 
 from .. import render
 from ..pipeline_state import Action, Execution, Stage
@@ -40,14 +41,14 @@ class Status(Command):
 
     def _print(self, stages: list[Stage], executions: dict[str, Execution], now: datetime) -> None:
         out = self.terminal.out
-        out.print(f"Pipeline [bold]{self.pipeline_name}[/] ({self.ctx.aws.region})")
+        out.print(Text("Pipeline ") + Text(self.pipeline_name, style="bold") + Text(f" ({self.ctx.aws.region})"))
         runs = Table("Execution", "Status", "Commit", "Started", "Duration", box=None)
         newest_first = sorted(executions.values(), key=lambda e: e.started or now, reverse=True)
         for execution in newest_first:
             runs.add_row(
                 render.short_id(execution.id),
                 render.status(execution.status),
-                str(execution.commit or "-"),
+                Text(str(execution.commit or "-")),
                 render.when(execution.started),
                 render.duration(execution.duration(now)),
             )
@@ -58,12 +59,12 @@ class Status(Command):
         for stage in stages:
             for index, action in enumerate(stage.actions):
                 table.add_row(
-                    stage.name if index == 0 else "",
-                    action.name,
+                    Text(stage.name if index == 0 else ""),
+                    Text(action.name),
                     render.status(action.status),
                     render.when(action.updated),
                     render.short_id(stage.execution_id) if index == 0 else "",
-                    _details(action),
+                    Text(_details(action)),
                 )
         out.print()
         out.print(table)

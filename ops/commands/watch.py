@@ -174,6 +174,9 @@ class LiveTable:
             if run and run.started:
                 span = (now if run.status == "InProgress" else run.updated or now) - run.started
             table.add_row(
-                action.stage, action.name, render.status(run.status if run else "Pending"), render.duration(span)
+                Text(action.stage),
+                Text(action.name),
+                render.status(run.status if run else "Pending"),
+                render.duration(span),
             )
         self.live.update(Group(title, table), refresh=True)
