@@ -158,22 +158,19 @@ class Aws:
 
 def _refuse_what_is_not_aws(http_response: Any, model: Any, **_: Any) -> None:
     """botocore reads a body in the wrong format (a proxy's HTML error page) as an empty answer: a
-    pipeline with no stages, a build with no log. Refused by the format the service's protocol
-    answers in (JSON, CBOR for `smithy-rpc-v2-cbor`, XML)."""
+    pipeline with no stages, a build with no log. Refused: an HTML page whatever the protocol, and
+    for JSON protocols anything that is not JSON."""
     if getattr(http_response, "raw", None) is None or not http_response.content:
         return  # a stubbed answer (botocore.stub) or no body at all
     body, kind = http_response.content, http_response.headers.get("content-type", "")
-    protocol = model.service_model.protocol
-    if protocol in ("json", "rest-json"):
+    looks_like_html = body.lstrip()[:100].lower().startswith((b"<!doctype html", b"<html"))
+    if not looks_like_html and model.service_model.protocol in ("json", "rest-json"):
         try:
             json.loads(body)
             return
         except ValueError:
             pass
-    elif protocol == "smithy-rpc-v2-cbor":
-        if kind.startswith("application/cbor"):
-            return
-    elif not body.lstrip()[:100].lower().startswith((b"<!doctype html", b"<html")):
+    elif not looks_like_html:
         return
     raise AwsAnswerError(
         f"{model.name}: the answer is not AWS's (HTTP {http_response.status_code}, {kind or 'no content type'}); "
