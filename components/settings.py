@@ -14,7 +14,13 @@ from types import MappingProxyType
 from typing import Any, Optional
 
 import jsonschema
-import pulumi
+
+try:
+    import pulumi
+
+    _RunError: type[Exception] = pulumi.RunError
+except ImportError:  # the operations CLI installed without the Pulumi SDK reads stack files only
+    _RunError = Exception
 
 from . import buildspecs, naming
 from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, Validator, schema_for
@@ -38,7 +44,7 @@ _SECRET_VALUE = re.compile(
 )
 
 
-class SettingsError(pulumi.RunError):
+class SettingsError(_RunError):
     """Bad stack configuration. A RunError, so Pulumi prints the message without a traceback."""
 
     def __init__(self, problems: list[str]):

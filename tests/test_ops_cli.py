@@ -1,6 +1,10 @@
 """The `ecs-cicd` command line as a whole: help, finding the pipeline, AWS clients, one-line errors."""
 
 import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +12,8 @@ from ops.aws import Aws
 from ops.cli import main
 
 from .ops_fixtures import PIPELINE, PROJECT_DIR, Cli, executions
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EVERY_COMMAND = [
     "status",
@@ -177,3 +183,31 @@ def test_ctrl_c_exits_130_without_a_traceback():
     cli.aws.client = interrupted
     assert cli.run("history", "--pipeline", PIPELINE) == 130
     assert cli.stderr == "error: interrupted; nothing more was changed\n"
+
+
+def test_the_cli_reads_stacks_without_the_pulumi_sdk():
+    """`pip install ecs-cicd` (no `[pulumi]` extra): `--stack` still finds the pipeline and region."""
+    probe = textwrap.dedent(
+        """
+        import sys
+
+        class NoPulumi:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("pulumi", "pulumi_aws", "pulumi_awsx"):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        sys.meta_path.insert(0, NoPulumi())
+        from ops.target import read_stack
+
+        settings, region = read_stack("prod", None)
+        print(settings.services[0].pipeline.name, region, "pulumi" in sys.modules)
+        try:
+            from components import EcsService
+        except ImportError as error:
+            print(error)
+        """
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "orders-api-prod eu-west-1 False"
+    assert "pip install 'ecs-cicd[pulumi]'" in lines[1]

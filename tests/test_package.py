@@ -75,7 +75,13 @@ def test_the_wheel_is_ecs_cicd_at_the_project_version(wheel):
         metadata = email.parser.Parser().parsestr(archive.read(f"ecs_cicd-{VERSION}.dist-info/METADATA").decode())
     assert (metadata["Name"], metadata["Version"]) == ("ecs-cicd", VERSION)
     assert metadata["Requires-Python"] == PYPROJECT["project"]["requires-python"]
-    assert _requirements(metadata.get_all("Requires-Dist")) == _requirements(PYPROJECT["project"]["dependencies"])
+    required = metadata.get_all("Requires-Dist")
+    base = [line for line in required if "extra ==" not in line]
+    with_pulumi = [line.split(";")[0] for line in required if 'extra == "pulumi"' in line]
+    assert _requirements(base) == _requirements(PYPROJECT["project"]["dependencies"])
+    assert _requirements(with_pulumi) == _requirements(PYPROJECT["project"]["optional-dependencies"]["pulumi"])
+    # The operations CLI installs without the Pulumi SDK (tests/test_ops_cli.py runs it without).
+    assert not any(name.startswith("pulumi") for name in _requirements(base))
 
 
 def test_the_wheel_holds_every_module_every_buildspec_and_the_typing_marker(wheel):
