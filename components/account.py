@@ -6,6 +6,8 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from .inputs import Input
+
 
 @dataclass(frozen=True)
 class AwsAccount:
@@ -26,7 +28,7 @@ class AwsAccount:
             caller_arn=identity.arn,
         )
 
-    def arn(self, service: str, resource: pulumi.Input[str], regional: bool = True) -> pulumi.Output[str]:
+    def arn(self, service: str, resource: Input[str], regional: bool = True) -> pulumi.Output[str]:
         """An ARN in this account, e.g. `arn("ecs", "service/cluster/name")`."""
         region = self.region if regional else ""
         return pulumi.Output.format("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, region, self.id, resource)

@@ -23,9 +23,10 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .account import AwsAccount
-from .args import known_keys, like_config
+from .args import documented, known_keys, like_config
 from .artifacts import ArtifactStore
 from .iam import allow
+from .inputs import Input
 from .topics import encrypted_topic, topic_policy
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
@@ -49,27 +50,27 @@ _OUTPUT_MAX = 128
 class WatchedPipelineArgs(TypedDict, total=False):
     """One pipeline and what it is made of."""
 
-    pipeline_name: pulumi.Input[str]
+    pipeline_name: Input[str]
     """The pipeline to watch. Required."""
-    validation_pipeline_name: pulumi.Input[str]
+    validation_pipeline_name: Input[str]
     """Its pull-request pipeline, if any: changes to it are reported, its failures are not (a
     failing pull request is news for its author, not an alert)."""
-    project_names: Sequence[pulumi.Input[str]]
+    project_names: Sequence[Input[str]]
     """CodeBuild projects whose changes are reported."""
-    role_names: Sequence[pulumi.Input[str]]
+    role_names: Sequence[Input[str]]
     """IAM roles whose changes are reported."""
-    connection_arn: pulumi.Input[str]
+    connection_arn: Input[str]
     """The GitHub connection whose changes are reported."""
     cluster: str
     """ECS cluster of the service. Required."""
     service: str
     """ECS service name: updates by anyone but `service_callers` are reported. Required."""
-    service_callers: Sequence[pulumi.Input[str]]
+    service_callers: Sequence[Input[str]]
     """Names of the roles expected to update the service (the deploy action's role). Required."""
-    deployment_group: Sequence[pulumi.Input[str]]
+    deployment_group: Sequence[Input[str]]
     """[CodeDeploy application, deployment group] of a blue/green deploy: a deployment created in it
     by anyone but `service_callers` is reported."""
-    task_set_callers: Sequence[pulumi.Input[str]]
+    task_set_callers: Sequence[Input[str]]
     """Names of the roles expected to change the service's task sets (the deployment group's
     CodeDeploy role). When given, a task set created, changed or promoted by anyone else is reported;
     leave it out for a deployment group made elsewhere, whose role this stack does not know."""
@@ -80,14 +81,14 @@ class PipelineAlertsArgs(TypedDict, total=False):
     """Its KMS key encrypts the alert topic. Required."""
     pipelines: Mapping[str, WatchedPipelineArgs]
     """The pipelines to watch, by a short name. Required."""
-    expected_service_callers: Sequence[pulumi.Input[str]]
+    expected_service_callers: Sequence[Input[str]]
     """Role names that may update any watched service besides its deploy role: the role that runs
     `pulumi up`, say. Application Auto Scaling's service-linked role is always expected."""
-    pipeline_role_pattern: pulumi.Input[str]
+    pipeline_role_pattern: Input[str]
     """ARN pattern of the roles the pipelines run as (`arn:...:role/<path>*`, `iam.RolePaths`): a
     build started by any other principal is reported. Without it, every build started outside
     CodePipeline's own roles cannot be told apart, and no build alert is made."""
-    operator_role_arns: Sequence[pulumi.Input[str]]
+    operator_role_arns: Sequence[Input[str]]
     """Roles that may start, stop, retry and approve the pipelines (the deployer among them): any
     other principal doing so is reported."""
     home_region: Optional[str]
@@ -118,6 +119,7 @@ class _Watch:
     """The longest an output among the values can be (role names: 64)."""
 
 
+@documented(PipelineAlertsArgs)
 class PipelineAlerts(pulumi.ComponentResource):
     """One encrypted topic per stack, and the rules that feed it."""
 
@@ -338,7 +340,7 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
 
 
 def _operation_watches(
-    watched: list[WatchedPipelineArgs], pipeline_role_pattern: Optional[pulumi.Input[str]], operators: list
+    watched: list[WatchedPipelineArgs], pipeline_role_pattern: Optional[Input[str]], operators: list
 ) -> list[tuple[str, _Watch, list]]:
     """Builds started by anyone but a pipeline, pipelines operated by anyone but an operator, and
     any execution started on a source revision of someone's choosing (CICD-SEC-1, CICD-SEC-5)."""
@@ -597,7 +599,7 @@ def _deployment_bypass(groups: list, expected: list) -> dict:
     return _api_call("aws.codedeploy", {"$or": branches})
 
 
-def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+def _concat(*parts: Input[str]) -> Input[str]:
     """The parts joined: a string when they are all known, an output otherwise."""
     return "".join(parts) if all(isinstance(p, str) for p in parts) else pulumi.Output.concat(*parts)
 

@@ -6,7 +6,7 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .args import known_keys, like_config
+from .args import documented, known_keys, like_config
 from .artifacts import ArtifactStore
 from .iam import allow
 from .source import GitHubSource
@@ -27,6 +27,7 @@ class ManualApprovalArgs(TypedDict, total=False):
     """Tags for every resource."""
 
 
+@documented(ManualApprovalArgs)
 class ManualApproval(pulumi.ComponentResource):
     """A stage that waits for a person, tells them by SNS, and links to what they approve."""
 

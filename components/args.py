@@ -5,7 +5,10 @@ and a plaintext secret, a bad branch or an email typo would reach AWS. Each comp
 arguments here first, with the messages the config validation gives for the same values, so the
 library and the program agree on what is allowed."""
 
-from collections.abc import Mapping, Sequence
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import settings
@@ -99,6 +102,8 @@ def no_plaintext_secrets(component: str, name: str, environment: Mapping[str, st
 
 __all__ = [
     "NAMESPACE",
+    "argument_docs",
+    "documented",
     "known_keys",
     "like_config",
     "like_config_keys",
@@ -106,3 +111,38 @@ __all__ = [
     "no_plaintext_secrets",
     "secret_refs",
 ]
+
+
+def documented(args_type: type) -> Callable[[type], type]:
+    """Put a component's arguments in its help: each field of `args_type` with its type and the
+    docstring written under it in the source (`help(GitHubSource)` would otherwise show Pulumi's
+    inherited `__init__` text, and the arguments would live only in the source)."""
+
+    def decorate(component: type) -> type:
+        text = f"Arguments ({args_type.__name__}, a dict; unknown keys are refused):\n" + "\n".join(
+            f"    {name}: {kind}\n        {doc}" if doc else f"    {name}: {kind}"
+            for name, kind, doc in argument_docs(args_type)
+        )
+        component.__doc__ = f"{(component.__doc__ or '').rstrip()}\n\n{text}\n"
+        if "__init__" in vars(component):  # its own, not Pulumi's: the signature stays as written
+            component.__init__.__doc__ = text
+        return component
+
+    return decorate
+
+
+def argument_docs(args_type: type) -> list[tuple[str, str, str]]:
+    """(name, type as written, docstring) of each field of a TypedDict, read from its source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(args_type)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    fields = []
+    for index, node in enumerate(body):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            following = body[index + 1] if index + 1 < len(body) else None
+            doc = (
+                " ".join(following.value.value.split())
+                if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                else ""
+            )
+            fields.append((node.target.id, ast.unparse(node.annotation), doc))
+    return fields

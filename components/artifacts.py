@@ -14,9 +14,10 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
+from .inputs import Input
 
 
 class ArtifactStoreArgs(TypedDict, total=False):
@@ -26,7 +27,7 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """Protect the bucket and key from deletion. Default True."""
     tags: Mapping[str, str]
     """Tags for every resource."""
-    writer_pattern: pulumi.Input[str]
+    writer_pattern: Input[str]
     """ARN pattern of the roles that may write artifacts (`iam.RolePaths`, the pipeline path):
     the bucket policy refuses writes and deletes by any other principal. Without it, IAM alone
     decides who writes."""
@@ -34,6 +35,7 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(ArtifactStoreArgs)
 class ArtifactStore(pulumi.ComponentResource):
     """A versioned, KMS-encrypted, private, TLS-only artifact bucket with a rotating customer key."""
 
@@ -41,6 +43,7 @@ class ArtifactStore(pulumi.ComponentResource):
     key: aws.kms.Key
     logs_key: aws.kms.Key
     """Encrypts the stack's log groups: build logs and service logs (`LogGroup.kms_key_id`)."""
+    account: AwsAccount
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ArtifactStore", name, None, opts)
@@ -117,7 +120,7 @@ class ArtifactStore(pulumi.ComponentResource):
         )
 
     def limit_key_use(
-        self, roles: "Sequence[iam.ScopedRole | aws.iam.Role]" = (), *, role_pattern: Optional[pulumi.Input[str]] = None
+        self, roles: "Sequence[iam.ScopedRole | aws.iam.Role]" = (), *, role_pattern: Optional[Input[str]] = None
     ) -> aws.kms.KeyPolicy:
         """Replace the key's default policy: account administrators manage the key but cannot use
         it, only the pipeline's roles may encrypt and decrypt with it, and EventBridge of this

@@ -10,9 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .build import APPSPEC_FILE, TASKDEF_FILE, ImageBuild
 from .iam import Statement, allow, pass_task_roles
+from .inputs import Input
 from .stage import StageDefinition
 
 
@@ -27,12 +28,13 @@ class CodeDeployBlueGreenArgs(TypedDict, total=False):
     """The service's CodeDeploy application. Required."""
     deployment_group: str
     """Its deployment group: how traffic shifts and when old tasks stop are the group's settings. Required."""
-    task_role_arns: Sequence[pulumi.Input[str]]
+    task_role_arns: Sequence[Input[str]]
     """Roles the new task definition may pass. Required."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
 
+@documented(CodeDeployBlueGreenArgs)
 class CodeDeployBlueGreen(pulumi.ComponentResource):
     """The `CodeDeployToECS` deploy action into an existing deployment group."""
 

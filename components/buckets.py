@@ -8,12 +8,13 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .inputs import Input
 
 
 def private_bucket(
     name: str,
     *,
-    kms_key_arn: pulumi.Input[str],
+    kms_key_arn: Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     protect: bool,

@@ -12,11 +12,12 @@ import pulumi_aws as aws
 
 from . import buildspecs, naming
 from .account import AwsAccount
-from .args import known_keys, no_plaintext_secrets, secret_refs
+from .args import documented, known_keys, no_plaintext_secrets, secret_refs
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
 from .iam import ScopedRole, Statement, allow, secret_read_statements
+from .inputs import Input
 from .pullcache import DockerHubCache
 from .settings import SecretRef
 from .source import GitHubSource
@@ -92,7 +93,7 @@ class ImageBuildArgs(TypedDict, total=False):
     """Image scan gate: fail the build on findings at or above CRITICAL, HIGH, MEDIUM or LOW. Default CRITICAL."""
     docker_hub_mirror: "DockerHubCache"
     """An ECR pull-through cache for Docker Hub: the build pulls base images through it."""
-    taskdef_template: pulumi.Input[str]
+    taskdef_template: Input[str]
     """Blue/green: taskdef.json rendered from the container contract (a service this program created)."""
     task_family: str
     """Blue/green on an existing service: derive taskdef.json from this family's current revision."""
@@ -116,6 +117,7 @@ class ImageBuildArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(ImageBuildArgs)
 class ImageBuild(pulumi.ComponentResource):
     """The Build stage: CodeBuild project, its role and log group, and the ECR repository."""
 

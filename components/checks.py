@@ -7,10 +7,11 @@ from typing import Optional, TypedDict
 import pulumi
 
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .iam import allow
+from .inputs import Input
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -20,9 +21,9 @@ class ServiceCheckArgs(TypedDict, total=False):
     """Where the pipeline keeps artifacts. Required."""
     source: GitHubSource
     """The check reads the source artifact (extra commands may use files from it). Required."""
-    url: pulumi.Input[str]
+    url: Input[str]
     """A URL that must answer 2xx/3xx (none: no health check)."""
-    service: Mapping[str, pulumi.Input[str]]
+    service: Mapping[str, Input[str]]
     """`{"cluster": name, "service": name, "arn": service ARN, "container": name, "image": value}`:
     verify that the service's running task definition runs `image` in `container`, typically
     `#{BuildVariables.IMAGE_URI}`, the digest this execution built (and, in prod, had approved)."""
@@ -45,6 +46,7 @@ class ServiceCheckArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(ServiceCheckArgs)
 class ServiceCheck(pulumi.ComponentResource):
     """A post-deploy check; `stage` holds one action, to run after the deploy action."""
 
@@ -149,6 +151,7 @@ class TestCommandsArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(TestCommandsArgs)
 class TestCommands(pulumi.ComponentResource):
     """Pre-deploy tests; `stage` holds one action, to run beside the image build."""
 

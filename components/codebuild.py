@@ -15,6 +15,7 @@ from . import buildspecs, naming
 from .account import AwsAccount
 from .artifacts import ArtifactStore
 from .iam import ScopedRole, Statement, allow, service_role
+from .inputs import Input
 
 DEFAULT_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
@@ -39,7 +40,7 @@ def codebuild_project(
     account: AwsAccount,
     writes_artifacts: bool,
     statements: Sequence[Statement] = (),
-    environment_variables: Sequence[Mapping[str, pulumi.Input[str]]] = (),
+    environment_variables: Sequence[Mapping[str, Input[str]]] = (),
     privileged: bool = False,
     compute_type: str = "BUILD_GENERAL1_SMALL",
     image: str = DEFAULT_IMAGE,
@@ -135,7 +136,7 @@ def pass_fail_action(
     )
 
 
-def run_project_statement(sid: str, project_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[dict]:
+def run_project_statement(sid: str, project_arns: Sequence[Input[str]]) -> pulumi.Output[dict]:
     """What the pipeline role needs to run (and stop) exactly these projects."""
     return allow(sid, ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], list(project_arns))
 

@@ -21,6 +21,7 @@ from .checks import ServiceCheck, TestCommands
 from .contract import ContainerContract
 from .deploy import EcsDeploy, ExpectedDeployment, running_service
 from .iam import RolePaths
+from .inputs import Input
 from .pipeline import Pipeline
 from .pullcache import DockerHubCache
 from .security import SecurityScans
@@ -88,9 +89,9 @@ def deliver(
     svc: ServicePipeline,
     shared: SharedResources,
     *,
-    connection_arn: Optional[pulumi.Input[str]] = None,
-    task_role_arns: Optional[Sequence[pulumi.Input[str]]] = None,
-    task_family: Optional[pulumi.Input[str]] = None,
+    connection_arn: Optional[Input[str]] = None,
+    task_role_arns: Optional[Sequence[Input[str]]] = None,
+    task_family: Optional[Input[str]] = None,
     parent: Optional[pulumi.Resource] = None,
 ) -> Delivery:
     """One service's pipeline: Source -> Build (+ scans, tests) -> [Approve] -> Deploy (+ check).

@@ -11,9 +11,10 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .build import IMAGE_DEFINITIONS_FILE, ImageBuild
 from .iam import Statement, allow, pass_task_roles
+from .inputs import Input
 from .settings import native_deployment_minutes
 from .stage import StageDefinition
 
@@ -27,19 +28,20 @@ class EcsDeployArgs(TypedDict, total=False):
     """ECS service name. Required."""
     timeout_minutes: int
     """Deploy action timeout, 1-60 minutes. Default 20."""
-    task_role_arns: Optional[Sequence[pulumi.Input[str]]]
+    task_role_arns: Optional[Sequence[Input[str]]]
     """The task and execution role ARNs of the service's task definition, the only roles the
     pipeline may pass. When None they are read from the running service."""
-    task_family: pulumi.Input[str]
+    task_family: Input[str]
     """The service's task definition family: the deploy registers (and tags) revisions of it.
     Read from the running service when the roles are."""
-    service_arn: pulumi.Input[str]
+    service_arn: Input[str]
     """The service's ARN. Default: the long format (`service/<cluster>/<name>`); services made
     before 2021 may keep `service/<name>`, which `running_service()` reads as it is."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
 
+@documented(EcsDeployArgs)
 class EcsDeploy(pulumi.ComponentResource):
     """Rolling deploy of the built image into an ECS service, permitted on that service only."""
 

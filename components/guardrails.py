@@ -11,10 +11,11 @@ import pulumi_aws as aws
 
 from . import naming, settings
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .artifacts import key_administration
 from .buckets import private_bucket
 from .iam import deny_insecure_transport
+from .inputs import Input
 
 # AWS Config managed rules for CodeBuild named in the seed's "Config Rules" practice.
 CODEBUILD_CONFIG_RULES = {
@@ -40,6 +41,7 @@ class AccountGuardrailsArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(AccountGuardrailsArgs)
 class AccountGuardrails(pulumi.ComponentResource):
     trail: Optional[aws.cloudtrail.Trail] = None
     detector: Optional[aws.guardduty.Detector] = None
@@ -389,7 +391,7 @@ def deployer_role_arn(caller_arn: str) -> str:
     return caller_arn
 
 
-def deployer_role(caller_arn: pulumi.Input[str], parent: Optional[pulumi.Resource] = None) -> pulumi.Output[str]:
+def deployer_role(caller_arn: Input[str], parent: Optional[pulumi.Resource] = None) -> pulumi.Output[str]:
     """The ARN of the role `pulumi up` runs as, with its IAM path: `aws:PrincipalArn` and the
     sessions' `sessionIssuer.arn` carry the path (IAM Identity Center roles live under
     `/aws-reserved/sso.amazonaws.com/`), and an SCP or alert naming the role without it would

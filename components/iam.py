@@ -16,15 +16,16 @@ import pulumi_aws as aws
 
 from . import naming
 from .account import AwsAccount
+from .inputs import Input
 
-Statement = pulumi.Input[Mapping[str, Any]]
+Statement = Input[Mapping[str, Any]]
 
 
 def allow(
     sid: str,
     actions: Sequence[str],
-    resources: Sequence[pulumi.Input[str]],
-    condition: Optional[pulumi.Input[Mapping[str, Any]]] = None,
+    resources: Sequence[Input[str]],
+    condition: Optional[Input[Mapping[str, Any]]] = None,
 ) -> pulumi.Output[dict]:
     """An Allow statement; resources and condition values may be outputs."""
     if not actions or any("*" in action for action in actions):
@@ -64,7 +65,7 @@ def secret_read_statements(secrets, account: AwsAccount, sid: str) -> list[pulum
     return statements
 
 
-def pass_task_roles(role_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Optional[dict]]:
+def pass_task_roles(role_arns: Sequence[Input[str]]) -> pulumi.Output[Optional[dict]]:
     """`iam:PassRole` for exactly these roles, and only to ECS tasks; None when there are none
     (a task definition without roles), which `policy_document` leaves out."""
 
@@ -128,7 +129,7 @@ class ScopedRole:
 def role(
     name: str,
     *,
-    trust: pulumi.Input[str],
+    trust: Input[str],
     statements: Sequence[Statement],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
@@ -171,7 +172,7 @@ def service_role(
     name: str,
     *,
     service: str,
-    source_arn: pulumi.Input[str],
+    source_arn: Input[str],
     statements: Sequence[Statement],
     account: AwsAccount,
     tags: Mapping[str, str],
@@ -266,7 +267,7 @@ SOURCE_KEYS_SENT: dict[str, tuple[bool, str]] = {
 }
 
 
-def trust_policy(service: str, account: AwsAccount, source_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+def trust_policy(service: str, account: AwsAccount, source_arn: Input[str]) -> pulumi.Output[str]:
     """Only `service` may assume the role and, where the service is documented to say on whose
     behalf it acts (`SOURCE_KEYS_SENT`), only for `source_arn` in this account."""
     if service not in SOURCE_KEYS_SENT:

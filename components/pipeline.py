@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .artifacts import ArtifactStore
 from .config_schema import EXECUTION_MODES
 from .iam import allow, trust_policy
@@ -38,12 +38,16 @@ class PipelineArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(PipelineArgs)
 class Pipeline(pulumi.ComponentResource):
     """A CodePipeline V2 named `name`. It knows stages only through their definitions."""
 
     pipeline: aws.codepipeline.Pipeline
     role: aws.iam.Role
     console_url: pulumi.Output[str]
+    stages: list[StageDefinition]
+    action_roles: dict[tuple[str, str], iam.ScopedRole]
+    """The role of each action that asks for one, by (stage, action): assumable by this pipeline's role only."""
 
     def __init__(self, name: str, args: PipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:Pipeline", name, None, opts)

@@ -36,7 +36,9 @@ import pulumi_aws as aws
 from . import artifacts, guardrails, pullcache, settings
 from .account import AwsAccount
 from .alerts import PipelineAlerts
+from .args import documented
 from .delivery import SharedResources, deliver
+from .inputs import Input
 from .settings import connection_name
 
 try:
@@ -78,7 +80,7 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """Protect the bucket and key from deletion. Default true."""
     tags: Mapping[str, str]
     """Tags for every resource."""
-    writer_pattern: pulumi.Input[str]
+    writer_pattern: Input[str]
     """ARN pattern of the roles that may write artifacts (`arn:...:role/<path>/*`): the bucket
     policy refuses writes and deletes by any other principal."""
 
@@ -160,10 +162,10 @@ class ServicePipelineArgs(TypedDict, total=False):
     """Name of the existing ECS service the pipeline deploys to."""
     container: Required[str]
     """Container in the service's task definition that runs the built image."""
-    execution_role_arn: pulumi.Input[str]
+    execution_role_arn: Input[str]
     """The service's task execution role. With `taskRoleArn`, the only roles the deploy may pass;
     when both are omitted they are read from the running service."""
-    task_role_arn: pulumi.Input[str]
+    task_role_arn: Input[str]
     """The service's task role (see `executionRoleArn`)."""
     task_family: str
     """The family of the service's task definition, which the deploy registers revisions of.
@@ -219,6 +221,7 @@ class ServicePipelineArgs(TypedDict, total=False):
     """Tags for every resource."""
 
 
+@documented(ServicePipelineArgs)
 class ServicePipeline(pulumi.ComponentResource):
     """A CodePipeline V2 named after the component: GitHub -> CodeBuild (image to ECR, scans and tests
     beside it) -> optional approval -> rolling ECS deploy with a post-deploy check -> alerts."""

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from . import naming
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .iam import allow
 
 DOCKER_HUB = "registry-1.docker.io"
@@ -27,11 +27,13 @@ class DockerHubCacheArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(DockerHubCacheArgs)
 class DockerHubCache(pulumi.ComponentResource):
     """One pull-through cache rule per stack, shared by every service's build."""
 
     prefix: str
     prefix_uri: pulumi.Output[str]
+    account: AwsAccount
 
     def __init__(self, name: str, args: DockerHubCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:DockerHubCache", name, None, opts)

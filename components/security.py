@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .account import AwsAccount
-from .args import known_keys
+from .args import documented, known_keys
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .iam import ScopedRole
@@ -47,11 +47,13 @@ class SecurityScansArgs(TypedDict, total=False):
     """Account context; looked up when omitted."""
 
 
+@documented(SecurityScansArgs)
 class SecurityScans(pulumi.ComponentResource):
     """Three unprivileged scan projects; `stage` holds their actions, to run in parallel."""
 
     projects: dict[str, aws.codebuild.Project]
     stage: StageDefinition
+    roles: dict[str, ScopedRole]
 
     def __init__(self, name: str, args: SecurityScansArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:SecurityScans", name, None, opts)
@@ -62,7 +64,7 @@ class SecurityScans(pulumi.ComponentResource):
         source: GitHubSource = args["source"]
         account = args.get("account") or AwsAccount.current()
         self.projects = {}
-        self.roles: dict[str, ScopedRole] = {}
+        self.roles = {}
         arns, actions, project_names = [], [], []
         for action_name, (suffix, buildspec, looks_for) in SCANS.items():
             scan = codebuild_project(

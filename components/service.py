@@ -14,7 +14,7 @@ rules' weights: those are not `pulumi up`'s to revert either.
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -22,10 +22,11 @@ import pulumi_awsx as awsx
 
 from . import green_check, iam, naming, ownership
 from .account import AwsAccount
-from .args import known_keys, like_config_keys, like_config_mapping, no_plaintext_secrets, secret_refs
+from .args import documented, known_keys, like_config_keys, like_config_mapping, no_plaintext_secrets, secret_refs
 from .contract import ContainerContract
 from .iam import allow, secret_read_statements, trust_policy
 from .images import BOOTSTRAP_IMAGE, BOOTSTRAP_PORT_VARIABLE
+from .inputs import Input
 from .settings import SecretRef
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -89,7 +90,7 @@ class EcsServiceArgs(TypedDict, total=False):
     """Name of the service to create. Required."""
     container: ContainerContract
     """The container name and port. Required."""
-    image_repository_arn: pulumi.Input[str]
+    image_repository_arn: Input[str]
     """ECR repository the pipeline deploys from; the execution role may pull from it only. Required."""
     bootstrap_image: str
     """Image to run until the pipeline's first deploy. It must answer the health check path on the
@@ -142,7 +143,7 @@ class EcsServiceArgs(TypedDict, total=False):
     """`{"min": n, "max": m, "target_cpu_percent": p}` or None."""
     log_retention_days: int
     """Task log retention. Default 30."""
-    log_kms_key_arn: pulumi.Input[str]
+    log_kms_key_arn: Input[str]
     """Customer KMS key that encrypts the task log group (`ArtifactStore.logs_key`): its policy must
     let CloudWatch Logs use it. Without it, CloudWatch Logs' own encryption is used."""
     permissions_boundary: Optional[str]
@@ -174,12 +175,14 @@ class ExistingCluster:
         return cls(name=found.cluster_name, arn=found.arn)
 
 
+@documented(EcsServiceArgs)
 class EcsService(pulumi.ComponentResource):
     """A Fargate service behind an ALB, ready for the pipeline to deploy into."""
 
     cluster: "aws.ecs.Cluster | ExistingCluster"
     service: aws.ecs.Service
-    task_definition: aws.ecs.TaskDefinition
+    task_definition: Optional[aws.ecs.TaskDefinition]
+    """The revision this `pulumi up` registers; None when the service keeps the one it runs."""
     execution_role: iam.ScopedRole
     task_role: iam.ScopedRole
     target_groups: list[aws.lb.TargetGroup]
@@ -189,6 +192,23 @@ class EcsService(pulumi.ComponentResource):
     health_url: Optional[pulumi.Output[str]]
     """Where the service answers its health check over a name its certificate covers (None with a
     certificate but no `domain_name`)."""
+    strategy: str
+    """rolling, blue-green, canary or linear."""
+    family: str
+    listener_rules: list[aws.lb.ListenerRule]
+    infrastructure_role: Optional[iam.ScopedRole]
+    check_roles: list[iam.ScopedRole]
+    running: Optional[ownership.LiveService]
+    """What runs: this service as `pulumi up` found it, or the one a cluster or name change replaces."""
+    live: Optional[ownership.LiveService]
+    """This very service as `pulumi up` found it (None on the first `pulumi up`)."""
+    switching: bool
+    """This `pulumi up` is the first of the two that move a running service from rolling to ECS blue/green."""
+    task_config: dict[str, Any]
+    """What `pulumi up` owns of the task definition (`ownership.task_config`), from the config."""
+    config_hash: str
+    task_definition_source: str
+    """Where the deployed task definition comes from, for the plan."""
     load_balancer_dns_name: pulumi.Output[str]
     task_definition: Optional[aws.ecs.TaskDefinition]
     """The revision this `pulumi up` registers: None when the service keeps what it runs."""

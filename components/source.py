@@ -6,8 +6,9 @@ from typing import Optional, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .args import known_keys, like_config
+from .args import documented, known_keys, like_config
 from .iam import allow
+from .inputs import Input
 from .settings import connection_console_url, connection_name
 from .stage import StageDefinition
 
@@ -20,7 +21,7 @@ class GitHubSourceArgs(TypedDict, total=False):
     """GitHub repository as `owner/name`. Required."""
     branch: str
     """Branch to build. Default `main`."""
-    connection_arn: Optional[pulumi.Input[str]]
+    connection_arn: Optional[Input[str]]
     """Existing connection to reuse; when None a new GitHub connection is created (PENDING until its
     handshake is completed in the console)."""
     connection_name: str
@@ -31,6 +32,7 @@ class GitHubSourceArgs(TypedDict, total=False):
     """Tags for every resource."""
 
 
+@documented(GitHubSourceArgs)
 class GitHubSource(pulumi.ComponentResource):
     """The pipeline's Source stage and, unless one is given, the GitHub connection it uses."""
 
@@ -38,6 +40,9 @@ class GitHubSource(pulumi.ComponentResource):
     connection_created: bool
     handshake_url: Optional[pulumi.Output[str]]
     stage: StageDefinition
+    repository: str
+    branch: str
+    full_clone: bool
     output_artifact: str = OUTPUT_ARTIFACT
     variables_namespace: str = VARIABLES_NAMESPACE
 

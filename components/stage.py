@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-import pulumi
 import pulumi_aws as aws
 
 from .iam import ScopedRole, Statement
+from .inputs import Input
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,7 @@ class StageDefinition:
         """This stage, rolled back to the last successful execution when it fails (CodePipeline V2)."""
         return dataclasses.replace(self, on_failure=aws.codepipeline.PipelineStageOnFailureArgs(result="ROLLBACK"))
 
-    def to_args(
-        self, action_roles: Optional[Mapping[str, pulumi.Input[str]]] = None
-    ) -> aws.codepipeline.PipelineStageArgs:
+    def to_args(self, action_roles: Optional[Mapping[str, Input[str]]] = None) -> aws.codepipeline.PipelineStageArgs:
         """The stage for the pipeline resource, each action with its own role where it has one."""
         actions = []
         for action in self.actions:

@@ -8,12 +8,13 @@ import pulumi_aws as aws
 
 from . import naming
 from .iam import deny_insecure_transport
+from .inputs import Input
 
 
 def encrypted_topic(
     name: str,
     *,
-    kms_key_id: pulumi.Input[str],
+    kms_key_id: Input[str],
     emails: Sequence[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
@@ -38,7 +39,7 @@ def encrypted_topic(
 
 
 def topic_policy(
-    name: str, topic: aws.sns.Topic, parent: pulumi.Resource, statements: Sequence[pulumi.Input[dict]] = ()
+    name: str, topic: aws.sns.Topic, parent: pulumi.Resource, statements: Sequence[Input[dict]] = ()
 ) -> aws.sns.TopicPolicy:
     """The topic's one policy: `statements` (the caller's grants) and a refusal of every request
     made without TLS."""
