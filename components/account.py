@@ -8,6 +8,8 @@ import pulumi_aws as aws
 
 from .inputs import Input
 
+_CURRENT: dict[str, object] = {}
+
 
 @dataclass(frozen=True)
 class AwsAccount:
@@ -20,6 +22,19 @@ class AwsAccount:
 
     @classmethod
     def current(cls, opts: Optional[pulumi.InvokeOptions] = None) -> "AwsAccount":
+        """The default provider's account: looked up once per program run, however many components
+        ask (three invokes, not three per component). With `opts` (another provider), every time."""
+        if opts is not None:
+            return cls._look_up(opts)
+        root = pulumi.runtime.settings.get_root_resource()
+        cached = _CURRENT.get("account")
+        if cached is None or _CURRENT.get("root") is not root:  # a new run (the tests run many)
+            cached = cls._look_up(None)
+            _CURRENT.update(account=cached, root=root)
+        return cached
+
+    @classmethod
+    def _look_up(cls, opts: Optional[pulumi.InvokeOptions]) -> "AwsAccount":
         identity = aws.get_caller_identity_output(opts=opts)
         return cls(
             id=identity.account_id,

@@ -247,3 +247,79 @@ def ecs_service(**args):
 def test_the_service_component_checks_what_the_config_checks(args, message):
     with pytest.raises(ValueError, match=message):
         run_program(ecs_service(**args))
+
+
+def test_every_exported_type_resolves_with_get_type_hints():
+    """Editors, type checkers and docs generators call it; Pulumi's `Input` alone would fail."""
+    import typing
+
+    import pulumi
+
+    import components
+
+    for name in components.__all__:
+        exported = getattr(components, name)
+        if isinstance(exported, type) and issubclass(exported, pulumi.Resource):
+            # Pulumi's own Resource annotations do not resolve (its `Input` forward reference): the
+            # component's own annotations and its __init__ must.
+            own = type(name, (), {"__annotations__": vars(exported).get("__annotations__", {})})
+            own.__module__ = exported.__module__
+            typing.get_type_hints(own)
+            typing.get_type_hints(exported.__init__)
+        else:
+            typing.get_type_hints(exported)
+
+
+def test_every_public_attribute_a_component_sets_is_declared():
+    import ast
+    from pathlib import Path
+
+    undeclared = {}
+    for path in sorted((Path(__file__).resolve().parent.parent / "components").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not (isinstance(node, ast.ClassDef) and any("ComponentResource" in ast.unparse(b) for b in node.bases)):
+                continue
+            declared = {
+                n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+            }
+            assigned = {
+                target.attr
+                for sub in ast.walk(node)
+                if isinstance(sub, (ast.Assign, ast.AnnAssign))
+                for whole in (sub.targets if isinstance(sub, ast.Assign) else [sub.target])
+                for target in (whole.elts if isinstance(whole, ast.Tuple) else [whole])
+                if isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+                and not target.attr.startswith("_")
+            }
+            if assigned - declared:
+                undeclared[f"{path.stem}.{node.name}"] = sorted(assigned - declared)
+    assert not undeclared
+
+
+def test_help_shows_each_components_arguments():
+    import pydoc
+
+    import components
+    from components.args import argument_docs
+
+    for name in components.__all__:
+        args_type = getattr(components, f"{name}Args", None)
+        if args_type is None:
+            continue
+        text = pydoc.render_doc(getattr(components, name), renderer=pydoc.plaintext)
+        for field, _kind, doc in argument_docs(args_type):
+            assert f"{field}: " in text, (name, field)
+            assert not doc or doc.split()[0] in text, (name, field)
+    assert "GitHub repository as `owner/name`" in pydoc.render_doc(components.GitHubSource, renderer=pydoc.plaintext)
+
+
+def test_the_account_is_looked_up_once_per_program_run():
+    from collections import Counter
+
+    from .test_aws_limits import many
+
+    invokes = Counter(many().invokes)
+    assert invokes["aws:index/getCallerIdentity:getCallerIdentity"] == 1
+    assert invokes["aws:index/getRegion:getRegion"] == 1
