@@ -16,7 +16,7 @@ where the role rule sees them like any other event.
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -50,7 +50,7 @@ _OUTPUT_MAX = 128
 class WatchedPipelineArgs(TypedDict, total=False):
     """One pipeline and what it is made of."""
 
-    pipeline_name: Input[str]
+    pipeline_name: Required[Input[str]]
     """The pipeline to watch. Required."""
     validation_pipeline_name: Input[str]
     """Its pull-request pipeline, if any: changes to it are reported, its failures are not (a
@@ -61,11 +61,11 @@ class WatchedPipelineArgs(TypedDict, total=False):
     """IAM roles whose changes are reported."""
     connection_arn: Input[str]
     """The GitHub connection whose changes are reported."""
-    cluster: str
+    cluster: Required[str]
     """ECS cluster of the service. Required."""
-    service: str
+    service: Required[str]
     """ECS service name: updates by anyone but `service_callers` are reported. Required."""
-    service_callers: Sequence[Input[str]]
+    service_callers: Required[Sequence[Input[str]]]
     """Names of the roles expected to update the service (the deploy action's role). Required."""
     deployment_group: Sequence[Input[str]]
     """[CodeDeploy application, deployment group] of a blue/green deploy: a deployment created in it
@@ -79,7 +79,7 @@ class WatchedPipelineArgs(TypedDict, total=False):
 class PipelineAlertsArgs(TypedDict, total=False):
     artifact_store: ArtifactStore
     """Its KMS key encrypts the alert topic. Required."""
-    pipelines: Mapping[str, WatchedPipelineArgs]
+    pipelines: Required[Mapping[str, WatchedPipelineArgs]]
     """The pipelines to watch, by a short name. Required."""
     expected_service_callers: Sequence[Input[str]]
     """Role names that may update any watched service besides its deploy role: the role that runs

@@ -1,7 +1,7 @@
 """Approval stage: a manual approval with an SNS notification and a link to the commit."""
 
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -15,9 +15,9 @@ from .topics import encrypted_topic, topic_policy
 
 
 class ManualApprovalArgs(TypedDict, total=False):
-    source: GitHubSource
+    source: Required[GitHubSource]
     """The Source stage; the approval links to the commit it fetched. Required."""
-    artifact_store: ArtifactStore
+    artifact_store: Required[ArtifactStore]
     """Its KMS key encrypts the notification topic. Required."""
     summary: str
     """Text shown to the approver."""

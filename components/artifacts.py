@@ -43,7 +43,6 @@ class ArtifactStore(pulumi.ComponentResource):
     key: aws.kms.Key
     logs_key: aws.kms.Key
     """Encrypts the stack's log groups: build logs and service logs (`LogGroup.kms_key_id`)."""
-    account: AwsAccount
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ArtifactStore", name, None, opts)
@@ -114,7 +113,7 @@ class ArtifactStore(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.bucket.arn, self.key.arn, writers).apply(lambda a: _bucket_policy(*a)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
-        self.account = account
+        self._account = account
         self.register_outputs(
             {"bucket": self.bucket.bucket, "key_arn": self.key.arn, "logs_key_arn": self.logs_key.arn}
         )
@@ -137,7 +136,7 @@ class ArtifactStore(pulumi.ComponentResource):
             f"{self._name}-key-policy",
             key_id=self.key.key_id,
             policy=pulumi.Output.all(
-                self.account.partition, self.account.id, role_pattern, *(role.arn for role in roles)
+                self._account.partition, self._account.id, role_pattern, *(role.arn for role in roles)
             ).apply(lambda a: _key_policy_document(f"arn:{a[0]}:iam::{a[1]}:root", a[1], a[3:], a[2])),
             opts=pulumi.ResourceOptions(parent=self),
         )

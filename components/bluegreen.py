@@ -4,7 +4,7 @@ new (green) one and rolls back as the group says. A service this program creates
 own blue/green instead (components/service.py), with no CodeDeploy application at all."""
 
 from collections.abc import Sequence
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -18,17 +18,17 @@ from .stage import StageDefinition
 
 
 class CodeDeployBlueGreenArgs(TypedDict, total=False):
-    build: ImageBuild
+    build: Required[ImageBuild]
     """The Build stage; its artifact carries imageDetail.json, taskdef.json and appspec.yaml. Required."""
-    cluster: str
+    cluster: Required[str]
     """ECS cluster name. Required."""
-    service: str
+    service: Required[str]
     """ECS service name. Required."""
-    application: str
+    application: Required[str]
     """The service's CodeDeploy application. Required."""
-    deployment_group: str
+    deployment_group: Required[str]
     """Its deployment group: how traffic shifts and when old tasks stop are the group's settings. Required."""
-    task_role_arns: Sequence[Input[str]]
+    task_role_arns: Required[Sequence[Input[str]]]
     """Roles the new task definition may pass. Required."""
     account: AwsAccount
     """Account context; looked up when omitted."""

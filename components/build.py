@@ -5,7 +5,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -58,11 +58,11 @@ _ECR_PUSH_ACTIONS = [
 
 
 class ImageBuildArgs(TypedDict, total=False):
-    source: GitHubSource
+    source: Required[GitHubSource]
     """The Source stage whose artifact is built. Required."""
-    artifact_store: ArtifactStore
+    artifact_store: Required[ArtifactStore]
     """Where the pipeline keeps artifacts. Required."""
-    container_name: str
+    container_name: Required[str]
     """Container in the task definition that runs the image; written into imagedefinitions.json. Required."""
     repository_name: str
     """Name of the ECR repository created for the image. Default: the component name."""
@@ -352,8 +352,9 @@ def _environment_variables(
         {"name": "DOCKER_CONTEXT", "value": args.get("context", "."), "type": "PLAINTEXT"},
         {"name": "FAIL_ON_SEVERITY", "value": args.get("fail_on_severity", "CRITICAL"), "type": "PLAINTEXT"},
     ]
-    if args.get("docker_hub_mirror") is not None:
-        fixed.append({"name": "DOCKER_HUB_MIRROR", "value": args["docker_hub_mirror"].prefix_uri, "type": "PLAINTEXT"})
+    mirror = args.get("docker_hub_mirror")
+    if mirror is not None:
+        fixed.append({"name": "DOCKER_HUB_MIRROR", "value": mirror.prefix_uri, "type": "PLAINTEXT"})
     blue_green = {"appspec": "APPSPEC_TEMPLATE", "taskdef_template": "TASKDEF_TEMPLATE", "task_family": "TASK_FAMILY"}
     fixed += [
         {"name": variable, "value": args[key], "type": "PLAINTEXT"}

@@ -2,7 +2,7 @@
 health check after it (in the Deploy stage, so a failed check rolls the deploy back)."""
 
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 
@@ -17,9 +17,9 @@ from .stage import StageDefinition
 
 
 class ServiceCheckArgs(TypedDict, total=False):
-    artifact_store: ArtifactStore
+    artifact_store: Required[ArtifactStore]
     """Where the pipeline keeps artifacts. Required."""
-    source: GitHubSource
+    source: Required[GitHubSource]
     """The check reads the source artifact (extra commands may use files from it). Required."""
     url: Input[str]
     """A URL that must answer 2xx/3xx (none: no health check)."""
@@ -128,9 +128,9 @@ class ServiceCheck(pulumi.ComponentResource):
 
 
 class TestCommandsArgs(TypedDict, total=False):
-    artifact_store: ArtifactStore
+    artifact_store: Required[ArtifactStore]
     """Where the pipeline keeps artifacts. Required."""
-    source: GitHubSource
+    source: Required[GitHubSource]
     """The Source stage whose artifact is tested. Required."""
     commands: Sequence[str]
     """Shell commands; any non-zero exit fails the pipeline. Required, non-empty."""

@@ -5,7 +5,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -20,11 +20,11 @@ from .stage import StageDefinition
 
 
 class EcsDeployArgs(TypedDict, total=False):
-    build: ImageBuild
+    build: Required[ImageBuild]
     """The Build stage whose imagedefinitions.json is deployed. Required."""
-    cluster: str
+    cluster: Required[str]
     """ECS cluster name. Required."""
-    service: str
+    service: Required[str]
     """ECS service name. Required."""
     timeout_minutes: int
     """Deploy action timeout, 1-60 minutes. Default 20."""

@@ -3,7 +3,7 @@ from what those stages declare they need."""
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -20,7 +20,7 @@ from .stage import StageDefinition
 class PipelineArgs(TypedDict, total=False):
     stages: Sequence[StageDefinition]
     """Stages in run order; the first must hold the source actions. Required."""
-    artifact_store: ArtifactStore
+    artifact_store: Required[ArtifactStore]
     """Where artifacts are kept. Required."""
     triggers: Sequence[aws.codepipeline.PipelineTriggerArgs]
     """V2 triggers, e.g. `GitHubSource.trigger()`: what starts an execution."""

@@ -273,7 +273,7 @@ class ServicePipeline(pulumi.ComponentResource):
             permissions_boundary=config.permissions_boundary,
             skip_security_scans=config.insecure.skip_security_scans,
         )
-        role_arns = [args[k] for k in ("execution_role_arn", "task_role_arn") if args.get(k)]
+        role_arns = [arn for arn in (args.get("execution_role_arn"), args.get("task_role_arn")) if arn]
         delivery = deliver(
             svc, shared, task_role_arns=role_arns or None, task_family=args.get("task_family"), parent=self
         )

@@ -2,7 +2,7 @@
 anonymous rate limits, and stay available when Docker Hub is not."""
 
 from collections.abc import Mapping
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -16,7 +16,7 @@ DOCKER_HUB = "registry-1.docker.io"
 
 
 class DockerHubCacheArgs(TypedDict, total=False):
-    credentials_arn: str
+    credentials_arn: Required[str]
     """Secrets Manager secret (its name must start with `ecr-pullthroughcache/`) holding
     `{"username": ..., "accessToken": ...}` for Docker Hub. Required."""
     prefix: str
@@ -33,7 +33,6 @@ class DockerHubCache(pulumi.ComponentResource):
 
     prefix: str
     prefix_uri: pulumi.Output[str]
-    account: AwsAccount
 
     def __init__(self, name: str, args: DockerHubCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:DockerHubCache", name, None, opts)
@@ -43,7 +42,7 @@ class DockerHubCache(pulumi.ComponentResource):
                 f"DockerHubCache {name}: credentials_arn must be a Secrets Manager secret named "
                 f"ecr-pullthroughcache/..., got {args.get('credentials_arn')!r}"
             )
-        self.account = args.get("account") or AwsAccount.current()
+        self._account = args.get("account") or AwsAccount.current()
         self.prefix = naming.physical(naming.PULL_THROUGH_PREFIX, args.get("prefix", name))
         aws.ecr.PullThroughCacheRule(
             f"{name}-rule",
@@ -53,7 +52,7 @@ class DockerHubCache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.prefix_uri = pulumi.Output.format(
-            "{0}.dkr.ecr.{1}.amazonaws.com/{2}", self.account.id, self.account.region, self.prefix
+            "{0}.dkr.ecr.{1}.amazonaws.com/{2}", self._account.id, self._account.region, self.prefix
         )
         self.register_outputs({"prefix_uri": self.prefix_uri})
 
@@ -68,5 +67,5 @@ class DockerHubCache(pulumi.ComponentResource):
                 "ecr:CreateRepository",
                 "ecr:GetDownloadUrlForLayer",
             ],
-            [self.account.arn("ecr", f"repository/{self.prefix}/*")],
+            [self._account.arn("ecr", f"repository/{self.prefix}/*")],
         )

@@ -6,7 +6,7 @@ nothing else, so a compromised scanner can neither push an image nor deploy (CIC
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -28,9 +28,9 @@ SCANS: dict[str, tuple[str, str, str]] = {
 
 
 class SecurityScansArgs(TypedDict, total=False):
-    source: GitHubSource
+    source: Required[GitHubSource]
     """The Source stage whose artifact is scanned. Required."""
-    artifact_store: ArtifactStore
+    artifact_store: Required[ArtifactStore]
     """Where the pipeline keeps artifacts. Required."""
     log_retention_days: int
     """Scan log retention. Default 30."""

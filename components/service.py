@@ -14,7 +14,7 @@ rules' weights: those are not `pulumi up`'s to revert either.
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -82,15 +82,15 @@ SCALING_KEYS = {
 
 
 class EcsServiceArgs(TypedDict, total=False):
-    cluster: str
+    cluster: Required[str]
     """Name of the cluster to create (or, with `existing_cluster`, to join). Required."""
     existing_cluster: bool
     """Run the service in the existing cluster `cluster` instead of creating one. Default False."""
-    service: str
+    service: Required[str]
     """Name of the service to create. Required."""
-    container: ContainerContract
+    container: Required[ContainerContract]
     """The container name and port. Required."""
-    image_repository_arn: Input[str]
+    image_repository_arn: Required[Input[str]]
     """ECR repository the pipeline deploys from; the execution role may pull from it only. Required."""
     bootstrap_image: str
     """Image to run until the pipeline's first deploy. It must answer the health check path on the
@@ -339,16 +339,17 @@ class EcsService(pulumi.ComponentResource):
         self.infrastructure_role: Optional[iam.ScopedRole] = None
         self.check_roles: list[iam.ScopedRole] = []
         self.service = self._service(name, args, vpc, task_sg, contract, tags)
-        if args.get("autoscaling"):
-            self._autoscaling(name, args, args["autoscaling"], tags)
+        scaling = args.get("autoscaling")
+        if scaling:
+            self._autoscaling(name, args, scaling, tags)
 
         self.load_balancer_dns_name = alb.dns_name
-        domain = args.get("domain_name")
-        if args.get("hosted_zone_id"):
+        domain, zone = args.get("domain_name"), args.get("hosted_zone_id")
+        if zone:
             # An alias to the load balancer: its canonical zone, not the domain's (Route 53 API, AliasTarget).
             aws.route53.Record(
                 f"{name}-dns",
-                zone_id=args["hosted_zone_id"],
+                zone_id=zone,
                 name=domain,
                 type="A",
                 aliases=[{"name": alb.dns_name, "zone_id": alb.zone_id, "evaluate_target_health": True}],

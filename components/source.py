@@ -1,7 +1,7 @@
 """Source stage: a GitHub repository through a CodeConnections connection."""
 
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -17,7 +17,7 @@ VARIABLES_NAMESPACE = "SourceVariables"
 
 
 class GitHubSourceArgs(TypedDict, total=False):
-    repository: str
+    repository: Required[str]
     """GitHub repository as `owner/name`. Required."""
     branch: str
     """Branch to build. Default `main`."""

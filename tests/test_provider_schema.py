@@ -293,9 +293,9 @@ def test_hosted_variants_are_the_library_classes_minus_python_only_arguments(nam
     library_args, hosted_args = arguments(library), arguments(hosted)
     assert set(library_args) - set(hosted_args) == VARIANTS[name]
     # The same types; a variant may mark as Required what the library only documents as required.
-    assert {k: library_args[k] for k in hosted_args} == {k: unrequired(v) for k, v in hosted_args.items()}, (
-        "hosted arguments drifted from the library's"
-    )
+    assert {k: unrequired(library_args[k]) for k in hosted_args} == {
+        k: unrequired(v) for k, v in hosted_args.items()
+    }, "hosted arguments drifted from the library's"
     assert outputs(hosted) == outputs(library)
     assert all(kind(library_args[k]) == PYTHON_OBJECT for k in VARIANTS[name])
 
