@@ -318,8 +318,10 @@ def test_help_shows_each_components_arguments():
 def test_the_account_is_looked_up_once_per_program_run():
     from collections import Counter
 
-    from .test_aws_limits import many
+    from components.testing import run_stack
 
-    invokes = Counter(many().invokes)
+    from .test_aws_limits import MONOREPO
+
+    invokes = Counter(run_stack("shop-dev", project_dir=MONOREPO).invokes)  # three services, a dozen components
     assert invokes["aws:index/getCallerIdentity:getCallerIdentity"] == 1
     assert invokes["aws:index/getRegion:getRegion"] == 1

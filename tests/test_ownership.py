@@ -114,14 +114,19 @@ def live(
 
 
 @cache
+def first_up(strategy: str = "rolling") -> StackRun:
+    """The first `pulumi up` of a strategy: read-only, so shared by every test that starts from it."""
+    return run_stack("staging", STRATEGIES[strategy])
+
+
 def rolling_first() -> StackRun:
-    return run_stack("staging")
+    return first_up("rolling")
 
 
 @pytest.fixture(scope="module", params=sorted(STRATEGIES))
 def first(request):
     """A first `pulumi up` of each strategy, and the strategy's config."""
-    return request.param, run_stack("staging", STRATEGIES[request.param])
+    return request.param, first_up(request.param)
 
 
 def second(first, config=None, **live_args) -> StackRun:
@@ -249,14 +254,14 @@ def test_a_config_change_during_a_deploy_waits_for_it():
 
 
 def test_a_service_still_on_codedeploy_is_refused_with_the_migration_steps():
-    run = run_stack("staging", STRATEGIES["blue-green"])
+    run = first_up("blue-green")
     answers = live(run, controller="CODE_DEPLOY", strategy="ROLLING")
     with pytest.raises(ServiceStateError, match="--deployment-controller type=ECS"):
         run_stack("staging", STRATEGIES["blue-green"], invoke_results=answers)
 
 
 def test_moving_the_container_of_a_blue_green_service_is_refused():
-    run = run_stack("staging", STRATEGIES["blue-green"])
+    run = first_up("blue-green")
     answers = live(run, strategy="BLUE_GREEN", advanced=True)
     with pytest.raises(ServiceStateError, match="three steps"):
         run_stack("staging", {**STRATEGIES["blue-green"], **service_config(container="web")}, invoke_results=answers)
@@ -265,7 +270,7 @@ def test_moving_the_container_of_a_blue_green_service_is_refused():
 @pytest.mark.parametrize("strategy", ["rolling", "blue-green"])
 def test_moving_the_port_of_a_running_service_is_refused(strategy):
     """A new port is a new target group, which the listener would forward to before any task is in it."""
-    run = run_stack("staging", STRATEGIES[strategy])
+    run = first_up(strategy)
     answers = live(run, strategy=strategy.upper().replace("-", "_"), advanced=strategy != "rolling")
     with pytest.raises(ServiceStateError, match=r"ecs-cicd:service\.port 9090 would replace its target group"):
         run_stack("staging", {**STRATEGIES[strategy], **service_config(port=9090)}, invoke_results=answers)
@@ -289,7 +294,7 @@ def test_switching_a_rolling_service_to_blue_green_takes_two_pulumi_ups(caplog):
 
 
 def test_switching_back_to_rolling_sends_the_rolling_strategy():
-    before = run_stack("staging", STRATEGIES["blue-green"])
+    before = first_up("blue-green")
     back = run_stack("staging", invoke_results=live(before, strategy="BLUE_GREEN", advanced=True))
     service = back.one(SERVICE)
     assert service.inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
@@ -299,7 +304,7 @@ def test_switching_back_to_rolling_sends_the_rolling_strategy():
 
 def test_switching_back_to_rolling_while_green_serves_is_refused():
     """After an odd number of blue/green deployments the tasks sit in green, which rolling deletes."""
-    before = run_stack("staging", STRATEGIES["blue-green"])
+    before = first_up("blue-green")
     _blue, green = (group.inputs["arn"] for group in before.of_type(TARGET_GROUP))
     answers = live(before, strategy="BLUE_GREEN", advanced=True)
     described = answers["aws:ecs/getService:getService"]
@@ -340,7 +345,7 @@ def test_adding_a_certificate_keeps_one_listener_on_port_80():
 
 
 def test_a_strategy_switch_during_a_deploy_waits_for_it():
-    before = run_stack("staging", STRATEGIES["blue-green"])
+    before = first_up("blue-green")
     answers = live(before, strategy="BLUE_GREEN", advanced=True, deployments=2)
     with pytest.raises(ServiceStateError, match="only between deployments"):
         run_stack("staging", STRATEGIES["canary"], invoke_results=answers)
@@ -348,7 +353,7 @@ def test_a_strategy_switch_during_a_deploy_waits_for_it():
 
 def test_blue_green_keeps_the_circuit_breaker():
     """It watches ECS's blue/green deployments too; left out, the provider would send it disabled."""
-    before = run_stack("staging")
+    before = first_up()
     native = run_stack("staging", STRATEGIES["canary"], invoke_results=live(before, strategy="ROLLING", advanced=True))
     assert native.one(SERVICE).inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 
@@ -361,7 +366,7 @@ def test_a_moved_service_starts_from_what_the_old_one_runs(change, caplog):
         config["ecs-cicd:pipeline"] = {"name": "orders-api-staging"}
         before = run_stack("staging", {"ecs-cicd:pipeline": {"name": "orders-api-staging"}})
     else:
-        before = run_stack("staging")
+        before = first_up()
     after = run_stack("staging", config, invoke_results=live(before))
     (container,) = json.loads(registered(after)["containerDefinitions"])
     assert container["image"] == DEPLOYED  # its log group (and, renamed, its family) is the new one's
