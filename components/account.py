@@ -1,14 +1,14 @@
 """The AWS account and region a stack deploys into, looked up once and shared by every component."""
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
 from .inputs import Input
 
-_CURRENT: dict[str, object] = {}
+_CURRENT: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)

@@ -291,12 +291,12 @@ class _Forwarder:
 def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: list) -> list[tuple[str, _Watch, list]]:
     """Every kind of alert with the values it watches across the stack's pipelines."""
     pipelines = [w["pipeline_name"] for w in watched]
-    changeable = pipelines + [w["validation_pipeline_name"] for w in watched if w.get("validation_pipeline_name")]
+    changeable = pipelines + [name for w in watched if (name := w.get("validation_pipeline_name"))]
     projects = [p for w in watched for p in w.get("project_names", ())]
     roles = [r for w in watched for r in w.get("role_names", ())] + list(extra_roles)
-    connections = _unique([w["connection_arn"] for w in watched if w.get("connection_arn")])
+    connections = _unique([arn for w in watched if (arn := w.get("connection_arn"))])
     services = [(w["cluster"], w["service"], list(w["service_callers"]), w.get("task_set_callers")) for w in watched]
-    groups = [(*w["deployment_group"], list(w["service_callers"])) for w in watched if w.get("deployment_group")]
+    groups = [(*group, list(w["service_callers"])) for w in watched if (group := w.get("deployment_group"))]
     kinds = [
         ("pipeline-failed", _Watch("A pipeline failed", _pipeline_failed), pipelines),
         (
@@ -345,7 +345,7 @@ def _operation_watches(
     """Builds started by anyone but a pipeline, pipelines operated by anyone but an operator, and
     any execution started on a source revision of someone's choosing (CICD-SEC-1, CICD-SEC-5)."""
     pipelines = [w["pipeline_name"] for w in watched]
-    pipelines += [w["validation_pipeline_name"] for w in watched if w.get("validation_pipeline_name")]
+    pipelines += [name for w in watched if (name := w.get("validation_pipeline_name"))]
     projects = [p for w in watched for p in w.get("project_names", ())]
     kinds = [
         (
@@ -601,7 +601,8 @@ def _deployment_bypass(groups: list, expected: list) -> dict:
 
 def _concat(*parts: Input[str]) -> Input[str]:
     """The parts joined: a string when they are all known, an output otherwise."""
-    return "".join(parts) if all(isinstance(p, str) for p in parts) else pulumi.Output.concat(*parts)
+    known = [p for p in parts if isinstance(p, str)]
+    return "".join(known) if len(known) == len(parts) else pulumi.Output.concat(*parts)
 
 
 def _api_call(source: str | list[str], detail: dict) -> dict:

@@ -140,7 +140,7 @@ def argument_docs(args_type: type) -> list[tuple[str, str, str]]:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             following = body[index + 1] if index + 1 < len(body) else None
             doc = (
-                " ".join(following.value.value.split())
+                " ".join(str(following.value.value).split())
                 if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
                 else ""
             )

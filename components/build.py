@@ -339,7 +339,7 @@ def _validate(name: str, args: ImageBuildArgs) -> None:
 
 def _environment_variables(
     repository_url: pulumi.Output[str],
-    cache_url: pulumi.Output[str],
+    cache_url: Input[str],
     container_name: str,
     args: ImageBuildArgs,
     secrets: Sequence[SecretRef],

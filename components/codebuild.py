@@ -6,7 +6,7 @@ Each project gets a role of its own (CICD-SEC-2), so a scan cannot do what the i
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -97,14 +97,17 @@ def codebuild_project(
         source={"type": "CODEPIPELINE", "buildspec": buildspecs.load(buildspec)},
         artifacts={"type": "CODEPIPELINE"},
         cache={"type": "LOCAL", "modes": list(cache_modes)},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "compute_type": compute_type,
-            "image": image,
-            "image_pull_credentials_type": "CODEBUILD",
-            "privileged_mode": privileged,
-            "environment_variables": list(environment_variables),
-        },
+        environment=cast(
+            aws.codebuild.ProjectEnvironmentArgsDict,
+            {
+                "type": "LINUX_CONTAINER",
+                "compute_type": compute_type,
+                "image": image,
+                "image_pull_credentials_type": "CODEBUILD",
+                "privileged_mode": privileged,
+                "environment_variables": list(environment_variables),
+            },
+        ),
         logs_config={
             "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
             "s3_logs": {"status": "DISABLED"},
@@ -116,7 +119,7 @@ def codebuild_project(
 
 
 def pass_fail_action(
-    name: str, input_artifact: str, project: CodeBuildProject, variables: Optional[Mapping[str, str]] = None
+    name: str, input_artifact: str, project: CodeBuildProject, variables: Optional[Mapping[str, Input[str]]] = None
 ) -> aws.codepipeline.PipelineStageActionArgs:
     """A pipeline action that runs `project` on `input_artifact` and passes or fails, producing
     nothing. `variables` are set for the build from the execution (`#{Namespace.Variable}`)."""

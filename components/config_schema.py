@@ -7,6 +7,7 @@ against it, the README's configuration reference is generated from it
 """
 
 import jsonschema
+import jsonschema.validators
 
 from .images import BOOTSTRAP_IMAGE
 

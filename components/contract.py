@@ -9,7 +9,7 @@ definitions name a container the task definition does not have).
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 # Placeholders CodeDeployToECS fills in: the image from imageDetail.json, the registered revision.
 IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
@@ -27,7 +27,7 @@ class ContainerContract:
         *,
         log_group: str,
         region: str,
-        environment: Mapping[str, str] = (),
+        environment: Optional[Mapping[str, str]] = None,
         secrets: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         """The one container definition, as ECS expects it in a task definition."""
@@ -36,7 +36,7 @@ class ContainerContract:
             "image": image,
             "essential": True,
             "portMappings": [{"containerPort": self.port, "protocol": "tcp"}],
-            "environment": [{"name": k, "value": v} for k, v in sorted(dict(environment).items())],
+            "environment": [{"name": k, "value": v} for k, v in sorted(dict(environment or {}).items())],
             "secrets": [{"name": name, "valueFrom": ref} for name, ref in secrets],
             "readonlyRootFilesystem": False,
             "logConfiguration": {

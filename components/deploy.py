@@ -229,7 +229,7 @@ def check_deployment(
     if controller is None:
         return described  # not said (ECS says it for every service; an offline harness may not)
     configuration = next(iter(described.deployment_configurations or []), None)
-    actual = (configuration and configuration.strategy) or "ROLLING"
+    actual = (configuration.strategy if configuration is not None else None) or "ROLLING"
     said = f"ecs-cicd:deploy.strategy = {strategy!r}{' with a CodeDeploy group' if codedeploy else ''}"
     where = f"service {service} in cluster {cluster}"
     if controller == "CODE_DEPLOY":

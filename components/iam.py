@@ -18,7 +18,8 @@ from . import naming
 from .account import AwsAccount
 from .inputs import Input
 
-Statement = Input[Mapping[str, Any]]
+# A statement, or None for one that does not apply (`policy_document` leaves it out).
+Statement = Input[Optional[Mapping[str, Any]]]
 
 
 def allow(

@@ -43,7 +43,7 @@ class Pipeline(pulumi.ComponentResource):
     """A CodePipeline V2 named `name`. It knows stages only through their definitions."""
 
     pipeline: aws.codepipeline.Pipeline
-    role: aws.iam.Role
+    role: iam.ScopedRole
     console_url: pulumi.Output[str]
     stages: list[StageDefinition]
     action_roles: dict[tuple[str, str], iam.ScopedRole]
@@ -178,7 +178,7 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
             "allowed: QUEUED or SUPERSEDED, or no rollback"
         )
     for stage in stages:
-        unknown = set(stage.action_role_statements) - {action.name for action in stage.actions}
+        unknown = set(stage.action_role_statements) - {_plain(action.name) for action in stage.actions}
         if unknown:
             raise ValueError(
                 f"Pipeline {name}: stage {stage.name} declares roles for unknown actions {sorted(unknown)}"
@@ -192,11 +192,22 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
     produced: set[str] = set()
     for stage in stages:
         for action in stage.actions:
-            missing = set(action.input_artifacts or []) - produced
+            missing = _names(action.input_artifacts) - produced
             if missing:
                 raise ValueError(
                     f"Pipeline {name}: action {stage.name}/{action.name} reads {sorted(missing)}, "
                     f"which no earlier stage produces"
                 )
         for action in stage.actions:
-            produced.update(action.output_artifacts or [])
+            produced.update(_names(action.output_artifacts))
+
+
+def _plain(value: object) -> str:
+    """A name the program wrote as a string (stage definitions hold plain values, never outputs)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a plain string, got {value!r}")
+    return value
+
+
+def _names(values: object) -> set[str]:
+    return {_plain(value) for value in (values if isinstance(values, (list, tuple)) else [])}

@@ -28,7 +28,7 @@ import sys
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional, TypedDict, Union
+from typing import Any, Optional, TypedDict, Union, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -243,7 +243,7 @@ class ServicePipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServicePipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PACKAGE}:index:ServicePipeline", name, None, opts)
-        args = whole_numbers(args, ServicePipelineArgs)
+        args = cast(ServicePipelineArgs, whole_numbers(args, ServicePipelineArgs))
         for required in ("repository", "cluster", "service", "container"):
             if not args.get(required):
                 raise ValueError(f"ServicePipeline {name}: {required} is required")

@@ -262,7 +262,7 @@ class EcsService(pulumi.ComponentResource):
         vpc = awsx.ec2.Vpc(
             f"{name}-vpc",
             number_of_availability_zones=args.get("availability_zones", 2),
-            nat_gateways={"strategy": args.get("nat_gateways", "Single")},
+            nat_gateways={"strategy": awsx.ec2.NatGatewayStrategy(args.get("nat_gateways", "Single"))},
             tags=tags,
             opts=child,
         )
@@ -418,6 +418,8 @@ class EcsService(pulumi.ComponentResource):
         image = live.image(contract.name) if live else args.get("bootstrap_image", BOOTSTRAP_IMAGE)
         if live is not None:
             self._refuse_unsafe_rollout(args, live, image)
+        if image is None:  # refused just above; said again for type checkers
+            raise ServiceStateError(f"service {args['service']}: no image to keep")
         if live is not None and not live.replaced:
             running = ownership.task_config(live.definition, contract.name)
             changed = sorted(key for key in self.task_config if running.get(key) != self.task_config[key])
@@ -556,7 +558,9 @@ class EcsService(pulumi.ComponentResource):
 
     def _listeners(self, name, alb, certificate_arn, two_groups: bool, tags):
         child = pulumi.ResourceOptions(parent=self)
-        forward_blue = [{"type": "forward", "target_group_arn": self.target_groups[0].arn}]
+        forward_blue: list[aws.lb.ListenerDefaultActionArgsDict] = [
+            {"type": "forward", "target_group_arn": self.target_groups[0].arn}
+        ]
         if certificate_arn:
             # One port-80 listener whatever the certificate: adding one changes its action in place
             # (a second listener on port 80 would fail with DuplicateListener).
@@ -651,7 +655,7 @@ class EcsService(pulumi.ComponentResource):
         listener rule, each forwarding to both target groups (100 and 0 to start): after the first
         deploy the weights are ECS's, so `pulumi up` ignores them.
         https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html"""
-        weighted = [
+        weighted: list[aws.lb.ListenerRuleActionArgsDict] = [
             {
                 "type": "forward",
                 "forward": {
@@ -673,6 +677,7 @@ class EcsService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actions"]),
             )
             for route, listener in (("production", self.prod_listener), ("test", self.test_listener))
+            if listener is not None  # both exist whenever rules are made (two target groups)
         ]
 
     def _infrastructure_role(self, name, account, args, tags) -> iam.ScopedRole:
@@ -879,7 +884,7 @@ class EcsService(pulumi.ComponentResource):
             "deployment_minimum_healthy_percent": 100,
             "deployment_maximum_percent": 200,
         }
-        load_balancer: dict = {
+        load_balancer: aws.ecs.ServiceLoadBalancerArgsDict = {
             "target_group_arn": self.target_groups[0].arn,
             "container_name": contract.name,
             "container_port": contract.port,
@@ -917,11 +922,11 @@ class EcsService(pulumi.ComponentResource):
             if live is not None and live.advanced:
                 # ECS keeps the rules it was given: a rule replaced under it (a certificate added or
                 # removed moves production to another listener) would leave it pointing at a deleted one.
-                load_balancer["target_group_arn"] = self._unmoved(args, live, load_balancer["target_group_arn"])
+                load_balancer["target_group_arn"] = self._unmoved(args, live, self.target_groups[0].arn)
         elif live is not None and live.advanced:
             # Back to rolling: only while the blue group carries production (after an odd number of
             # blue/green deployments the tasks sit in green, which this change deletes).
-            load_balancer["target_group_arn"] = self._blue_is_live(args, live, load_balancer["target_group_arn"])
+            load_balancer["target_group_arn"] = self._blue_is_live(args, live, self.target_groups[0].arn)
         return aws.ecs.Service(
             f"{name}-service",
             name=args["service"],

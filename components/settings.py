@@ -11,16 +11,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import jsonschema
 
-try:
+if TYPE_CHECKING:
     import pulumi
-
-    _RunError: type[Exception] = pulumi.RunError
-except ImportError:  # the operations CLI installed without the Pulumi SDK reads stack files only
-    _RunError = Exception
+    from pulumi import RunError as _RunError
+else:
+    try:
+        import pulumi
+        from pulumi import RunError as _RunError
+    except ImportError:  # the operations CLI installed without the Pulumi SDK reads stack files only
+        _RunError = Exception
 
 from . import buildspecs, naming
 from .config_schema import KEYS, NAMESPACE, PER_SERVICE_KEYS, Validator, schema_for

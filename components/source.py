@@ -1,7 +1,7 @@
 """Source stage: a GitHub repository through a CodeConnections connection."""
 
 from collections.abc import Mapping, Sequence
-from typing import Optional, Required, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -128,7 +128,7 @@ class GitHubSource(pulumi.ComponentResource):
         paths = None
         if file_paths and (file_paths.get("includes") or file_paths.get("excludes")):
             paths = {k: list(v) for k, v in file_paths.items() if v}
-        git: dict = {"source_action_name": "Source"}
+        git: dict[str, Any] = {"source_action_name": "Source"}
         if pushes:
             git["pushes"] = [{"branches": {"includes": [self.branch]}, **({"file_paths": paths} if paths else {})}]
             if tags:
@@ -141,7 +141,10 @@ class GitHubSource(pulumi.ComponentResource):
                     **({"file_paths": paths} if paths else {}),
                 }
             ]
-        return aws.codepipeline.PipelineTriggerArgs(provider_type="CodeStarSourceConnection", git_configuration=git)
+        return aws.codepipeline.PipelineTriggerArgs(
+            provider_type="CodeStarSourceConnection",
+            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(**git),
+        )
 
 
 def _use_connection(sid: str, connection_arn: str, repository: str, if_exists: bool = False) -> pulumi.Output[dict]:

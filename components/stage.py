@@ -69,7 +69,7 @@ class StageDefinition:
     def followed_by(self, other: "StageDefinition") -> "StageDefinition":
         """This stage with `other`'s actions running after its own (next run order): a check that
         fails after a deploy fails the same stage, so the stage's rollback covers it."""
-        after = 1 + max((action.run_order or 1) for action in self.actions)
+        after = 1 + max((a.run_order if isinstance(a.run_order, int) else 1) for a in self.actions)
         later = [copy.copy(action) for action in other.actions]
         for action in later:
             action.run_order = after
@@ -91,8 +91,9 @@ class StageDefinition:
         """The stage for the pipeline resource, each action with its own role where it has one."""
         actions = []
         for action in self.actions:
-            if action_roles and action.name in action_roles:
+            name = action.name
+            if action_roles and isinstance(name, str) and name in action_roles:
                 action = copy.copy(action)
-                action.role_arn = action_roles[action.name]
+                action.role_arn = action_roles[name]
             actions.append(action)
         return aws.codepipeline.PipelineStageArgs(name=self.name, actions=actions, on_failure=self.on_failure)

@@ -213,8 +213,9 @@ def run_program(
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks, run)
     )
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    pulumi_settings.SETTINGS.outputs.clear()
+    # Pulumi's runtime settings carry both; its type does not declare them.
+    pulumi_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
+    pulumi_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
     _watch_unretrieved_exceptions()
     before = len(UNRETRIEVED)
     try:
@@ -229,8 +230,8 @@ def run_program(
         raise
     finally:
         pulumi.runtime.set_all_config({}, [])
-        pulumi_settings.SETTINGS.rpc_manager.clear()
-        pulumi_settings.SETTINGS.outputs.clear()
+        pulumi_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
+        pulumi_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
     hidden = UNRETRIEVED[before:]
     if hidden:
         del UNRETRIEVED[before:]
