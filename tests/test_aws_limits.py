@@ -18,6 +18,8 @@ from components.testing import physical_name, run_program, run_stack
 from .helpers import STACKS, evaluated
 
 ROOT = Path(__file__).resolve().parent.parent
+# One worker evaluates the largest stacks (`many`, `longest`) once for every test that reads them.
+pytestmark = pytest.mark.xdist_group("largest-stacks")
 MONOREPO = ROOT / "examples" / "monorepo"
 
 # The longest names the schema allows, with the characters AWS is pickiest about.

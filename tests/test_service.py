@@ -220,8 +220,9 @@ def test_blue_green_is_ecs_own_with_two_target_groups_and_weighted_listener_rule
     assert hook["lifecycleStages"] == ["POST_TEST_TRAFFIC_SHIFT"]  # before production traffic moves
     assert hook["hookTargetArn"] == run.one("aws:lambda/function:Function").inputs["arn"]
     assert "loadBalancers" in service.ignore_changes
-    groups = run.of_type("aws:lb/targetGroup:TargetGroup")
-    assert len(groups) == 2
+    # Blue, then green: by name, not by the order registrations happened to finish in.
+    groups = sorted(run.of_type("aws:lb/targetGroup:TargetGroup"), key=lambda g: not g.name.endswith("-blue"))
+    assert len(groups) == 2 and groups[1].name.endswith("-green")
     rules = {r.name.rsplit("-", 2)[-2]: r for r in run.of_type("aws:lb/listenerRule:ListenerRule")}
     assert set(rules) == {"production", "test"}
     for rule in rules.values():
