@@ -5,6 +5,8 @@
 Each measurement runs in a fresh interpreter, so peak memory is that evaluation's alone and no
 cache from an earlier run helps it. Wall time includes importing Pulumi and the AWS provider SDK
 (paid once per `pulumi up`); "evaluate" is the program alone, which is what grows per service.
+Beside each size, the floor: the bare SDK registering the same number of plain resources under the
+same mocks (`floor`), and the program's cost per resource as a multiple of it.
 """
 
 import argparse
@@ -29,6 +31,40 @@ def services(count: int) -> list[dict]:
     ]
 
 
+def floor(resources: int) -> dict:
+    """The bare SDK at the same resource count: plain resources, each with a few inputs and, in
+    chains of ten, one output read by the next (as a program chains ARNs), under the same mocks and harness. What a
+    Pulumi program of this size cannot get below; call only in a fresh interpreter."""
+    started = time.perf_counter()
+    import pulumi_aws as aws
+
+    from components.testing import run_program
+
+    imported = time.perf_counter()
+
+    def program() -> None:
+        previous = None
+        for index in range(resources):
+            group = aws.cloudwatch.LogGroup(
+                f"floor-{index}",
+                name=f"/floor/{index}",
+                retention_in_days=30,
+                tags={"index": str(index), "after": previous.name if previous is not None else "none"},
+            )
+            previous = group if index % 10 != 9 else None  # chains of ten, as a service's resources chain
+
+    run = run_program(program, {"aws:region": "eu-west-1"})
+    finished = time.perf_counter()
+    return {
+        "services": 0,
+        "import_s": imported - started,
+        "evaluate_s": finished - imported,
+        "resources": sum(1 for _ in run.custom_resources()),
+        "invokes": len(run.invokes),
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
 def measure(count: int) -> dict:
     """One evaluation, in this process: call only in a fresh interpreter."""
     started = time.perf_counter()
@@ -48,9 +84,9 @@ def measure(count: int) -> dict:
     }
 
 
-def in_fresh_interpreter(count: int) -> dict:
+def in_fresh_interpreter(count: int, mode: str = "--child") -> dict:
     result = subprocess.run(  # noqa: S603 - our own module, with our own arguments
-        [sys.executable, "-m", "benchmarks.evaluate", "--child", str(count)],
+        [sys.executable, "-m", "benchmarks.evaluate", mode, str(count)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -64,9 +100,13 @@ def main() -> int:
     parser.add_argument("--services", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the fastest is shown")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(measure(args.child)))
+        return 0
+    if args.floor_child is not None:
+        print(json.dumps(floor(args.floor_child)))
         return 0
 
     table = Table(title=f"Offline evaluation of the program (fastest of {args.repeat} runs)")
@@ -79,11 +119,18 @@ def main() -> int:
         "ms / service",
         "import s",
         "peak MiB",
+        "floor ms / resource",
+        "program / floor",
     )
     for column in columns:
         table.add_column(column, justify="right")
     for count in args.services:
         best = min((in_fresh_interpreter(count) for _ in range(args.repeat)), key=lambda r: r["evaluate_s"])
+        bare = min(
+            (in_fresh_interpreter(best["resources"], "--floor-child") for _ in range(args.repeat)),
+            key=lambda r: r["evaluate_s"],
+        )
+        per_resource, floor_per_resource = (1000 * r["evaluate_s"] / r["resources"] for r in (best, bare))
         table.add_row(
             str(best["services"]),
             str(best["resources"]),
@@ -93,8 +140,10 @@ def main() -> int:
             f"{1000 * best['evaluate_s'] / best['services']:.0f}",
             f"{best['import_s']:.2f}",
             f"{best['peak_mib']:.0f}",
+            f"{floor_per_resource:.2f}",
+            f"{per_resource / floor_per_resource:.2f}x",
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
     return 0
 
 
