@@ -23,6 +23,7 @@ from rich.tree import Tree
 
 from .plan_model import build, deployment, unheard
 from .settings import PROJECT_DIR, SettingsError, stack_settings
+from .stack_files import StackFileError
 from .testing import run_stack
 
 __all__ = ["deployment", "main", "unheard"]
@@ -37,15 +38,19 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--format", choices=FORMATS, default="terminal", help="terminal (default), markdown, json")
     args = parser.parse_args(list(argv) if argv is not None else None)
     console = _console()
+    errors = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
     try:
+        settings = stack_settings(args.stack, args.project_dir)  # every problem at once, before a run
         with _warnings() as warnings:
             run = run_stack(args.stack, project_dir=args.project_dir)
-        settings = stack_settings(args.stack, args.project_dir)
-    except SettingsError as error:
-        console.print(f"[bold red]Pulumi.{escape(args.stack)}.yaml:[/] {escape(str(error))}", highlight=False)
+    except StackFileError as error:  # names its file itself
+        errors.print("[bold red]cannot read the stack:[/]\n" + "\n".join(f"  - {escape(p)}" for p in error.problems))
         return 2
-    except FileNotFoundError as error:
-        console.print(f"[bold red]{escape(str(error))}[/]", highlight=False)
+    except SettingsError as error:
+        errors.print(f"[bold red]Pulumi.{escape(args.stack)}.yaml:[/] {escape(str(error))}")
+        return 2
+    except OSError as error:
+        errors.print(f"[bold red]cannot read the project:[/] {escape(str(error))}")
         return 2
     model = build(run, settings, warnings)
     if args.format == "json":
@@ -58,10 +63,11 @@ def main(argv: Iterable[str] | None = None) -> int:
 
 
 def _console() -> Console:
-    """On a terminal, its width; anywhere else (CI logs, files) nothing is cut or wrapped."""
+    """On a terminal, its width; anywhere else (CI logs, files) 200 columns, and a cell longer
+    than its column folds onto the next line: nothing is cut."""
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=100_000, soft_wrap=True)
+        return Console(emoji=False)
+    return Console(width=200, emoji=False)
 
 
 @contextmanager
@@ -83,9 +89,9 @@ def _warnings() -> Iterator[list[str]]:
 
 
 def terminal(model: dict[str, Any], console: Console) -> None:
-    for warning in model["warnings"]:
+    for warning in model["warnings"]:  # one line each, however long
         kind, _, text = warning.partition(": ")
-        console.print(f"[bold yellow]{escape(kind)}:[/] {escape(text)}", highlight=False)
+        console.print(f"[bold yellow]{escape(kind)}:[/] {escape(text)}", highlight=False, soft_wrap=True)
     if model["warnings"]:
         console.print()
     console.print(f"[bold]Stack {escape(model['stack'])}[/]: {model['resourceCount']} resources, offline plan\n")
@@ -97,8 +103,8 @@ def terminal(model: dict[str, Any], console: Console) -> None:
     console.print(_cost_table(model))
     if model["outputs"]:
         table = Table(title="Stack outputs", title_justify="left")
-        table.add_column("output")
-        table.add_column("value (mock account)")
+        table.add_column("output", overflow="fold")
+        table.add_column("value (mock account)", overflow="fold")
         for key, value in model["outputs"].items():
             table.add_row(escape(key), escape(str(value)))
         console.print(table)
@@ -121,7 +127,7 @@ def _stage_tree(pipeline: dict[str, Any]) -> Tree:
 def _deploy_table(model: dict[str, Any]) -> Table:
     table = Table(title="How each service is deployed", title_justify="left")
     for column in ("pipeline", "deploy", "task definition"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for pipeline in model["pipelines"]:
         if "deploy" in pipeline:
             deploy = pipeline["deploy"]
@@ -141,7 +147,7 @@ def _settings_text(resource: dict[str, Any]) -> str:
 def _resource_table(model: dict[str, Any]) -> Table:
     table = Table(title="Resources", title_justify="left")
     for column in ("type", "name", "deciding settings"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for resource in model["resources"]:
         table.add_row(resource["type"].split(":")[-1], escape(resource["name"]), escape(_settings_text(resource)))
     return table
@@ -150,7 +156,7 @@ def _resource_table(model: dict[str, Any]) -> Table:
 def _roles_table(model: dict[str, Any]) -> Table:
     table = Table(title="Who may do what (each role's inline policy)", title_justify="left")
     for column in ("role", "assumed by", "may", "on"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for role in model["roles"]:
         first = True
         for grant in role["permissions"] or [{"effect": "", "actions": ["(nothing)"], "resources": []}]:
@@ -174,7 +180,7 @@ def _cost_table(model: dict[str, Any]) -> Table:
         caption_justify="left",
     )
     for column in ("what", "count", "$ / hour each", "$ / month"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for item in cost["items"]:
         table.add_row(
             escape(item["what"]), f"{item['count']:g}", f"{item['hourlyUsd']:.4f}", f"{item['monthlyUsd']:,.2f}"
@@ -230,9 +236,12 @@ def markdown(model: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"})
+
+
 def _md(text: Any) -> str:
-    """A table cell: no pipe, no newline, no HTML."""
-    return _html(str(text)).replace("|", "\\|").replace("\n", " ")
+    """Text in a comment or a table cell: no markup of Markdown's or HTML's, no newline."""
+    return _html(str(text)).translate(_MARKDOWN).replace("\n", " ")
 
 
 def _html(text: str) -> str:

@@ -230,10 +230,8 @@ def mermaid(pipeline: Mapping[str, Any]) -> str:
         stage_id = f"s{number}"
         lines.append(f'  subgraph {stage_id}["{_label(stage["name"])}"]')
         for index, action in enumerate(stage["actions"]):
-            text = f"{action['name']}<br/>{action['provider']}"
-            if action.get("target"):
-                text += f"<br/>-> {action['target']}"
-            lines.append(f'    {stage_id}a{index}["{_label(text)}"]')
+            parts = [action["name"], action["provider"], *([f"-> {action['target']}"] if action.get("target") else [])]
+            lines.append(f'    {stage_id}a{index}["{"<br/>".join(_label(p) for p in parts)}"]')
         lines.append("  end")
         if previous is not None:
             lines.append(f"  {previous} --> {stage_id}")
@@ -242,8 +240,10 @@ def mermaid(pipeline: Mapping[str, Any]) -> str:
 
 
 def _label(text: str) -> str:
-    """Mermaid labels in double quotes take anything but a double quote."""
-    return text.replace('"', "'")
+    """Text in a quoted Mermaid label: its entity codes for what would end the label or be read
+    as markup (https://mermaid.js.org/syntax/flowchart.html#entity-codes-to-escape-characters)."""
+    codes = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "\n": " "}
+    return "".join(codes.get(c, c) for c in text)
 
 
 def _resource(resource: RecordedResource) -> dict[str, Any]:

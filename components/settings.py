@@ -393,7 +393,7 @@ def _region() -> str:
         raise SettingsError([REGION_MISSING])
     from .stack_files import REGION
 
-    if not REGION.match(region):
+    if not REGION.fullmatch(region):
         raise SettingsError([f"aws:region = {region!r} is not an AWS region; allowed: e.g. eu-west-1"])
     return region
 

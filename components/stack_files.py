@@ -27,7 +27,7 @@ KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 MAX_DEPTH = 32
 # AWS's own pattern for its commercial, China and GovCloud region names, from botocore's
 # endpoints.json (`regionRegex` of each partition): `eu-west-9x` and `eu_west_1` are not regions.
-REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-\w+-\d+$")
+REGION = re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-[0-9]+", re.ASCII)
 
 
 class StackFileError(SettingsError):
@@ -40,6 +40,8 @@ class _PulumiYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type:
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged below, own keys win
+                continue
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 raise yaml.constructor.ConstructorError(
@@ -50,10 +52,30 @@ class _PulumiYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type:
                     None, None, f"key {key!r} is defined twice in one mapping (Pulumi refuses it)", key_node.start_mark
                 )
             seen[key] = key_node
+        self.flatten_mapping(node)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """YAML 1.2: decimal (`09` is nine), `0o` octal, `0x` hexadecimal."""
+        text = str(self.construct_scalar(node)).replace("_", "")
+        for prefix, base in (("0o", 8), ("0x", 16)):
+            if text.lower().lstrip("+-").startswith(prefix):
+                sign = -1 if text.startswith("-") else 1
+                return sign * int(text.lstrip("+-")[2:], base)
+        return int(text, 10)
+
+    def refuse_tag(self, node: yaml.Node) -> Any:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the tag {node.tag} is not allowed; allowed: plain values, lists and mappings", node.start_mark
+        )
 
 
 _PulumiYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _PulumiYamlLoader.construct_mapping)
+_PulumiYamlLoader.add_constructor("tag:yaml.org,2002:int", _PulumiYamlLoader.construct_yaml_int)
+# What JSON (Pulumi's config) cannot hold, and any other explicit tag: refused, never constructed.
+for _unsupported in ("binary", "set", "timestamp", "omap", "pairs"):
+    _PulumiYamlLoader.add_constructor(f"tag:yaml.org,2002:{_unsupported}", _PulumiYamlLoader.refuse_tag)
+_PulumiYamlLoader.add_constructor(None, _PulumiYamlLoader.refuse_tag)
 # YAML 1.2 core schema: only true/false are booleans, no sexagesimal numbers, no timestamps.
 _YAML_1_1_ONLY = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "timestamp", "int", "float")}
 _PulumiYamlLoader.yaml_implicit_resolvers = {
@@ -84,25 +106,36 @@ def parse(text: bytes, where: str) -> Any:
         mark = error.problem_mark or error.context_mark
         at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise StackFileError([f"{where}:{at}: {error.problem or error.context}"]) from None
-    except (yaml.YAMLError, RecursionError) as error:
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError, KeyError, OverflowError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())
         raise StackFileError([f"{where}: {reason}"]) from None
-    if _depth(document) > MAX_DEPTH:
-        raise StackFileError([f"{where}: nested more than {MAX_DEPTH} levels deep; no key of this program is"])
+    problem = _shape_problem(document)
+    if problem:
+        raise StackFileError([f"{where}: {problem}"])
     return document
 
 
-def _depth(value: Any) -> int:
-    """How deep `value` nests, without recursion."""
-    deepest, stack = 0, [(value, 1)]
+# Aliases can make a small file expand to billions of values (Pulumi's YAML library refuses
+# "excessive aliasing"); a file of this program's keys holds a few hundred.
+MAX_VALUES = 100_000
+
+
+def _shape_problem(value: Any) -> str:
+    """Too deep (a self-referencing alias is infinitely so) or too many values, found without
+    recursion and without walking more than MAX_VALUES values."""
+    stack, seen = [(value, 1)], 0
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
+        seen += 1
+        if depth > MAX_DEPTH:
+            return f"nested more than {MAX_DEPTH} levels deep (or an alias refers to itself); no key of this program is"
+        if seen > MAX_VALUES:
+            return f"more than {MAX_VALUES:,} values once aliases are expanded; no stack of this program has"
         if isinstance(item, Mapping):
             stack += [(child, depth + 1) for child in item.values()]
         elif isinstance(item, list):
             stack += [(child, depth + 1) for child in item]
-    return deepest
+    return ""
 
 
 @dataclass(frozen=True)
@@ -125,7 +158,7 @@ def read_project(project_dir: Path) -> Project:
 @cache
 def _read_project(path: Path, _mtime: int, _size: int) -> Project:
     """Parsed once per version of the file: the tests read it thousands of times."""
-    document = parse(path.read_bytes(), str(path))
+    document = parse(_read(path, str(path)), str(path))
     if not isinstance(document, Mapping):
         raise StackFileError([f"{path}: must be a mapping with at least `name` and `runtime`"])
     name = document.get("name")
@@ -145,8 +178,8 @@ def _read_project(path: Path, _mtime: int, _size: int) -> Project:
         else:
             defaults[qualified] = _as_pulumi_hands_it_over(declaration)
     main = document.get("main", ".")
-    if not isinstance(main, str):
-        raise StackFileError([f"{path}: `main` must be a folder, not {_kind(main)}"])
+    if not isinstance(main, str) or not (path.parent / main).is_dir():
+        raise StackFileError([f"{path}: `main` must be the program's folder; {main!r} is not one"])
     return Project(name=name, main=main, defaults=defaults)
 
 
@@ -155,10 +188,10 @@ def read_stack_config(stack: str, project_dir: Path) -> dict[str, Any]:
     project_dir = Path(project_dir)
     project = read_project(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
+    if not path.exists():
         available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError([f"no stack file {path.name} in {project_dir}; stacks here: {', '.join(available)}"])
-    document = parse(path.read_bytes(), path.name) or {}
+    document = parse(_read(path, path.name), path.name) or {}
     if not isinstance(document, Mapping):
         raise StackFileError([f"{path.name}: must be a mapping with a `config:` mapping, not {_kind(document)}"])
     config = document.get("config") or {}
@@ -171,7 +204,7 @@ def read_stack_config(stack: str, project_dir: Path) -> dict[str, Any]:
         namespace = key.split(":", 1)[0] if ":" in key else project.name
         qualified = key if ":" in key else f"{project.name}:{key}"
         known = (*KNOWN_NAMESPACES, project.name)
-        close = difflib.get_close_matches(namespace, known, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(namespace.lower(), known, n=1, cutoff=0.75)
         if namespace not in known and close:
             problems.append(f"{path.name}: {key}: unknown namespace {namespace!r}; did you mean {close[0]}:?")
             continue
@@ -180,20 +213,42 @@ def read_stack_config(stack: str, project_dir: Path) -> dict[str, Any]:
             continue
         values[qualified] = _as_pulumi_hands_it_over(value)
     region = values.get("aws:region")
-    if region is not None and not (isinstance(region, str) and REGION.match(region)):
+    if region is not None and not (isinstance(region, str) and REGION.fullmatch(region)):
         problems.append(f"{path.name}: aws:region = {region!r} is not an AWS region; allowed: e.g. eu-west-1")
     if problems:
         raise StackFileError(problems)
     return values
 
 
+def _read(path: Path, where: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise StackFileError([f"{where}: cannot read it: {error.strerror or error}"]) from None
+
+
 def _as_pulumi_hands_it_over(value: Any) -> Any:
-    """A top-level scalar is a string to the program (`pulumi.Config.get`); objects stay JSON."""
+    """A top-level scalar is a string to the program (`pulumi.Config.get`); objects are JSON, whose
+    keys are strings (`{1: x}` reaches the program as `{"1": "x"}`)."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (int, float)):
         return str(value)
+    return _json_keys(value)
+
+
+def _json_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_key(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
     return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, bool):
+        return str(key).lower()
+    return "null" if key is None else str(key)
 
 
 def _kind(value: Any) -> str:

@@ -46,6 +46,7 @@ def duration(span: Optional[timedelta]) -> str:
     return f"{seconds}s"
 
 
-def short_id(execution_id: Optional[str]) -> str:
-    """The first block of an execution id, enough to tell executions apart, as git shortens a SHA."""
-    return execution_id.split("-")[0] if execution_id else "-"
+def short_id(execution_id: Optional[str]) -> Text:
+    """The first block of an execution id, enough to tell executions apart, as git shortens a SHA
+    (as text, never markup: the id is AWS's data)."""
+    return Text(execution_id.split("-")[0] if execution_id else "-")

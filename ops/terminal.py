@@ -30,7 +30,12 @@ class Terminal:
 
     @classmethod
     def from_environment(cls) -> "Terminal":
-        return cls(out=Console(), err=Console(stderr=True), interactive=sys.stdin.isatty())
+        # Nothing the CLI prints is markup or emoji codes: what AWS returns is shown as it is.
+        return cls(
+            out=Console(markup=False, emoji=False),
+            err=Console(stderr=True, markup=False, emoji=False),
+            interactive=sys.stdin.isatty(),
+        )
 
     def line(self, text: str) -> None:
         """Plain text, never wrapped or marked up: log lines and messages people grep or copy."""

@@ -113,7 +113,7 @@ def test_make_plan_prints_the_message_and_exits_non_zero(tmp_path):
         check=False,
     )
     assert result.returncode == 2
-    assert "ecs-cicd:source.repository = 'not a repo' is not valid" in result.stdout
+    assert "ecs-cicd:source.repository = 'not a repo' is not valid" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

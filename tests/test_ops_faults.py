@@ -177,3 +177,12 @@ def test_ctrl_c_while_starting_prints_no_traceback(monkeypatch, capsys):
     monkeypatch.setattr(ops.entry.importlib, "import_module", interrupted)
     assert ops.entry.run() == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_an_execution_id_is_never_read_as_markup():
+    cli = Cli()
+    odd = summary(LATEST, "Succeeded")
+    odd["pipelineExecutionId"] = "[/bold]-x"
+    cli.expect("codepipeline", "list_pipeline_executions", executions(odd), pipelineName=PIPELINE, maxResults=10)
+    assert cli.run("history", "--pipeline", PIPELINE) == 0
+    assert "[/bold]" in cli.stdout

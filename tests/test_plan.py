@@ -108,6 +108,33 @@ def test_names_with_markup_or_table_characters_are_printed_as_they_are():
     text = plan.markdown(
         {**model("dev"), "warnings": ["x: a [/api] | b <script>"], "pipelines": [], "roles": [], "resources": []}
     )
-    assert "a [/api] \\| b &lt;script&gt;" in text
+    assert "a \\[/api\\] \\| b &lt;script&gt;" in text  # Markdown and HTML escaped, shown as written
     console_text = plan_model.mermaid({"stages": [{"name": 'say "hi"', "actions": []}]})
     assert '"' not in console_text.split("[", 1)[1].split("]")[0].strip('"')
+
+
+def test_a_glob_cannot_inject_markdown_into_the_pull_request_comment():
+    text = plan.markdown(
+        {
+            **model("dev"),
+            "warnings": [],
+            "pipelines": [
+                {
+                    **model("dev")["pipelines"][0],
+                    "triggers": ["push touching [click](https://evil.example) ![i](https://evil.example/p.png) **x**"],
+                }
+            ],
+        }
+    )
+    line = next(line for line in text.splitlines() if line.startswith("Triggers:"))
+    assert "](" not in line.replace("\\](", "") and "**" not in line
+
+
+def test_mermaid_labels_cannot_end_early():
+    chart = plan_model.mermaid(
+        {"stages": [{"name": 'a"] --> evil["b', "actions": [{"name": "x<y>#", "provider": "P", "target": '"t"'}]}]}
+    )
+    for line in chart.splitlines()[1:]:
+        if "[" in line:
+            label = line.split('["', 1)[1].rsplit('"]', 1)[0]
+            assert '"' not in label and "<" not in label.replace("<br/>", "")

@@ -213,4 +213,67 @@ def test_make_plan_prints_no_traceback_for_a_broken_file(tmp_path):
         text=True,
     )
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
-    assert "Pulumi.t.yaml" in result.stdout
+    assert result.stdout == "" and "Pulumi.t.yaml: line 2" in result.stderr  # errors on stderr: stdout stays the plan
+
+
+# What a second, adversarial look found (each gave a traceback or a hang before).
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "config:\n  aws:region: eu-west-1\n  ecs-cicd:tags: !!binary aGVsbG8=\n",
+            "tag:yaml.org,2002:binary is not allowed",
+        ),
+        ("config:\n  ecs-cicd:tags: !!set {a, b}\n", "tag:yaml.org,2002:set is not allowed"),
+        ("config:\n  ecs-cicd:environment: !!timestamp 2020-01-01\n", "timestamp is not allowed"),
+        ("config:\n  ecs-cicd:environment: !!python/object:os.system x\n", "is not allowed"),
+        ("config:\n  ecs-cicd:environment: !!int abc\n", "Pulumi.t.yaml: invalid literal"),
+        ("config:\n  ecs-cicd:environment: !!bool maybe\n", "Pulumi.t.yaml"),
+        ("config:\n  ecs-cicd:environment: " + "9" * 5000 + "\n", "Pulumi.t.yaml: Exceeds the limit"),
+        ("config:\n  ecs-cicd:tags: &a [*a]\n", "an alias refers to itself"),
+        (
+            "config:\n  a0: &a0 [x,x,x,x,x,x,x,x,x]\n"
+            + "".join(f"  a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 9)}]\n" for i in range(1, 10)),
+            "more than 100,000 values",
+        ),
+        ('config:\n  aws:region: "eu-west-1\\n"\n', "is not an AWS region"),
+        ("config:\n  aws:region: eu-west-\u0661\n", "is not an AWS region"),
+        ("config:\n  ECS-CICD:environment: qa\n  aws:region: eu-west-1\n", "did you mean ecs-cicd:?"),
+    ],
+)
+def test_what_a_second_look_found_is_a_clean_error(tmp_path, text, says):
+    state, message = outcome(project(tmp_path, text))
+    assert state == "error" and says in message, message
+
+
+def test_yaml_1_2_numbers_and_merge_keys_read_as_pulumi_reads_them(tmp_path):
+    text = with_config(**{"ecs-cicd:deploy": {"timeoutMinutes": 9}}).replace("timeoutMinutes: 9", "timeoutMinutes: 09")
+    assert stack_settings("t", str(project(tmp_path, text))).services[0].deploy.timeout_minutes == 9
+    document = yaml.safe_load(STACK_FILE)
+    document["config"].pop("ecs-cicd:deploy", None)
+    merged = yaml.safe_dump(document) + "  ecs-cicd:deploy:\n    <<: {timeoutMinutes: 20}\n    requireApproval: false\n"
+    (tmp_path / "m").mkdir()
+    settings = stack_settings("t", str(project(tmp_path / "m", merged)))
+    assert settings.services[0].deploy.timeout_minutes == 20
+
+
+def test_keys_that_are_not_strings_reach_the_program_as_json_keys(tmp_path):
+    text = with_config(**{"ecs-cicd:build": {"environment": {1: "x"}}})
+    state, message = outcome(project(tmp_path, text))
+    assert state == "error" and "ecs-cicd:build.environment" in message
+
+
+@pytest.mark.parametrize("what", ["stack file", "project file"])
+def test_a_file_that_is_a_folder_is_named(tmp_path, what):
+    folder = project(tmp_path, STACK_FILE)
+    target = folder / ("Pulumi.t.yaml" if what == "stack file" else "Pulumi.yaml")
+    target.unlink()
+    target.mkdir()
+    state, message = outcome(folder)
+    assert state == "error" and "cannot read it" in message
+
+
+def test_a_main_that_is_not_a_folder_is_named(tmp_path):
+    folder = project(tmp_path, STACK_FILE, "name: ecs-cicd\nruntime: python\nmain: /etc/passwd\n")
+    state, message = outcome(folder)
+    assert state == "error" and "`main` must be the program's folder" in message

@@ -63,7 +63,7 @@ class Status(Command):
                     Text(action.name),
                     render.status(action.status),
                     render.when(action.updated),
-                    render.short_id(stage.execution_id) if index == 0 else "",
+                    render.short_id(stage.execution_id) if index == 0 else Text(""),
                     Text(_details(action)),
                 )
         out.print()
