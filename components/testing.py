@@ -26,8 +26,10 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from . import limits, naming
@@ -190,6 +192,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return {}
 
 
+def _skip_source_positions() -> None:
+    """Offline, no engine reads where in the source a resource was registered: the SDK's capture
+    of a stack trace per registration (`traceback.extract_stack`, a tenth of an evaluation's CPU)
+    is skipped. Nothing registered depends on it; `pulumi up` keeps it (it never calls this)."""
+    empty = source_pb2.StackTrace()
+    pulumi_resource._get_stack_trace = lambda: empty  # type: ignore[attr-defined]
+    pulumi_resource._get_source_position = lambda _trace: None  # type: ignore[attr-defined]
+
+
 def run_program(
     program: Callable[[], Any],
     config: Optional[Mapping[str, Any]] = None,
@@ -210,6 +221,7 @@ def run_program(
     pulumi.runtime.set_all_config({k: _config_string(v) for k, v in config.items()}, secret_keys)
     pulumi_settings.ROOT.set(None)
     mocks = _RecordingMocks(region, results, run)
+    _skip_source_positions()
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks, run)
     )
