@@ -117,6 +117,7 @@ def main() -> int:
         "evaluate s",
         "ms / resource",
         "ms / service",
+        "resources / added service",
         "import s",
         "peak MiB",
         "floor ms / resource",
@@ -124,6 +125,7 @@ def main() -> int:
     )
     for column in columns:
         table.add_column(column, justify="right")
+    smallest = None
     for count in args.services:
         best = min((in_fresh_interpreter(count) for _ in range(args.repeat)), key=lambda r: r["evaluate_s"])
         bare = min(
@@ -138,11 +140,15 @@ def main() -> int:
             f"{best['evaluate_s']:.2f}",
             f"{1000 * best['evaluate_s'] / best['resources']:.2f}",
             f"{1000 * best['evaluate_s'] / best['services']:.0f}",
+            "-"
+            if smallest is None
+            else f"{(best['resources'] - smallest['resources']) / (best['services'] - smallest['services']):.1f}",
             f"{best['import_s']:.2f}",
             f"{best['peak_mib']:.0f}",
             f"{floor_per_resource:.2f}",
             f"{per_resource / floor_per_resource:.2f}x",
         )
+        smallest = smallest or best
     Console(width=None if sys.stdout.isatty() else 200).print(table)
     return 0
 
