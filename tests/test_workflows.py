@@ -354,3 +354,20 @@ def test_stacks_come_from_the_stack_files(tmp_path):
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.qa.yaml"):
         (tmp_path / name).write_text("config: {}\n")
     assert stacks_in(tmp_path) == ["dev", "qa"]
+
+
+def test_make_plan_installs_the_runtime_only_and_make_test_the_tools_on_top():
+    """A first `make plan` needs seconds, not the minutes the test tools take."""
+    makefile = (ROOT / "Makefile").read_text()
+    plan = re.search(r"^plan: (.+)$", makefile, re.M).group(1).split()
+    assert plan == ["$(VENV)/.runtime"]
+    runtime = re.search(r"^\$\(VENV\)/\.runtime: (.+)$", makefile, re.M).group(1).split()
+    assert "requirements.lock" in runtime and "requirements-dev.lock" not in runtime
+    tools = re.search(r"^\$\(VENV\)/\.installed: (.+)$", makefile, re.M).group(1).split()
+    assert tools == ["requirements-dev.lock", "$(VENV)/.runtime"]
+    locked = set(re.findall(r"^([A-Za-z0-9_.-]+)==", (ROOT / "requirements.lock").read_text(), re.M))
+    assert not locked & {"pytest", "ruff", "moto", "pyright", "zizmor", "check-jsonschema", "pulumi-policy"}
+    # Both installs are by hash, with uv, itself installed by hash.
+    assert makefile.count("--require-hashes --no-deps -r requirements-uv.lock") == 1
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        assert f"$(UV) pip install --quiet --python $(PY) --require-hashes --no-deps -r {lock}" in makefile
