@@ -126,13 +126,27 @@ def _stage_tree(pipeline: dict[str, Any]) -> Tree:
 
 def _deploy_table(model: dict[str, Any]) -> Table:
     table = Table(title="How each service is deployed", title_justify="left")
-    for column in ("pipeline", "deploy", "task definition"):
+    for column in ("pipeline", "deploy", "task definition", "deploy takes at least"):
         table.add_column(column, overflow="fold")
     for pipeline in model["pipelines"]:
         if "deploy" in pipeline:
             deploy = pipeline["deploy"]
-            table.add_row(escape(pipeline["name"]), escape(deploy["how"]), escape(deploy["taskDefinition"]))
+            table.add_row(
+                escape(pipeline["name"]),
+                escape(deploy["how"]),
+                escape(deploy["taskDefinition"]),
+                escape(_deploy_time_text(pipeline["deployTime"])),
+            )
     return table
+
+
+def _deploy_time_text(model: dict[str, Any]) -> str:
+    if model["minimumSeconds"] is None:
+        return "not modelled (an existing service's settings are its own)"
+    terms = " + ".join(f"{t['seconds']} s {t['what']}" for t in model["terms"] if t["seconds"])
+    return (
+        f"{model['minimumSeconds']} s once the new tasks run: {terms}; not counted: {', '.join(model['notModelled'])}"
+    )
 
 
 def _settings_text(resource: dict[str, Any]) -> str:
@@ -204,6 +218,7 @@ def markdown(model: dict[str, Any]) -> str:
         if "deploy" in pipeline:
             deploy = pipeline["deploy"]
             out.append(f"Deploy: {_md(deploy['how'])}. Task definition: {_md(deploy['taskDefinition'])}.\n")
+            out.append(f"Deploy time: {_md(_deploy_time_text(pipeline['deployTime']))}.\n")
         out.append("| stage | action | provider | target |\n| --- | --- | --- | --- |")
         for stage in pipeline["stages"]:
             for action in stage["actions"]:

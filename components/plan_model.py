@@ -184,8 +184,57 @@ def _pipeline(pipeline: RecordedResource, settings: Settings) -> dict[str, Any]:
     if service is not None:
         shift, source = deployment(service)
         entry["deploy"] = {"strategy": service.deploy.strategy, "how": shift, "taskDefinition": source}
+        entry["deployTime"] = deploy_time(service)
     entry["mermaid"] = mermaid(entry)
     return entry
+
+
+# Where each term of the deploy-time model comes from.
+_HEALTH = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html"
+_DRAIN = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay"
+_NATIVE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html"
+NOT_MODELLED = [
+    "the new tasks' start (image pull and application start)",
+    "CodeBuild's provisioning and the build itself",
+    "the source fetch",
+    "an approval's wait",
+]
+
+
+def deploy_time(service: ServicePipeline) -> dict[str, Any]:
+    """The least time a deploy of a created service takes once its new tasks run: each term with
+    its source; what is not modelled is listed. An existing service's target group is not read."""
+    if not service.service.create:
+        return {
+            "minimumSeconds": None,
+            "terms": [],
+            "notModelled": ["the existing service's own settings", *NOT_MODELLED],
+        }
+    svc, deploy, traffic = service.service, service.deploy, service.deploy.traffic
+    terms = [
+        {
+            "what": f"new tasks pass {svc.healthy_threshold} health checks {svc.health_check_interval_seconds} s apart",
+            "seconds": svc.healthy_threshold * svc.health_check_interval_seconds,
+            "source": _HEALTH,
+        }
+    ]
+    if deploy.strategy != "rolling":
+        shifting = {"canary": traffic.canary_bake_time_minutes, "blue-green": 0}.get(deploy.strategy)
+        if shifting is None:  # linear: every step but the last waits its bake time
+            shifting = (-(-100 // int(traffic.linear_step_percent)) - 1) * traffic.linear_step_bake_time_minutes
+        terms += [
+            {"what": "the pre-production check, answered at once", "seconds": 0, "source": _NATIVE},
+            {"what": f"traffic shift ({deploy.strategy})", "seconds": int(shifting) * 60, "source": _NATIVE},
+            {"what": "old tasks kept (bake time)", "seconds": traffic.bake_time_minutes * 60, "source": _NATIVE},
+        ]
+    terms.append(
+        {
+            "what": "old tasks drain (deregistration delay)",
+            "seconds": svc.deregistration_delay_seconds,
+            "source": _DRAIN,
+        }
+    )
+    return {"minimumSeconds": sum(t["seconds"] for t in terms), "terms": terms, "notModelled": NOT_MODELLED}
 
 
 def _target(action: Mapping[str, Any]) -> Optional[str]:

@@ -138,3 +138,36 @@ def test_mermaid_labels_cannot_end_early():
         if "[" in line:
             label = line.split('["', 1)[1].rsplit('"]', 1)[0]
             assert '"' not in label and "<" not in label.replace("<br/>", "")
+
+
+# Pulumi.staging.yaml keeps the defaults: 2 health checks 10 s apart, a 30 s deregistration delay,
+# 5 minutes of bake time, a 10% canary for 5 minutes, or 10% steps a minute apart (nine waits).
+@pytest.mark.parametrize(
+    ("strategy", "seconds"),
+    [
+        ("rolling", 20 + 30),
+        ("blue-green", 20 + 300 + 30),
+        ("canary", 20 + 300 + 300 + 30),
+        ("linear", 20 + 540 + 300 + 30),
+    ],
+)
+def test_the_deploy_time_is_the_sum_of_its_terms_from_the_config(strategy, seconds):
+    from components.settings import from_mapping, stack_config
+    from components.testing import run_stack
+
+    config = {
+        **stack_config("staging"),
+        "ecs-cicd:deploy": {"requireApproval": False, "timeoutMinutes": 60, "strategy": strategy},
+    }
+    raw = {key.removeprefix("ecs-cicd:"): value for key, value in config.items() if key.startswith("ecs-cicd:")}
+    settings = from_mapping(raw, "staging", region="eu-west-1")
+    (pipeline,) = plan_model.build(run_stack("staging", config), settings)["pipelines"]
+    timing = pipeline["deployTime"]
+    assert timing["minimumSeconds"] == seconds == sum(term["seconds"] for term in timing["terms"])
+    assert all(term["source"].startswith("https://docs.aws.amazon.com/") for term in timing["terms"])
+    assert "the new tasks' start (image pull and application start)" in timing["notModelled"]
+
+
+def test_an_existing_services_deploy_time_is_not_guessed():
+    (pipeline,) = model("dev")["pipelines"]
+    assert pipeline["deployTime"]["minimumSeconds"] is None
