@@ -3,6 +3,7 @@ service (from botocore's service models, installed with boto3), or a permission-
 documents. A misspelt action (`ecs:TagResources`) grants nothing and fails only at run time."""
 
 import json
+from functools import cache
 
 import botocore.session
 import pytest
@@ -66,8 +67,13 @@ PERMISSION_ONLY = {
 }
 
 
-def operations(prefix: str) -> set[str]:
-    return set(botocore.session.get_session().get_service_model(SERVICES[prefix]).operation_names)
+@cache
+def operations(prefix: str) -> frozenset[str]:
+    """The service's operations from botocore's model: parsed once per service, not once per action."""
+    return frozenset(_SESSION.get_service_model(SERVICES[prefix]).operation_names)
+
+
+_SESSION = botocore.session.get_session()
 
 
 def actions_in(document) -> set[str]:
