@@ -27,6 +27,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+# One worker builds the wheel once for every test that reads it (a module fixture is per worker).
+pytestmark = pytest.mark.xdist_group("wheel")
 VERSION = PYPROJECT["project"]["version"]
 BUILDSPECS = sorted((REPO / "buildspecs").glob("*.yml"))
 MODULES = sorted((REPO / "components").glob("*.py"))
