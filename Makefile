@@ -70,7 +70,7 @@ plan: $(VENV)/.runtime
 
 ## test: lint, type-check and run the test suite, offline
 test: venv semgrep lint typecheck
-	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto --dist loadgroup
+	SEMGREP_BIN=$(abspath $(SEMGREP_VENV))/bin/semgrep $(PY) -m pytest -n auto --dist worksteal
 
 ## mutants: one regression per row of SECURITY.md, each of which the row's tests must catch
 mutants: venv semgrep

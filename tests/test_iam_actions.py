@@ -95,7 +95,6 @@ def every_action(run) -> set[str]:
     return found
 
 
-@pytest.mark.xdist_group("largest-stacks")  # beside tests/test_aws_limits.py, which evaluates `longest` too
 @pytest.mark.parametrize("which", ["dev", "staging", "prod", "longest"])
 def test_every_action_a_policy_names_exists(which):
     run = longest() if which == "longest" else evaluated(which)

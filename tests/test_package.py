@@ -6,6 +6,7 @@ used from an unrelated directory with nothing of the repository on sys.path.
 """
 
 import email.parser
+import fcntl
 import json
 import re
 import shutil
@@ -27,8 +28,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-# One worker builds the wheel once for every test that reads it (a module fixture is per worker).
-pytestmark = pytest.mark.xdist_group("wheel")
 VERSION = PYPROJECT["project"]["version"]
 BUILDSPECS = sorted((REPO / "buildspecs").glob("*.yml"))
 MODULES = sorted((REPO / "components").glob("*.py"))
@@ -49,7 +48,7 @@ def _pinned_setuptools() -> str:
     return pin.split("==", 1)[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a module fixture is rebuilt whenever a worker interleaves another module
 def wheel(tmp_path_factory) -> Path:
     setuptools = pytest.importorskip("setuptools")
     if setuptools.__version__ != _pinned_setuptools():
@@ -57,17 +56,25 @@ def wheel(tmp_path_factory) -> Path:
             f"the offline build needs the build backend pinned in pyproject.toml: "
             f"`{sys.executable} -m pip install setuptools=={_pinned_setuptools()}` (found {setuptools.__version__})"
         )
-    root = tmp_path_factory.mktemp("wheel")
-    source = root / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
-    built = subprocess.run(
-        [*PIP_WHEEL, "--wheel-dir", str(root / "dist"), str(source)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
-    [path] = (root / "dist").glob("*.whl")
+    # Built once per test session: test workers share the parent of their temporary folders, and
+    # the first to take the lock builds while the others wait for its wheel.
+    root = tmp_path_factory.getbasetemp().parent / "wheel"
+    root.mkdir(exist_ok=True)
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = list((root / "dist").glob("*.whl"))
+        if not built:
+            source = root / "source"
+            shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
+            result = subprocess.run(
+                [*PIP_WHEEL, "--wheel-dir", str(root / "dist"), str(source)],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            built = list((root / "dist").glob("*.whl"))
+    [path] = built
     return path
 
 
