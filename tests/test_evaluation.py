@@ -29,3 +29,23 @@ def test_no_registered_input_depends_on_it(monkeypatch):
     finally:
         gc.set_threshold(*before)
     assert tuned == untuned
+
+
+def test_many_evaluations_in_one_process_do_not_keep_each_others_garbage():
+    """Frozen objects are never collected: an evaluation that freezes what earlier ones left must
+    unfreeze and collect it now and then (the tests and Automation API programs evaluate many times)."""
+    import weakref
+
+    class Marker:
+        pass
+
+    for _ in range(evaluation.COLLECT_EVERY):
+        evaluation.tune_garbage_collector()
+    cycle = Marker()
+    cycle.me = cycle  # garbage only a collection frees
+    alive = weakref.ref(cycle)
+    evaluation.tune_garbage_collector()  # frozen with everything else
+    del cycle
+    for _ in range(evaluation.COLLECT_EVERY):
+        evaluation.tune_garbage_collector()
+    assert alive() is None
