@@ -264,21 +264,21 @@ def base_fingerprint(variant: str) -> str:
     return fingerprint(base_config(variant), variant)
 
 
-# Variants that differ from another only in one section's code path: walked for that section's
-# keys. Canary and linear differ from blue-green only in the traffic shift (one `native` path for
-# everything else, components/service.py); autoscaling from a rolling created service only in the
-# service's count and scaler.
+# Variants that differ from another only in some keys' code path: walked for those keys. Canary
+# and linear differ from blue-green only in the traffic shift (one `native` path for everything
+# else, components/service.py); autoscaling from a rolling created service only in the service's
+# count and its scaler.
 SECTION_VARIANTS = {
-    "created service, canary": "deploy.",
-    "created service, linear": "deploy.",
-    "created service, autoscaling": "service.",
+    "created service, canary": ("deploy.",),
+    "created service, linear": ("deploy.",),
+    "created service, autoscaling": ("service.autoscaling.", "service.desiredCount"),
 }
 
 
 def variants_for(path: str) -> list[str]:
     if path.startswith(INDEPENDENT) or path in INDEPENDENT:
         return ["existing service, rolling"]
-    return [v for v in VARIANTS if path.startswith(SECTION_VARIANTS.get(v, ""))]
+    return [v for v in VARIANTS if path.startswith(SECTION_VARIANTS.get(v, ("",)))]
 
 
 def refused(config: dict[str, Any], path: str) -> str | None:
