@@ -251,7 +251,8 @@ def markdown(model: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"})
+# What could start markup mid-line: emphasis, code, links and images, tables, strikethrough.
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
 
 
 def _md(text: Any) -> str:
