@@ -22,8 +22,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .plan_model import build, deployment, unheard
-from .settings import PROJECT_DIR, SettingsError, stack_settings
-from .stack_files import StackFileError
+from .settings import PROJECT, PROJECT_DIR, SettingsError, stack_settings
+from .stack_files import StackFileError, read_project
 from .testing import run_stack
 
 __all__ = ["deployment", "main", "unheard"]
@@ -40,7 +40,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     console = _console()
     errors = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
     try:
-        settings = stack_settings(args.stack, args.project_dir)  # every problem at once, before a run
+        # A program of one's own (examples/two-services) has no ecs-cicd settings: its resources only.
+        settings = stack_settings(args.stack, args.project_dir) if _is_this_program(args.project_dir) else None
         with _warnings() as warnings:
             run = run_stack(args.stack, project_dir=args.project_dir)
     except StackFileError as error:  # names its file itself
@@ -60,6 +61,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     else:
         terminal(model, console)
     return 0
+
+
+def _is_this_program(project_dir: Path) -> bool:
+    """This project, or one run by its program (`main` pointing at it, as examples/monorepo)."""
+    project = read_project(project_dir)
+    return project.name == PROJECT or (Path(project_dir) / project.main).resolve() == PROJECT_DIR.resolve()
 
 
 def _console() -> Console:

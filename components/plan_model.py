@@ -87,14 +87,15 @@ COST_ASSUMPTIONS = [
 ]
 
 
-def build(run: StackRun, settings: Settings, warnings: Iterable[str] = ()) -> dict[str, Any]:
-    """The plan of one stack, as plain JSON data (stable: FORMAT_VERSION)."""
+def build(run: StackRun, settings: Optional[Settings], warnings: Iterable[str] = ()) -> dict[str, Any]:
+    """The plan of one stack, as plain JSON data (stable: FORMAT_VERSION). Without `settings` (a
+    program of one's own), what the run registered only."""
     resources = [_resource(r) for r in sorted(run.custom_resources(), key=lambda r: (r.name, r.type))]
     expanded = [entry for vpc in run.of_type(VPC_COMPONENT) for entry in expand_vpc(vpc)]
     return {
         "formatVersion": FORMAT_VERSION,
         "stack": run.stack,
-        "warnings": [*_insecure(settings), *unheard(settings), *dict.fromkeys(warnings)],
+        "warnings": [*(_insecure(settings) + unheard(settings) if settings else []), *dict.fromkeys(warnings)],
         "resourceCount": len(resources) + len(expanded),
         "pipelines": [_pipeline(p, settings) for p in sorted(run.of_type(PIPELINE_TYPE), key=lambda p: p.name)],
         "resources": resources + expanded,
@@ -152,10 +153,10 @@ def deployment(service: ServicePipeline) -> tuple[str, str]:
     )
 
 
-def _pipeline(pipeline: RecordedResource, settings: Settings) -> dict[str, Any]:
+def _pipeline(pipeline: RecordedResource, settings: Optional[Settings]) -> dict[str, Any]:
     inputs = pipeline.inputs
     name = inputs["name"]
-    service = next((s for s in settings.services if s.pipeline.name == name), None)
+    service = next((s for s in settings.services if s.pipeline.name == name), None) if settings else None
     stages = [
         {
             "name": stage["name"],

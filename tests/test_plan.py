@@ -171,3 +171,12 @@ def test_the_deploy_time_is_the_sum_of_its_terms_from_the_config(strategy, secon
 def test_an_existing_services_deploy_time_is_not_guessed():
     (pipeline,) = model("dev")["pipelines"]
     assert pipeline["deployTime"]["minimumSeconds"] is None
+
+
+def test_a_program_of_ones_own_is_planned_from_what_it_registers(capsys):
+    """examples/two-services composes the components itself: no ecs-cicd settings to read."""
+    assert plan.main(["example", "--project-dir", str(ROOT / "examples" / "two-services"), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(printed)
+    assert sorted(p["name"] for p in printed["pipelines"]) == ["shop-api", "shop-worker"]
+    assert all("deploy" not in p for p in printed["pipelines"])
