@@ -25,9 +25,10 @@ NAMESPACE = "ecs-cicd"
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 # Deeper than any key of the schema (and far below Python's recursion limit).
 MAX_DEPTH = 32
-# AWS's own pattern for its commercial, China and GovCloud region names, from botocore's
-# endpoints.json (`regionRegex` of each partition): `eu-west-9x` and `eu_west_1` are not regions.
-REGION = re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-[0-9]+", re.ASCII)
+# AWS's own patterns for region names, from botocore's endpoints.json (`regionRegex` of each
+# partition: commercial, China, GovCloud and the ISO partitions' `us-iso-east-1`, `eu-isoe-west-1`):
+# `eu-west-9x`, `eu_west_1` and `eu-west-1\n` are not regions.
+REGION = re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+", re.ASCII)
 
 
 class StackFileError(SettingsError):

@@ -277,3 +277,10 @@ def test_a_main_that_is_not_a_folder_is_named(tmp_path):
     folder = project(tmp_path, STACK_FILE, "name: ecs-cicd\nruntime: python\nmain: /etc/passwd\n")
     state, message = outcome(folder)
     assert state == "error" and "`main` must be the program's folder" in message
+
+
+@pytest.mark.parametrize(
+    "region", ["eu-west-1", "us-gov-west-1", "cn-north-1", "us-iso-east-1", "eu-isoe-west-1", "mx-central-1"]
+)
+def test_every_partitions_region_names_are_accepted(tmp_path, region):
+    assert outcome(project(tmp_path, with_config(**{"aws:region": region}))) == ("ok", "")
