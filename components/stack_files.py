@@ -179,8 +179,9 @@ def _read_project(path: Path, _mtime: int, _size: int) -> Project:
         else:
             defaults[qualified] = _as_pulumi_hands_it_over(declaration)
     main = document.get("main", ".")
-    if not isinstance(main, str) or not (path.parent / main).is_dir():
-        raise StackFileError([f"{path}: `main` must be the program's folder; {main!r} is not one"])
+    target = path.parent / main if isinstance(main, str) else None
+    if target is None or not (target.is_dir() or (target.is_file() and target.suffix == ".py")):
+        raise StackFileError([f"{path}: `main` must be the program's folder or its .py file; {main!r} is neither"])
     return Project(name=name, main=main, defaults=defaults)
 
 

@@ -316,11 +316,13 @@ def run_stack(
             config[key] = value
     # Pulumi.yaml's `main` may point the project at a program elsewhere (examples/monorepo does).
     project = read_project(project_dir)
-    program_dir = (project_dir / project.main).resolve()
+    # `main` is the program's folder (its __main__.py), or the program's file itself.
+    main = (project_dir / project.main).resolve()
+    program, program_dir = (main, main.parent) if main.is_file() else (main / "__main__.py", main)
     sys.path.insert(0, str(program_dir))
     try:
         return run_program(
-            lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"),
+            lambda: runpy.run_path(str(program), run_name="__main__"),
             config,
             stack=stack,
             project=project.name,

@@ -276,7 +276,7 @@ def test_a_file_that_is_a_folder_is_named(tmp_path, what):
 def test_a_main_that_is_not_a_folder_is_named(tmp_path):
     folder = project(tmp_path, STACK_FILE, "name: ecs-cicd\nruntime: python\nmain: /etc/passwd\n")
     state, message = outcome(folder)
-    assert state == "error" and "`main` must be the program's folder" in message
+    assert state == "error" and "`main` must be the program's folder or its .py file" in message
 
 
 @pytest.mark.parametrize(
@@ -284,3 +284,11 @@ def test_a_main_that_is_not_a_folder_is_named(tmp_path):
 )
 def test_every_partitions_region_names_are_accepted(tmp_path, region):
     assert outcome(project(tmp_path, with_config(**{"aws:region": region}))) == ("ok", "")
+
+
+def test_a_main_that_is_the_programs_file_is_run(tmp_path):
+    """Pulumi's `main` may name the program's .py file rather than its folder."""
+    (tmp_path / "program.py").write_text('import pulumi_aws as aws\n\naws.s3.Bucket("only")\n')
+    folder = project(tmp_path, "config:\n  aws:region: eu-west-1\n", "name: own\nruntime: python\nmain: program.py\n")
+    run = run_stack("t", project_dir=folder)
+    assert [bucket.name for bucket in run.of_type("aws:s3/bucket:Bucket")] == ["only"]
