@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from .settings import ServicePipeline, Settings
+from .settings import ServicePipeline, Settings, traffic_shift_minutes
 from .testing import RecordedResource, StackRun
 
 FORMAT_VERSION = 1
@@ -220,12 +220,15 @@ def deploy_time(service: ServicePipeline) -> dict[str, Any]:
         }
     ]
     if deploy.strategy != "rolling":
-        shifting = {"canary": traffic.canary_bake_time_minutes, "blue-green": 0}.get(deploy.strategy)
-        if shifting is None:  # linear: every step but the last waits its bake time
-            shifting = (-(-100 // int(traffic.linear_step_percent)) - 1) * traffic.linear_step_bake_time_minutes
+        shifting = traffic_shift_minutes(
+            deploy.strategy,
+            canary_bake_minutes=traffic.canary_bake_time_minutes,
+            linear_step_percent=traffic.linear_step_percent,
+            linear_step_bake_minutes=traffic.linear_step_bake_time_minutes,
+        )
         terms += [
             {"what": "the pre-production check, answered at once", "seconds": 0, "source": _NATIVE},
-            {"what": f"traffic shift ({deploy.strategy})", "seconds": int(shifting) * 60, "source": _NATIVE},
+            {"what": f"traffic shift ({deploy.strategy})", "seconds": shifting * 60, "source": _NATIVE},
             {"what": "old tasks kept (bake time)", "seconds": traffic.bake_time_minutes * 60, "source": _NATIVE},
         ]
     terms.append(

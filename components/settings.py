@@ -834,14 +834,27 @@ def native_deployment_minutes(deploy: Mapping[str, Any]) -> int:
     strategy = deploy["strategy"]
     if strategy not in NATIVE_STRATEGIES:
         return 0
-    shifting = 0
-    if strategy == "canary":
-        shifting = deploy["canary"]["bakeTimeMinutes"]
-    elif strategy == "linear":
-        steps = -(-100 // deploy["linear"]["stepPercent"])  # ceil: the steps that move all traffic
-        shifting = int(steps - 1) * deploy["linear"]["stepBakeTimeMinutes"]
+    shifting = traffic_shift_minutes(
+        strategy,
+        canary_bake_minutes=deploy["canary"]["bakeTimeMinutes"],
+        linear_step_percent=deploy["linear"]["stepPercent"],
+        linear_step_bake_minutes=deploy["linear"]["stepBakeTimeMinutes"],
+    )
     checking = -(-deploy["checkTimeoutSeconds"] // 60)
-    return TASK_START_MINUTES + checking + int(shifting) + deploy["bakeTimeMinutes"]
+    return TASK_START_MINUTES + checking + shifting + deploy["bakeTimeMinutes"]
+
+
+def traffic_shift_minutes(
+    strategy: str, *, canary_bake_minutes: float, linear_step_percent: float, linear_step_bake_minutes: float
+) -> int:
+    """How long ECS takes to move all production traffic: the canary's bake, or every linear step
+    but the last; nothing for blue-green (all at once) and rolling."""
+    if strategy == "canary":
+        return int(canary_bake_minutes)
+    if strategy == "linear":
+        steps = -(-100 // linear_step_percent)  # ceil: the steps that move all traffic
+        return int(steps - 1) * int(linear_step_bake_minutes)
+    return 0
 
 
 def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str = "") -> list[str]:
