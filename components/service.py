@@ -490,51 +490,47 @@ class EcsService(pulumi.ComponentResource):
             opts=child,
         )
         for port in [HTTPS_PORT, HTTP_PORT] if https else [HTTP_PORT]:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-from-internet-{port}",
-                security_group_id=alb_sg.id,
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description="public listener",
-                tags=tags,
-                opts=child,
+            self._tcp_rule(
+                "ingress", f"{name}-alb-from-internet-{port}", alb_sg.id, port, "public listener", "0.0.0.0/0", tags
             )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-tasks",
-            security_group_id=alb_sg.id,
-            referenced_security_group_id=task_sg.id,
-            ip_protocol="tcp",
-            from_port=contract.port,
-            to_port=contract.port,
-            description="to the tasks only",
-            tags=tags,
-            opts=child,
+        self._tcp_rule(
+            "egress", f"{name}-alb-to-tasks", alb_sg.id, contract.port, "to the tasks only", task_sg.id, tags
         )
-        aws.vpc.SecurityGroupIngressRule(
+        self._tcp_rule(
+            "ingress",
             f"{name}-tasks-from-alb",
-            security_group_id=task_sg.id,
-            referenced_security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=contract.port,
-            to_port=contract.port,
-            description="from the load balancer only",
-            tags=tags,
-            opts=child,
+            task_sg.id,
+            contract.port,
+            "from the load balancer only",
+            alb_sg.id,
+            tags,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        self._tcp_rule(
+            "egress",
             f"{name}-tasks-to-https",
-            security_group_id=task_sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="ECR, logs and AWS APIs, through the NAT gateway",
-            tags=tags,
-            opts=child,
+            task_sg.id,
+            443,
+            "ECR, logs and AWS APIs, through the NAT gateway",
+            "0.0.0.0/0",
+            tags,
         )
         return alb_sg, task_sg
+
+    def _tcp_rule(self, direction: str, name: str, group, port, description: str, peer, tags) -> None:
+        """One TCP port of a security group, to or from another group (`peer` an Output of its ID)
+        or a CIDR block (a string)."""
+        kind = aws.vpc.SecurityGroupIngressRule if direction == "ingress" else aws.vpc.SecurityGroupEgressRule
+        kind(
+            name,
+            security_group_id=group,
+            **({"cidr_ipv4": peer} if isinstance(peer, str) else {"referenced_security_group_id": peer}),
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=description,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _target_group(self, name, vpc, contract, args, tags) -> aws.lb.TargetGroup:
         return aws.lb.TargetGroup(
@@ -728,38 +724,32 @@ class EcsService(pulumi.ComponentResource):
             f"{name}-check-sg", description="Pre-production check: reaches the tasks only", vpc_id=vpc.vpc_id,
             tags=tags, opts=child,
         )  # fmt: skip
-        aws.vpc.SecurityGroupIngressRule(
+        self._tcp_rule(
+            "ingress",
             f"{name}-tasks-from-check",
-            security_group_id=task_sg.id,
-            referenced_security_group_id=check_sg.id,
-            ip_protocol="tcp",
-            from_port=contract.port,
-            to_port=contract.port,
-            description="from the pre-production check",
-            tags=tags,
-            opts=child,
+            task_sg.id,
+            contract.port,
+            "from the pre-production check",
+            check_sg.id,
+            tags,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        self._tcp_rule(
+            "egress",
             f"{name}-check-to-tasks",
-            security_group_id=check_sg.id,
-            referenced_security_group_id=task_sg.id,
-            ip_protocol="tcp",
-            from_port=contract.port,
-            to_port=contract.port,
-            description="to the tasks' health path",
-            tags=tags,
-            opts=child,
+            check_sg.id,
+            contract.port,
+            "to the tasks' health path",
+            task_sg.id,
+            tags,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        self._tcp_rule(
+            "egress",
             f"{name}-check-to-https",
-            security_group_id=check_sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="the ECS API, through the NAT gateway",
-            tags=tags,
-            opts=child,
+            check_sg.id,
+            443,
+            "the ECS API, through the NAT gateway",
+            "0.0.0.0/0",
+            tags,
         )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-check-logs",
