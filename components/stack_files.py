@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from .config_schema import NAMESPACE
 from .settings import SettingsError
 
-NAMESPACE = "ecs-cicd"
 # Namespaces a stack of this program configures; another one close to these is a typo.
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 # Deeper than any key of the schema (and far below Python's recursion limit).

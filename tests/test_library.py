@@ -159,6 +159,17 @@ def test_a_misspelt_argument_is_an_error_not_ignored():
         run_program(program)
 
 
+def image_build(**extra):
+    """A program of one ImageBuild (with its store and source) given `extra` arguments."""
+
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app", **extra})
+
+    return program
+
+
 def test_the_library_refuses_what_the_config_refuses_with_the_same_message():
     bad_branch = config_message({"source": {"repository": "acme/app", "branch": "feature//x"}})
     with pytest.raises(ValueError) as refused:
@@ -167,44 +178,20 @@ def test_the_library_refuses_what_the_config_refuses_with_the_same_message():
 
     leaked = config_message({"build": {"environment": {"API_TOKEN": "x"}}})
 
-    def plaintext_secret():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        ImageBuild(
-            "img",
-            {"source": source, "artifact_store": store, "container_name": "app", "environment": {"API_TOKEN": "x"}},
-        )
-
     with pytest.raises(ValueError) as refused:
-        run_program(plaintext_secret)
+        run_program(image_build(environment={"API_TOKEN": "x"}))
     assert str(refused.value) == f"ImageBuild img: {leaked}"
 
 
 def test_secrets_can_be_written_as_a_mapping_of_name_to_reference():
     reference = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:npm-AbCdEf"
 
-    def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        ImageBuild(
-            "img",
-            {"source": source, "artifact_store": store, "container_name": "app", "secrets": {"NPM_TOKEN": reference}},
-        )
-
-    run = run_program(program)
+    run = run_program(image_build(secrets={"NPM_TOKEN": reference}))
     variables = run.one("aws:codebuild/project:Project", "img-project").inputs["environment"]["environmentVariables"]
     assert {"name": "NPM_TOKEN", "value": reference, "type": "SECRETS_MANAGER"} in variables
 
-    def bad_reference():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        ImageBuild(
-            "img",
-            {"source": source, "artifact_store": store, "container_name": "app", "secrets": {"NPM_TOKEN": "hunter2"}},
-        )
-
     with pytest.raises(ValueError, match=r"ImageBuild img: ecs-cicd:build\.secrets\.NPM_TOKEN = 'hunter2'"):
-        run_program(bad_reference)
+        run_program(image_build(secrets={"NPM_TOKEN": "hunter2"}))
 
 
 def test_a_stage_takes_the_dict_form_of_an_action():
