@@ -457,7 +457,7 @@ class EcsService(pulumi.ComponentResource):
         )
 
     def _refuse_unsafe_rollout(self, args, live: ownership.LiveService, image: Optional[str]) -> None:
-        where = f"service {args['service']} in cluster {args['cluster']}"
+        where = _where(args)
         if image is None:
             raise ServiceStateError(
                 f"{where} runs {live.task_definition}, whose containers include none named "
@@ -950,7 +950,7 @@ class EcsService(pulumi.ComponentResource):
         )
 
     def _refuse_unsafe_update(self, args, live: ownership.LiveService, contract: ContainerContract) -> None:
-        where = f"service {args['service']} in cluster {args['cluster']}"
+        where = _where(args)
         if live.controller != "ECS":
             raise ServiceStateError(
                 f"{where} is on the {live.controller} deployment controller (an earlier ecs-cicd release created "
@@ -997,7 +997,7 @@ class EcsService(pulumi.ComponentResource):
     def _unmoved(self, args, live: ownership.LiveService, target_group_arn: pulumi.Output) -> pulumi.Output:
         """`target_group_arn`, once the production listener rule ECS uses is on this program's
         production listener (a rule's ARN is its listener's, as `listener-rule/.../<rule id>`)."""
-        where = f"service {args['service']} in cluster {args['cluster']}"
+        where = _where(args)
         used = {lb.production_listener_rule for lb in live.load_balancers if lb.production_listener_rule}
 
         def listener_of(rule_arn: str) -> str:
@@ -1017,7 +1017,7 @@ class EcsService(pulumi.ComponentResource):
         return pulumi.Output.all(self.prod_listener.arn, target_group_arn).apply(lambda pair: check(*pair))
 
     def _blue_is_live(self, args, live: ownership.LiveService, blue_arn: pulumi.Output) -> pulumi.Output:
-        where = f"service {args['service']} in cluster {args['cluster']}"
+        where = _where(args)
         serving = {lb.target_group_arn for lb in live.load_balancers}
 
         def check(arn: str) -> str:
@@ -1058,6 +1058,11 @@ class EcsService(pulumi.ComponentResource):
             },
             opts=child,
         )
+
+
+def _where(args: Mapping) -> str:
+    """How a refusal names the service it is about."""
+    return f"service {args['service']} in cluster {args['cluster']}"
 
 
 def deployment_configuration(strategy: str, traffic: Mapping[str, float]) -> dict:
