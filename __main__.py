@@ -2,7 +2,8 @@
 
 Per service, one pipeline (composed in components/delivery.py):
     Source -> Build (image | scans | tests, in parallel) -> [Approve] -> Deploy (+ check, rolls back)
-Per stack, shared: the artifact store, the Docker Hub pull-through cache, the alerts, the guardrails.
+Per stack, shared: the artifact store, the Docker Hub pull-through cache, the GitHub connection, the
+scan projects, the alerts, the guardrails.
 """
 
 import sys
@@ -19,7 +20,7 @@ from components import (
     provider,
     settings,
 )
-from components.delivery import Delivery, SharedResources, deliver
+from components.delivery import Delivery, SharedResources, deliver_stack
 from components.evaluation import tune_garbage_collector
 from components.iam import RolePaths
 
@@ -67,12 +68,7 @@ shared = SharedResources(
     role_paths=role_paths,
 )
 
-deliveries: dict[str, Delivery] = {}
-shared_connection = None  # the first created connection serves every service of the stack
-for svc in config.services:
-    delivery = deliver(svc, shared, connection_arn=shared_connection)
-    shared_connection = shared_connection or delivery.source.connection_arn
-    deliveries[svc.service.name] = delivery
+deliveries: dict[str, Delivery] = deliver_stack(config.services, shared, stack_name)
 
 artifacts.limit_key_use(role_pattern=role_paths.arn_pattern(account, role_paths.pipeline))
 

@@ -21,7 +21,7 @@ from typing import Any, Optional, Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import iam, naming
+from . import iam, limits, naming
 from .account import AwsAccount
 from .args import documented, known_keys, like_config
 from .artifacts import ArtifactStore
@@ -30,9 +30,11 @@ from .inputs import Input
 from .topics import encrypted_topic, topic_policy
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
-# PutRule: "EventPattern ... Length Constraints: Maximum length of 4096."
-# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html (botocore events model: max 4096)
-EVENT_PATTERN_MAX = 4096
+# "Event pattern size: 2,048 (default), adjustable: maximum size of an event pattern, in characters"
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). PutRule's model allows
+# 4,096 (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html), but only
+# after a quota increase the account has not asked for: a pattern over 2,048 fails at `pulumi up`.
+EVENT_PATTERN_MAX = limits.EVENT_PATTERN_DEFAULT_QUOTA
 # IAM, a global service, delivers its CloudTrail events to EventBridge in US East (N. Virginia) only.
 # https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-iam.html
 GLOBAL_EVENTS_REGION = "us-east-1"
@@ -292,8 +294,8 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
     """Every kind of alert with the values it watches across the stack's pipelines."""
     pipelines = [w["pipeline_name"] for w in watched]
     changeable = pipelines + [name for w in watched if (name := w.get("validation_pipeline_name"))]
-    projects = [p for w in watched for p in w.get("project_names", ())]
-    roles = [r for w in watched for r in w.get("role_names", ())] + list(extra_roles)
+    projects = _unique([p for w in watched for p in w.get("project_names", ())])
+    roles = _unique([r for w in watched for r in w.get("role_names", ())] + list(extra_roles))
     connections = _unique([arn for w in watched if (arn := w.get("connection_arn"))])
     services = [(w["cluster"], w["service"], list(w["service_callers"]), w.get("task_set_callers")) for w in watched]
     groups = [(*group, list(w["service_callers"])) for w in watched if (group := w.get("deployment_group"))]
@@ -324,6 +326,7 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
             _Watch(
                 "An ECS service or its task sets were changed by someone other than its pipeline (a bypass)",
                 lambda chunk: _service_bypass(chunk, callers),
+                _ROLE_NAME_MAX,  # the outputs among the values are the callers' role names
             ),
             services,
         ),
@@ -346,7 +349,7 @@ def _operation_watches(
     any execution started on a source revision of someone's choosing (CICD-SEC-1, CICD-SEC-5)."""
     pipelines = [w["pipeline_name"] for w in watched]
     pipelines += [name for w in watched if (name := w.get("validation_pipeline_name"))]
-    projects = [p for w in watched for p in w.get("project_names", ())]
+    projects = _unique([p for w in watched for p in w.get("project_names", ())])
     kinds = [
         (
             "source-override",
@@ -557,32 +560,42 @@ TASK_SET_EVENTS = ["CreateTaskSet", "DeleteTaskSet", "UpdateServicePrimaryTaskSe
 DEPLOYMENT_EVENTS = ["CreateDeployment"]
 
 
+# A caller that is not an assumed role at all (an IAM user, root).
+_NOT_A_ROLE = {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}}
+
+
+def _by_a_role_other_than(callers: list) -> dict:
+    """A role session whose role has none of the names `callers`."""
+    return {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}}}
+
+
 def _not_named(callers: list) -> list[dict]:
-    """The two ways a caller is not one of the roles named `callers`: not an assumed role at all
-    (an IAM user, root), or a role session whose role has none of those names."""
-    return [
-        {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
-        {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [{"anything-but": callers}]}}}},
-    ]
+    """The two ways a caller is not one of the roles named `callers`."""
+    return [_NOT_A_ROLE, _by_a_role_other_than(callers)]
 
 
 def _service_bypass(services: list, expected: list) -> dict:
     """UpdateService or DeleteService (and, on blue/green, the task-set calls) on a watched service
     by anyone but its own expected callers (its deploy action's role, its CodeDeploy role,
     Application Auto Scaling): `$or` branches per service, so one service's deploy role is not a
-    free pass on another. The request names the service by name or ARN (either format:
+    free pass on another, and one branch for callers that are not roles at all (users, root), for
+    every service at once. The request names the service by name or ARN (either format:
     `service/<name>` from before 2021, `service/<cluster>/<name>` since)."""
-    branches = []
+    every_name, branches = [], []
     for cluster, service, service_callers, task_set_callers in services:
         names = [service, {"suffix": f":service/{cluster}/{service}"}, {"suffix": f":service/{service}"}]
+        every_name += names
         watches = [(SERVICE_EVENTS, [*expected, *service_callers])]
         if task_set_callers:
             watches.append((TASK_SET_EVENTS, [*expected, *service_callers, *task_set_callers]))
         for events, callers in watches:
-            branches += [
-                {"eventName": events, "requestParameters": {"service": names}, **caller}
-                for caller in _not_named(callers)
-            ]
+            branches.append(
+                {"eventName": events, "requestParameters": {"service": names}, **_by_a_role_other_than(callers)}
+            )
+    if every_name:
+        events = SERVICE_EVENTS + (TASK_SET_EVENTS if any(s[3] for s in services) else [])
+        anyone = {"eventName": events, "requestParameters": {"service": every_name}, **_NOT_A_ROLE}
+        branches.insert(0, anyone)
     return _api_call("aws.ecs", {"$or": branches})
 
 
@@ -616,7 +629,9 @@ def _api_call(source: str | list[str], detail: dict) -> dict:
 def _rendered(pattern: dict) -> str:
     text = json.dumps(pattern, sort_keys=True, separators=(",", ":"))
     if len(text) > EVENT_PATTERN_MAX:
-        raise ValueError(f"an alert pattern is {len(text)} characters, over EventBridge's {EVENT_PATTERN_MAX}")
+        raise ValueError(
+            f"an alert pattern is {len(text)} characters, over EventBridge's default quota of {EVENT_PATTERN_MAX}"
+        )
     return text
 
 

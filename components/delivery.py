@@ -46,6 +46,9 @@ class SharedResources:
     """The explicit `insecure.skipSecurityScans` opt-out."""
     role_paths: RolePaths = field(default_factory=RolePaths)
     """Where the stack's roles live in IAM: the artifact key and the SCP name them by path."""
+    scans: Optional[SecurityScans] = None
+    """The stack's scan projects, shared by its pipelines (`deliver_stack`); when None, each
+    pipeline gets scan projects of its own."""
 
 
 @dataclass
@@ -72,8 +75,8 @@ class Delivery:
     def watched(self) -> dict[str, Any]:
         """This pipeline as `PipelineAlerts` watches it."""
         return {
-            "pipeline_name": self.pipeline.pipeline.name,
-            **({"validation_pipeline_name": self.validation.pipeline.name} if self.validation else {}),
+            "pipeline_name": self.pipeline.pipeline_name,
+            **({"validation_pipeline_name": self.validation.pipeline_name} if self.validation else {}),
             "project_names": self.pipeline.codebuild_projects(),
             "role_names": [role.name for role in self.roles],
             "connection_arn": self.source.connection_arn,
@@ -85,10 +88,82 @@ class Delivery:
         }
 
 
+def deliver_stack(
+    services: Sequence[ServicePipeline], shared: SharedResources, stack_name: str
+) -> dict[str, "Delivery"]:
+    """Every service's pipeline, by service name. The first created GitHub connection serves every
+    service, and one set of scan projects every pipeline (`SecurityScans`): the sources come
+    first, so that the scans' roles can name what they read before any pipeline runs them."""
+    sources: list[GitHubSource] = []
+    shared_connection = None
+    for svc in services:
+        sources.append(pipeline_source(svc, shared, connection_arn=shared_connection))
+        shared_connection = shared_connection or sources[-1].connection_arn
+    if not shared.skip_security_scans:
+        verifying = [name for svc in services for name in verifying_pipelines(svc)]
+        scans = SecurityScans(
+            f"{stack_name}-scan",
+            {
+                "sources": sources,
+                "artifact_store": shared.artifacts,
+                # The longest any service keeps its logs.
+                "log_retention_days": max(svc.build.log_retention_days for svc in services),
+                "permissions_boundary": shared.permissions_boundary,
+                "role_path": shared.role_paths.pipeline,
+                # One pipeline's folders, or the stack's whole bucket: every folder in it is one of
+                # the stack's pipelines', and 200 folder ARNs would pass IAM's role policy limit.
+                **({"pipelines": verifying} if len(services) == 1 else {}),
+                "tags": _common_tags(services),
+                "account": shared.account,
+            },
+        )
+        shared = replace(shared, scans=scans)
+    return {
+        svc.service.name: deliver(svc, shared, source_stage=source)
+        for svc, source in zip(services, sources, strict=True)
+    }
+
+
+def _common_tags(services: Sequence[ServicePipeline]) -> dict[str, str]:
+    """The tags every service has (a stack-wide resource's)."""
+    first, *others = (dict(svc.tags) for svc in services)
+    return {key: value for key, value in first.items() if all(other.get(key) == value for other in others)}
+
+
+def verifying_pipelines(svc: ServicePipeline) -> list[str]:
+    """The pipelines that run a service's scans and tests: its own and its pull-request pipeline."""
+    name = svc.pipeline.name
+    return [name, *([validation_pipeline_name(name)] if svc.source.pull_requests else [])]
+
+
+def pipeline_source(
+    svc: ServicePipeline,
+    shared: SharedResources,
+    *,
+    connection_arn: Optional[Input[str]] = None,
+    parent: Optional[pulumi.Resource] = None,
+) -> GitHubSource:
+    """A service's Source stage; `connection_arn` is a connection shared with other services (used
+    when the service names none)."""
+    return GitHubSource(
+        f"{svc.pipeline.name}-source",
+        {
+            "repository": svc.source.repository,
+            "branch": svc.source.branch,
+            "connection_arn": svc.source.connection_arn or connection_arn,
+            "connection_name": shared.connection_name,
+            "full_clone": svc.source.full_clone,
+            "tags": svc.tags,
+        },
+        pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def deliver(
     svc: ServicePipeline,
     shared: SharedResources,
     *,
+    source_stage: Optional[GitHubSource] = None,
     connection_arn: Optional[Input[str]] = None,
     task_role_arns: Optional[Sequence[Input[str]]] = None,
     task_family: Optional[Input[str]] = None,
@@ -96,7 +171,8 @@ def deliver(
 ) -> Delivery:
     """One service's pipeline: Source -> Build (+ scans, tests) -> [Approve] -> Deploy (+ check).
 
-    `connection_arn` is a connection shared with other services (used when the service names none);
+    `source_stage` is its Source stage when made already (`deliver_stack`); `connection_arn` a connection
+    shared with other services (used when the service names none);
     `task_role_arns` and `task_family` the roles an existing service's deploy may pass and the
     family it registers revisions of (read from the running service when None)."""
     if (task_role_arns is None) != (task_family is None):
@@ -104,7 +180,6 @@ def deliver(
     name = svc.pipeline.name
     # The pull-request pipeline (scans and tests only) reads through the same scan and test projects.
     validation_name = validation_pipeline_name(name) if svc.source.pull_requests else None
-    verifying_pipelines = [name, *([validation_name] if validation_name else [])]
     account, artifacts, boundary = shared.account, shared.artifacts, shared.permissions_boundary
     docker_hub = shared.docker_hub
     opts = pulumi.ResourceOptions(parent=parent)
@@ -114,18 +189,7 @@ def deliver(
     # the ECS action.
     codedeploy = svc.codedeploy
 
-    source = GitHubSource(
-        f"{name}-source",
-        {
-            "repository": svc.source.repository,
-            "branch": svc.source.branch,
-            "connection_arn": svc.source.connection_arn or connection_arn,
-            "connection_name": shared.connection_name,
-            "full_clone": svc.source.full_clone,
-            "tags": svc.tags,
-        },
-        opts,
-    )
+    source = source_stage or pipeline_source(svc, shared, connection_arn=connection_arn, parent=parent)
 
     # The target service: created here (service.create) or an existing one, by name.
     service = (
@@ -229,7 +293,7 @@ def deliver(
     verification: list[StageDefinition] = []  # what runs beside the image build, and on pull requests
 
     if not shared.skip_security_scans:
-        scans = SecurityScans(
+        scans = shared.scans or SecurityScans(
             f"{name}-scan",
             {
                 "source": source,
@@ -237,13 +301,13 @@ def deliver(
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.pipeline,
-                "pipelines": verifying_pipelines,
+                "pipelines": verifying_pipelines(svc),
                 "tags": svc.tags,
                 "account": account,
             },
             opts,
         )
-        verification.append(scans.stage)
+        verification.append(scans.stage_for(source))
 
     if svc.build.test_commands:
         tests = TestCommands(
@@ -256,7 +320,7 @@ def deliver(
                 "log_retention_days": svc.build.log_retention_days,
                 "permissions_boundary": boundary,
                 "role_path": shared.role_paths.pipeline,
-                "pipelines": verifying_pipelines,
+                "pipelines": verifying_pipelines(svc),
                 "tags": svc.tags,
                 "account": account,
             },

@@ -34,6 +34,10 @@ class DocumentLimit:
 
 
 _IAM_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+_EVENTBRIDGE_QUOTAS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
+# "Event pattern size: Each supported Region: 2,048. Adjustable: Yes." PutRule's model says 4,096:
+# that is the most the quota can be raised to, not what a new account has.
+EVENT_PATTERN_DEFAULT_QUOTA = 2_048
 DOCUMENT_LIMITS = {
     (limit.type_token, limit.input_name): limit
     for limit in (
@@ -80,9 +84,9 @@ DOCUMENT_LIMITS = {
         DocumentLimit(
             "aws:cloudwatch/eventRule:EventRule",
             "eventPattern",
-            4_096,
+            EVENT_PATTERN_DEFAULT_QUOTA,
             "characters-with-whitespace",
-            "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html",
+            _EVENTBRIDGE_QUOTAS,
         ),
     )
 }
@@ -105,7 +109,7 @@ QUOTAS = {
             "aws:cloudwatch/eventRule:EventRule",
             300,
             "event bus",
-            "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html",
+            _EVENTBRIDGE_QUOTAS,
         ),
         Quota(
             "aws:codebuild/project:Project",

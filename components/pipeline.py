@@ -43,6 +43,8 @@ class Pipeline(pulumi.ComponentResource):
     """A CodePipeline V2 named `name`. It knows stages only through their definitions."""
 
     pipeline: aws.codepipeline.Pipeline
+    pipeline_name: str
+    """The pipeline's name, known before it exists (alert patterns are sized by it)."""
     role: iam.ScopedRole
     console_url: pulumi.Output[str]
     stages: list[StageDefinition]
@@ -92,6 +94,7 @@ class Pipeline(pulumi.ComponentResource):
                 ),
             ],
         )
+        self.pipeline_name = name
         self.pipeline = aws.codepipeline.Pipeline(
             f"{name}-pipeline",
             name=name,

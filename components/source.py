@@ -71,7 +71,12 @@ class GitHubSource(pulumi.ComponentResource):
             self.connection_arn = connection.arn
             self.handshake_url = connection.arn.apply(connection_console_url)
         else:
-            self.connection_arn = pulumi.Output.from_input(connection_arn)
+            # The same output when given one: the alert rules watch a shared connection once.
+            self.connection_arn = (
+                connection_arn
+                if isinstance(connection_arn, pulumi.Output)
+                else pulumi.Output.from_input(connection_arn)
+            )
 
         self.stage = StageDefinition(
             name="Source",
@@ -110,9 +115,7 @@ class GitHubSource(pulumi.ComponentResource):
         (https://docs.aws.amazon.com/codepipeline/latest/userguide/troubleshooting.html#codebuild-role-connections).
         AWS does not say whether that call carries `FullRepositoryId`, so the repository condition
         applies when the key is there (IfExists) rather than lock the clone out when it is not."""
-        if not self.full_clone:
-            return []
-        return [self.connection_arn.apply(lambda arn: _use_connection(sid, arn, self.repository, if_exists=True))]
+        return readers_of(sid, [self])
 
     def trigger(
         self,
@@ -147,7 +150,29 @@ class GitHubSource(pulumi.ComponentResource):
         )
 
 
-def _use_connection(sid: str, connection_arn: str, repository: str, if_exists: bool = False) -> pulumi.Output[dict]:
+def readers_of(sid: str, sources: Sequence[GitHubSource]) -> list[pulumi.Output[dict]]:
+    """`reader_statements` of several sources (a project that scans every pipeline of a stack):
+    one statement per connection, naming its repositories (one statement per source would pass
+    IAM's 10,240-character role policy limit at the schema's 100 services)."""
+    by_connection: dict[int, tuple[pulumi.Output[str], list[str]]] = {}
+    for source in sources:
+        if source.full_clone:
+            _, repositories = by_connection.setdefault(id(source.connection_arn), (source.connection_arn, []))
+            if source.repository not in repositories:
+                repositories.append(source.repository)
+    return [
+        arn.apply(
+            lambda a, sid=f"{sid}{index + 1 if index else ''}", r=repositories: _use_connection(
+                sid, a, r[0] if len(r) == 1 else r, if_exists=True
+            )
+        )
+        for index, (arn, repositories) in enumerate(by_connection.values())
+    ]
+
+
+def _use_connection(
+    sid: str, connection_arn: str, repository: str | list[str], if_exists: bool = False
+) -> pulumi.Output[dict]:
     # Connections made before the CodeConnections rename carry the codestar-connections prefix,
     # and IAM evaluates the action and condition under the prefix of the connection's ARN.
     prefix = connection_arn.split(":")[2] if connection_arn.startswith("arn:") else "codeconnections"

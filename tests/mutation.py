@@ -98,7 +98,7 @@ MUTANTS = (
     Mutant(
         "dependency audit (osv-scanner), SAST (semgrep) and secret scan (gitleaks) run beside",
         "components/delivery.py",
-        "        verification.append(scans.stage)",
+        "        verification.append(scans.stage_for(source))",
         "        pass",
         _t("test_security_controls.py::test_scans_run_in_parallel_with_the_image_build_on_the_source"),
     ),
@@ -298,7 +298,7 @@ MUTANTS = (
     Mutant(
         "bypass alert on ECS UpdateService",
         "components/alerts.py",
-        '        {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},\n',
+        "        branches.insert(0, anyone)\n",
         "",
         _t("test_security_controls.py::test_service_updates_by_anyone_but_the_deploy_role_are_reported"),
     ),

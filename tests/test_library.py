@@ -115,6 +115,28 @@ def test_components_validate_their_arguments(args, message):
         run_program(program)
 
 
+def test_one_set_of_scans_serves_pipelines_of_ones_own():
+    """`SecurityScans(sources=...)`: one project per scan for several pipelines, each pipeline's
+    stage reading its own source; neither or both of `source` and `sources` is an error."""
+    from components import SecurityScans
+
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        sources = [GitHubSource(f"{s}-source", {"repository": f"acme/{s}"}) for s in ("api", "web")]
+        scans = SecurityScans("scans", {"sources": sources, "artifact_store": store})
+        for source in sources:
+            stage = scans.stage_for(source)
+            assert [a.input_artifacts for a in stage.actions] == [[source.output_artifact]] * 3
+            assert stage.project_names == ["scans-sca", "scans-sast", "scans-secrets"]
+
+    run = run_program(program, {"aws:region": "eu-west-1"})
+    assert len(run.of_type("aws:codebuild/project:Project")) == 3
+    assert "the stack's 2 repositories" in run.named("scans-sast-project").inputs["description"]
+    for wrong in ({}, {"sources": []}):
+        with pytest.raises(ValueError, match=r"give exactly one of source .* and sources"):
+            run_program(lambda w=wrong: SecurityScans("scans", {"artifact_store": ArtifactStore("s", {}), **w}))
+
+
 def test_the_pipeline_refuses_a_rollback_in_parallel_mode():
     def program():
         store = ArtifactStore("store", {})

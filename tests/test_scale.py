@@ -9,7 +9,7 @@ import pytest
 from components.settings import SettingsError, from_mapping
 from components.testing import run_stack
 
-from .helpers import api_call, evaluated, execution_event, fired
+from .helpers import api_call, evaluated, execution_event, fired, policy_of
 
 ROOT = Path(__file__).resolve().parent.parent
 MONOREPO = ROOT / "examples" / "monorepo"
@@ -181,3 +181,50 @@ def test_tag_triggers_need_an_approval():
         run_stack("dev", tags)
     approved = run_stack("dev", {**tags, "ecs-cicd:deploy": {"requireApproval": True}})
     assert {"tags": {"includes": ["*"]}} in approved.one(PIPELINE).inputs["triggers"][0]["gitConfiguration"]["pushes"]
+
+
+SCANS = {"Dependencies": "sca", "Code": "sast", "Secrets": "secrets"}
+
+
+def scan_actions(pipeline: dict) -> dict[str, str]:
+    stages = {stage["name"]: stage for stage in pipeline["stages"]}
+    verify = stages.get("Build") or stages["Verify"]
+    return {a["name"]: a["configuration"]["ProjectName"] for a in verify["actions"] if a["name"] in SCANS}
+
+
+def test_one_set_of_scan_projects_serves_every_pipeline_of_the_stack():
+    """Three scan projects and roles per stack, not per service (issue 14): every pipeline's scan
+    actions run them, and their roles still only read the stack's own artifacts and write logs."""
+    run = monorepo()
+    projects = {f"ecs-cicd-dev-scan-{suffix}" for suffix in SCANS.values()}
+    scan_projects = {p.inputs["name"] for p in run.of_type("aws:codebuild/project:Project") if "-scan-" in p.name}
+    assert scan_projects == projects
+    for name, pipeline in pipelines(run).items():
+        assert scan_actions(pipeline) == {action: f"ecs-cicd-dev-scan-{s}" for action, s in SCANS.items()}, name
+    bucket = run.one("aws:s3/bucket:Bucket").inputs["arn"]
+    for suffix in SCANS.values():
+        policy = policy_of(run, f"ecs-cicd-dev-scan-{suffix}-role")
+        actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+        assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:GetObjectVersion",
+                           "kms:Decrypt"}  # fmt: skip
+        reads = next(s for s in policy["Statement"] if "s3:GetObject" in s["Action"])
+        assert reads["Resource"] == [f"{bucket}/*"]  # the stack's bucket: only its pipelines write there
+
+
+def test_shared_scans_clone_every_repository_of_the_stack_and_no_other():
+    """With full clones, CodeBuild clones through the connection as the scan's role: one statement
+    names every repository of the stack, each build role only its own."""
+    services = [
+        {"name": "api", "source": {"repository": "acme/api", "fullClone": True}},
+        {"name": "web", "source": {"repository": "acme/web", "fullClone": True}},
+        {"name": "docs", "source": {"repository": "acme/docs"}},
+    ]
+    run = run_stack("shop-dev", {"ecs-cicd:services": services}, project_dir=MONOREPO)
+    for suffix in SCANS.values():
+        (use,) = [s for s in policy_of(run, f"ecs-cicd-dev-scan-{suffix}-role")["Statement"]
+                  if s["Action"] == ["codeconnections:UseConnection"]]  # fmt: skip
+        assert use["Condition"]["StringEqualsIfExists"]["codeconnections:FullRepositoryId"] == ["acme/api", "acme/web"]
+    for pipeline, repository in (("api-dev", "acme/api"), ("web-dev", "acme/web")):
+        (use,) = [s for s in policy_of(run, f"{pipeline}-build-role")["Statement"]
+                  if s["Action"] == ["codeconnections:UseConnection"]]  # fmt: skip
+        assert use["Condition"]["StringEqualsIfExists"]["codeconnections:FullRepositoryId"] == repository

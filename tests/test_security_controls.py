@@ -267,7 +267,7 @@ def test_iam_events_reach_the_home_region_from_us_east_1(run):
 def test_every_alert_pattern_is_one_eventbridge_accepts(run):
     for rule in run.of_type(RULE):
         text = rule.inputs["eventPattern"]
-        assert len(text) <= 4096, rule.name  # PutRule's EventPattern limit
+        assert len(text) <= 2048, rule.name  # EventBridge's default event pattern size quota
         EventPatternParser(text).parse()  # no empty lists, only objects and arrays
 
 
