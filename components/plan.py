@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -105,6 +105,7 @@ def terminal(model: dict[str, Any], console: Console) -> None:
     for pipeline in model["pipelines"]:
         console.print(_stage_tree(pipeline))
     console.print(_deploy_table(model))
+    console.print(_critical_path_table(model))
     console.print(_resource_table(model))
     console.print(_roles_table(model))
     console.print(_cost_table(model))
@@ -145,6 +146,52 @@ def _deploy_table(model: dict[str, Any]) -> Table:
                 escape(_deploy_time_text(pipeline["deployTime"])),
             )
     return table
+
+
+def _critical_path_table(model: dict[str, Any]) -> Table:
+    table = Table(title="From a push to production: the path's slowest actions", title_justify="left")
+    for column in ("pipeline", "stage/action", "beside it", "least", "most", "what bounds it"):
+        table.add_column(column, overflow="fold")
+    for pipeline in model["pipelines"]:
+        path = pipeline["criticalPath"]
+        for step in path["steps"]:
+            table.add_row(
+                escape(pipeline["name"]),
+                escape(f"{step['stage']}/{step['action']}"),
+                escape(", ".join(step["parallelWith"])),
+                _duration(step["leastSeconds"]),
+                _duration(step["mostSeconds"]),
+                escape(step["what"]),
+            )
+        table.add_row(
+            escape(pipeline["name"]),
+            "[bold]the path[/]",
+            "",
+            _duration(path["leastSeconds"]),
+            _duration(path["mostSeconds"]),
+            escape(_path_text(path)),
+        )
+    return table
+
+
+def _duration(seconds: Optional[int]) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 3 * 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
+
+
+def _path_text(path: dict[str, Any]) -> str:
+    parts = []
+    if path["unmodelled"]:
+        parts.append("least excludes what the application or a person takes: " + ", ".join(path["unmodelled"]))
+    if path["unbounded"]:
+        parts.append("most excludes what other services bound: " + ", ".join(path["unbounded"]))
+    parts += [f"waste: {item}" for item in path["waste"]]
+    return "; ".join(parts)
 
 
 def _deploy_time_text(model: dict[str, Any]) -> str:
@@ -226,6 +273,11 @@ def markdown(model: dict[str, Any]) -> str:
             deploy = pipeline["deploy"]
             out.append(f"Deploy: {_md(deploy['how'])}. Task definition: {_md(deploy['taskDefinition'])}.\n")
             out.append(f"Deploy time: {_md(_deploy_time_text(pipeline['deployTime']))}.\n")
+        path = pipeline["criticalPath"]
+        out.append(
+            f"From a push to production: at least {_duration(path['leastSeconds'])}, at most "
+            f"{_duration(path['mostSeconds'])} ({_md(_path_text(path))}).\n"
+        )
         out.append("| stage | action | provider | target |\n| --- | --- | --- | --- |")
         for stage in pipeline["stages"]:
             for action in stage["actions"]:

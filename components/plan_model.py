@@ -13,6 +13,7 @@ from .testing import RecordedResource, StackRun
 
 FORMAT_VERSION = 1
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+PROJECT_TYPE = "aws:codebuild/project:Project"
 VPC_COMPONENT = "awsx:ec2:Vpc"
 
 # The settings that decide what a resource does, per type: (label, input path).
@@ -97,7 +98,9 @@ def build(run: StackRun, settings: Optional[Settings], warnings: Iterable[str] =
         "stack": run.stack,
         "warnings": [*(_insecure(settings) + unheard(settings) if settings else []), *dict.fromkeys(warnings)],
         "resourceCount": len(resources) + len(expanded),
-        "pipelines": [_pipeline(p, settings) for p in sorted(run.of_type(PIPELINE_TYPE), key=lambda p: p.name)],
+        "pipelines": [
+            _pipeline(p, settings, _projects(run)) for p in sorted(run.of_type(PIPELINE_TYPE), key=lambda p: p.name)
+        ],
         "resources": resources + expanded,
         "roles": roles(run),
         "cost": cost(run),
@@ -153,7 +156,13 @@ def deployment(service: ServicePipeline) -> tuple[str, str]:
     )
 
 
-def _pipeline(pipeline: RecordedResource, settings: Optional[Settings]) -> dict[str, Any]:
+def _projects(run: StackRun) -> dict[str, Mapping[str, Any]]:
+    return {p.inputs["name"]: p.inputs for p in run.of_type(PROJECT_TYPE) if "name" in p.inputs}
+
+
+def _pipeline(
+    pipeline: RecordedResource, settings: Optional[Settings], projects: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     inputs = pipeline.inputs
     name = inputs["name"]
     service = next((s for s in settings.services if s.pipeline.name == name), None) if settings else None
@@ -186,6 +195,7 @@ def _pipeline(pipeline: RecordedResource, settings: Optional[Settings]) -> dict[
         shift, source = deployment(service)
         entry["deploy"] = {"strategy": service.deploy.strategy, "how": shift, "taskDefinition": source}
         entry["deployTime"] = deploy_time(service)
+    entry["criticalPath"] = critical_path(inputs, projects, service)
     entry["mermaid"] = mermaid(entry)
     return entry
 
@@ -239,6 +249,123 @@ def deploy_time(service: ServicePipeline) -> dict[str, Any]:
         }
     )
     return {"minimumSeconds": sum(t["seconds"] for t in terms), "terms": terms, "notModelled": NOT_MODELLED}
+
+
+# Where each bound of the push-to-production path comes from.
+_CODEBUILD_TIMEOUTS = "https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html"
+_APPROVALS = "https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-approve-or-reject.html"
+_ECS_ACTION = "https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html"
+# "If ... the approval action does not receive a response within seven days, the pipeline status
+# changes to Failed" (_APPROVALS).
+APPROVAL_WAIT_SECONDS = 7 * 24 * 3600
+
+
+def critical_path(
+    inputs: Mapping[str, Any], projects: Mapping[str, Mapping[str, Any]], service: Optional[ServicePipeline]
+) -> dict[str, Any]:
+    """From a push to the pipeline's last action: per stage and run order, the action that can
+    take longest (of actions that run in parallel), with the least time the configuration forces
+    and the most it allows before the action fails, each with its source. What depends on the
+    application (the source fetch, the build, the tasks' start) or on a person has no least time
+    (`unmodelled`); what another service bounds has no most (`unbounded`). `waste` lists what the
+    path waits for that it need not, or pays for on every deploy."""
+    steps, waste = [], []
+    for stage in inputs["stages"]:
+        groups: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        for action in stage["actions"]:
+            groups[int(action.get("runOrder") or 1)].append(action)
+        earlier: list[Mapping[str, Any]] = []
+        for order in sorted(groups):
+            group = groups[order]
+            bounds = [_bounds(action, projects, service) for action in group]
+            slowest = max(range(len(group)), key=lambda i: bounds[i]["mostSeconds"] or 0)
+            steps.append(
+                {
+                    "stage": stage["name"],
+                    "action": group[slowest]["name"],
+                    "parallelWith": [a["name"] for i, a in enumerate(group) if i != slowest],
+                    **bounds[slowest],
+                }
+            )
+            waste += _sequential_builds(stage["name"], earlier, group)
+            earlier += group
+    for step in steps:
+        if step["action"] == "Service" and service is not None and service.deploy.strategy != "rolling":
+            bake = service.deploy.traffic.bake_time_minutes
+            if bake:
+                waste.append(
+                    f"{step['stage']}/{step['action']} waits {bake} min with the old tasks kept for a rollback "
+                    "(deploy.bakeTimeMinutes): the price of an instant rollback, on every deploy's path"
+                )
+    return {
+        "steps": steps,
+        "leastSeconds": sum(step["leastSeconds"] or 0 for step in steps),
+        "mostSeconds": sum(step["mostSeconds"] or 0 for step in steps),
+        "unmodelled": [f"{s['stage']}/{s['action']}" for s in steps if s["leastSeconds"] is None],
+        "unbounded": [f"{s['stage']}/{s['action']}" for s in steps if s["mostSeconds"] is None],
+        "waste": waste,
+    }
+
+
+def _bounds(
+    action: Mapping[str, Any], projects: Mapping[str, Mapping[str, Any]], service: Optional[ServicePipeline]
+) -> dict[str, Any]:
+    configuration = action.get("configuration") or {}
+    provider = action["provider"]
+    if provider == "CodeBuild" and (project := projects.get(configuration.get("ProjectName", ""))):
+        queued, running = int(project.get("queuedTimeout") or 480), int(project.get("buildTimeout") or 60)
+        return {
+            "what": f"CodeBuild {project['name']}: queued at most {queued} min, then runs (provisioning "
+            f"included) at most {running} min",
+            "leastSeconds": None,
+            "mostSeconds": (queued + running) * 60,
+            "source": _CODEBUILD_TIMEOUTS,
+        }
+    if provider == "Manual":
+        return {
+            "what": "a person approves; unanswered, the action fails after seven days",
+            "leastSeconds": None,
+            "mostSeconds": APPROVAL_WAIT_SECONDS,
+            "source": _APPROVALS,
+        }
+    if provider == "ECS":
+        timeout = int(configuration.get("DeploymentTimeout") or 60)
+        least = deploy_time(service)["minimumSeconds"] if service is not None else None
+        return {
+            "what": f"ECS deploys and the action waits for it to finish (DeploymentTimeout {timeout} min)"
+            + ("" if least is None else "; at least the deploy time above once the new tasks run"),
+            "leastSeconds": least,
+            "mostSeconds": timeout * 60,
+            "source": _ECS_ACTION,
+        }
+    return {
+        "what": f"{provider}: bounded by its own settings, not this stack's",
+        "leastSeconds": None,
+        "mostSeconds": None,
+        "source": "",
+    }
+
+
+def _sequential_builds(stage: str, earlier: list[Mapping[str, Any]], group: list[Mapping[str, Any]]) -> list[str]:
+    """CodeBuild actions that wait for earlier CodeBuild actions of their stage without reading
+    anything those produce (no artifact, no variable): they could run beside them."""
+    builds = [a for a in earlier if a["provider"] == "CodeBuild"]
+    if not builds or len(builds) != len(earlier):
+        return []
+    produced = {artifact for a in builds for artifact in a.get("outputArtifacts") or []}
+    namespaces = {a["namespace"] for a in builds if a.get("namespace")}
+    found = []
+    for action in group:
+        reads = set(action.get("inputArtifacts") or [])
+        config = json.dumps(action.get("configuration") or {})
+        if (
+            action["provider"] == "CodeBuild"
+            and not reads & produced
+            and not any(f"#{{{n}." in config for n in namespaces)
+        ):
+            found.append(f"{stage}/{action['name']} waits for {', '.join(a['name'] for a in builds)} but reads "
+                         "nothing they produce: it could run beside them")  # fmt: skip
+    return found
 
 
 def _target(action: Mapping[str, Any]) -> Optional[str]:

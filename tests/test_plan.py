@@ -166,6 +166,56 @@ def test_the_deploy_time_is_the_sum_of_its_terms_from_the_config(strategy, secon
     assert timing["minimumSeconds"] == seconds == sum(term["seconds"] for term in timing["terms"])
     assert all(term["source"].startswith("https://docs.aws.amazon.com/") for term in timing["terms"])
     assert "the new tasks' start (image pull and application start)" in timing["notModelled"]
+    path = pipeline["criticalPath"]
+    (service,) = [step for step in path["steps"] if step["action"] == "Service"]
+    assert service["leastSeconds"] == seconds and service["mostSeconds"] == 60 * 60  # DeploymentTimeout
+    assert any("deploy.bakeTimeMinutes" in item for item in path["waste"]) is (strategy != "rolling")
+
+
+def test_the_path_to_production_takes_the_slowest_of_each_parallel_group_and_adds_them_up():
+    """Per stage and run order, the action that can take longest; its bound from the registered
+    resources (a CodeBuild project's queued and build timeouts), the approval's seven days."""
+    run = evaluated("prod")
+    (pipeline,) = model("prod")["pipelines"]
+    path = pipeline["criticalPath"]
+    assert [(s["stage"], s["action"]) for s in path["steps"]] == [
+        ("Source", "Source"), ("Build", "Image"), ("Approve", "Approve"), ("Deploy", "Service"), ("Deploy", "Check"),
+    ]  # fmt: skip
+    projects = {p.inputs["name"]: p.inputs for p in run.of_type("aws:codebuild/project:Project")}
+    stages = {stage["name"]: stage for stage in run.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]}
+    bounds = {
+        action["name"]: 60 * (projects[name]["queuedTimeout"] + projects[name]["buildTimeout"])
+        for action in stages["Build"]["actions"]
+        if (name := action["configuration"]["ProjectName"])
+    }
+    (build,) = [s for s in path["steps"] if s["stage"] == "Build"]
+    assert build["mostSeconds"] == max(bounds.values()) == bounds["Image"]
+    assert sorted(build["parallelWith"]) == sorted(set(bounds) - {"Image"})
+    (approve,) = [s for s in path["steps"] if s["stage"] == "Approve"]
+    assert approve["mostSeconds"] == 7 * 24 * 3600 and approve["leastSeconds"] is None
+    assert path["mostSeconds"] == sum(s["mostSeconds"] or 0 for s in path["steps"])
+    assert path["unbounded"] == ["Source/Source", "Deploy/Service"]  # GitHub; CodeDeploy's own group
+    assert all(s["source"].startswith("https://docs.aws.amazon.com/") for s in path["steps"] if s["mostSeconds"])
+
+
+def test_sequential_builds_that_read_nothing_from_each_other_are_called_waste():
+    def action(name, order, inputs=(), outputs=(), configuration=None):
+        return {"name": name, "provider": "CodeBuild", "runOrder": order, "inputArtifacts": list(inputs),
+                "outputArtifacts": list(outputs), "configuration": configuration or {"ProjectName": name}}  # fmt: skip
+
+    stages = [
+        {"name": "Test", "actions": [action("Unit", 1, outputs=["Report"]), action("Lint", 2)]},
+        {"name": "Package", "actions": [action("Compile", 1, outputs=["Jar"]), action("Zip", 2, inputs=["Jar"])]},
+        {
+            "name": "Publish",
+            "actions": [
+                {**action("Tag", 1), "namespace": "Tag"},
+                action("Push", 2, configuration={"ProjectName": "Push", "EnvironmentVariables": "#{Tag.VERSION}"}),
+            ],
+        },
+    ]
+    path = plan_model.critical_path({"stages": stages}, {}, None)
+    assert path["waste"] == ["Test/Lint waits for Unit but reads nothing they produce: it could run beside them"]
 
 
 def test_an_existing_services_deploy_time_is_not_guessed():
