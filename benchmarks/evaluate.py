@@ -4,9 +4,11 @@
 
 Each measurement runs in a fresh interpreter, so peak memory is that evaluation's alone and no
 cache from an earlier run helps it. Wall time includes importing Pulumi and the AWS provider SDK
-(paid once per `pulumi up`); "evaluate" is the program alone, which is what grows per service.
-Beside each size, the floor: the bare SDK registering the same number of plain resources under the
-same mocks (`floor`), and the program's cost per resource as a multiple of it.
+and the modules the program uses (paid once per `pulumi up`); "evaluate" is the program alone, which
+is what grows per service.
+Beside each size, the floor: the bare SDK registering exactly the resources the program registered
+(same types, same inputs, as plain values: no components, outputs or dependencies) under the same
+mocks (`replay`), and the program's cost per resource as a multiple of it.
 """
 
 import argparse
@@ -31,38 +33,25 @@ def services(count: int) -> list[dict]:
     ]
 
 
-def floor(resources: int) -> dict:
-    """The bare SDK at the same resource count: plain resources, each with a few inputs and, in
-    chains of ten, one output read by the next (as a program chains ARNs), under the same mocks and harness. What a
-    Pulumi program of this size cannot get below; call only in a fresh interpreter."""
-    started = time.perf_counter()
-    import pulumi_aws as aws
+def import_what_the_program_imports() -> None:
+    """Every module of the components and every AWS SDK module they use (`aws.<module>.`), so that
+    "evaluate" is the program's own work: `pulumi up` imports them as it starts, like Pulumi."""
+    import importlib
+    import importlib.util
+    import pkgutil
+    import re
 
-    from components.testing import run_program
+    import components
 
-    imported = time.perf_counter()
-
-    def program() -> None:
-        previous = None
-        for index in range(resources):
-            group = aws.cloudwatch.LogGroup(
-                f"floor-{index}",
-                name=f"/floor/{index}",
-                retention_in_days=30,
-                tags={"index": str(index), "after": previous.name if previous is not None else "none"},
-            )
-            previous = group if index % 10 != 9 else None  # chains of ten, as a service's resources chain
-
-    run = run_program(program, {"aws:region": "eu-west-1"})
-    finished = time.perf_counter()
-    return {
-        "services": 0,
-        "import_s": imported - started,
-        "evaluate_s": finished - imported,
-        "resources": sum(1 for _ in run.custom_resources()),
-        "invokes": len(run.invokes),
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    for module in pkgutil.iter_modules(components.__path__):
+        importlib.import_module(f"components.{module.name}")
+    used = set()
+    for source in (ROOT / "components").glob("*.py"):
+        used |= set(re.findall(r"\baws\.([a-z_0-9]+)\.", source.read_text()))
+    for name in sorted(used):
+        if importlib.util.find_spec(f"pulumi_aws.{name}") is not None:  # not `aws.amazonaws.com`
+            importlib.import_module(f"pulumi_aws.{name}")
+    importlib.import_module("pulumi_awsx.ec2")
 
 
 def measure(count: int) -> dict:
@@ -70,6 +59,7 @@ def measure(count: int) -> dict:
     started = time.perf_counter()
     from components.testing import run_stack
 
+    import_what_the_program_imports()
     imported = time.perf_counter()
     run = run_stack("shop-dev", {"ecs-cicd:services": services(count)}, project_dir=MONOREPO)
     finished = time.perf_counter()
@@ -84,7 +74,65 @@ def measure(count: int) -> dict:
     }
 
 
-def in_fresh_interpreter(count: int, mode: str = "--child") -> dict:
+def record(count: int) -> list:
+    """What the program registers at this size: each custom resource's type, name and inputs."""
+    from components.testing import run_stack
+
+    run = run_stack("shop-dev", {"ecs-cicd:services": services(count)}, project_dir=MONOREPO)
+    return [[r.type, r.name, r.inputs] for r in run.custom_resources() if not r.type.startswith("pulumi:providers:")]
+
+
+def replay(recorded_file: str) -> dict:
+    """The floor for exactly the program's resources: the bare SDK registering the same types with
+    the same inputs, as plain values (no components, no outputs, no dependencies), under the same
+    mocks and harness. Call only in a fresh interpreter."""
+    started = time.perf_counter()
+    import pulumi
+
+    from components.testing import run_program
+
+    recorded = json.loads(Path(recorded_file).read_text())
+    imported = time.perf_counter()
+
+    def program() -> None:
+        for type_, name, inputs in recorded:
+            pulumi.CustomResource(type_, name, inputs)
+
+    run = run_program(program, {"aws:region": "eu-west-1"})
+    finished = time.perf_counter()
+    return {
+        "services": 0,
+        "import_s": imported - started,
+        "evaluate_s": finished - imported,
+        "resources": sum(1 for _ in run.custom_resources()),
+        "invokes": 0,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def replay_in_fresh_interpreter(count: int) -> dict:
+    import tempfile
+
+    recorded = (
+        subprocess.run(  # noqa: S603 - our own module, with our own arguments
+            [sys.executable, "-m", "benchmarks.evaluate", "--record-child", str(count)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        file.write(recorded)
+    try:
+        return in_fresh_interpreter(file.name, "--replay-child")
+    finally:
+        Path(file.name).unlink()
+
+
+def in_fresh_interpreter(count: int | str, mode: str = "--child") -> dict:
     result = subprocess.run(  # noqa: S603 - our own module, with our own arguments
         [sys.executable, "-m", "benchmarks.evaluate", mode, str(count)],
         cwd=ROOT,
@@ -100,13 +148,17 @@ def main() -> int:
     parser.add_argument("--services", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the fastest is shown")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--floor-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--record-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--replay-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(measure(args.child)))
         return 0
-    if args.floor_child is not None:
-        print(json.dumps(floor(args.floor_child)))
+    if args.record_child is not None:
+        print(json.dumps(record(args.record_child), default=str))
+        return 0
+    if args.replay_child is not None:
+        print(json.dumps(replay(args.replay_child)))
         return 0
 
     table = Table(title=f"Offline evaluation of the program (fastest of {args.repeat} runs)")
@@ -128,10 +180,7 @@ def main() -> int:
     smallest = None
     for count in args.services:
         best = min((in_fresh_interpreter(count) for _ in range(args.repeat)), key=lambda r: r["evaluate_s"])
-        bare = min(
-            (in_fresh_interpreter(best["resources"], "--floor-child") for _ in range(args.repeat)),
-            key=lambda r: r["evaluate_s"],
-        )
+        bare = min((replay_in_fresh_interpreter(count) for _ in range(args.repeat)), key=lambda r: r["evaluate_s"])
         per_resource, floor_per_resource = (1000 * r["evaluate_s"] / r["resources"] for r in (best, bare))
         table.add_row(
             str(best["services"]),
