@@ -44,6 +44,9 @@ _EXPORTS = {
     "GitHubSource": "source",
     "GitHubSourceArgs": "source",
     "StageDefinition": "stage",
+    "TargetAccountAccess": "target_access",
+    "TargetAccountAccessArgs": "target_access",
+    "TargetServiceArgs": "target_access",
 }
 
 __all__ = [
@@ -79,6 +82,9 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StageDefinition",
+    "TargetAccountAccess",
+    "TargetAccountAccessArgs",
+    "TargetServiceArgs",
     "TestCommands",
     "TestCommandsArgs",
 ]
@@ -119,6 +125,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from .settings import SecretRef, Settings, SettingsError
     from .source import GitHubSource, GitHubSourceArgs
     from .stage import StageDefinition
+    from .target_access import TargetAccountAccess, TargetAccountAccessArgs, TargetServiceArgs
 
 
 def __dir__() -> list[str]:

@@ -62,7 +62,6 @@ class EcsDeploy(pulumi.ComponentResource):
         build: ImageBuild = args["build"]
         account = args.get("account") or AwsAccount.current()
         cluster, service = args["cluster"], args["service"]
-        cluster_arn = account.arn("ecs", f"cluster/{cluster}")
 
         role_arns, family = args.get("task_role_arns"), args.get("task_family")
         service_arn = args.get("service_arn") or account.arn("ecs", f"service/{cluster}/{service}")
@@ -72,38 +71,7 @@ class EcsDeploy(pulumi.ComponentResource):
         if family is None:
             raise ValueError(f"EcsDeploy {name}: task_family is required with task_role_arns")
 
-        # The minimum permissions of the ECS deploy action, scoped to this service and its family
-        # (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html).
-        statements: list[Statement] = [
-            allow("UpdateTheService", ["ecs:DescribeServices", "ecs:UpdateService"], [service_arn]),
-            # DescribeTaskDefinition and RegisterTaskDefinition have no resource-level permissions.
-            allow("TaskDefinitionsNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"]),
-            # A registration is allowed for no privileged container (ecs:privileged, in the Service
-            # Authorization Reference for ECS): the deploy copies the running revision, which has none.
-            allow(
-                "RegisterUnprivilegedTaskDefinitionsNoResourceLevelPermissions",
-                ["ecs:RegisterTaskDefinition"],
-                ["*"],
-                condition={"BoolIfExists": {"ecs:privileged": "false"}},
-            ),
-            # The action copies the running revision with its tags: registering a tagged revision
-            # needs TagResource on the family, only as part of the registration.
-            allow(
-                "TagNewRevisions",
-                ["ecs:TagResource"],
-                [pulumi.Output.concat(account.arn("ecs", "task-definition/"), family, ":*")],
-                condition={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-            ),
-            allow("WatchServiceTasks", ["ecs:DescribeTasks"], [account.arn("ecs", f"task/{cluster}/*")]),
-            # ListTasks is authorised on container instances, so it is scoped by the ecs:cluster condition.
-            allow(
-                "ListServiceTasksInThisClusterOnly",
-                ["ecs:ListTasks"],
-                ["*"],
-                condition={"ArnEquals": {"ecs:cluster": cluster_arn}},
-            ),
-            pass_task_roles(role_arns),
-        ]
+        statements = ecs_deploy_statements(account, cluster, service, service_arn, family, role_arns)
 
         self.stage = StageDefinition(
             name="Deploy",
@@ -127,6 +95,52 @@ class EcsDeploy(pulumi.ComponentResource):
             action_role_statements={"Service": statements},
         )
         self.register_outputs({})
+
+
+def ecs_deploy_statements(
+    account: AwsAccount,
+    cluster: str,
+    service: str,
+    service_arn: Input[str],
+    family: Input[str],
+    role_arns: Sequence[Input[str]],
+    sid_suffix: str = "",
+) -> list[Statement]:
+    """The minimum permissions of the ECS deploy action, scoped to one service and its task
+    definition family (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html);
+    `sid_suffix` tells apart several services' statements in one policy."""
+    cluster_arn = account.arn("ecs", f"cluster/{cluster}")
+    statements: list[Statement] = [
+        allow(f"UpdateTheService{sid_suffix}", ["ecs:DescribeServices", "ecs:UpdateService"], [service_arn]),
+        # DescribeTaskDefinition and RegisterTaskDefinition have no resource-level permissions.
+        allow(f"TaskDefinitionsNoResourceLevelPermissions{sid_suffix}", ["ecs:DescribeTaskDefinition"], ["*"]),
+        # A registration is allowed for no privileged container (ecs:privileged, in the Service
+        # Authorization Reference for ECS): the deploy copies the running revision, which has none.
+        allow(
+            f"RegisterUnprivilegedTaskDefinitionsNoResourceLevelPermissions{sid_suffix}",
+            ["ecs:RegisterTaskDefinition"],
+            ["*"],
+            condition={"BoolIfExists": {"ecs:privileged": "false"}},
+        ),
+        # The action copies the running revision with its tags: registering a tagged revision
+        # needs TagResource on the family, only as part of the registration.
+        allow(
+            f"TagNewRevisions{sid_suffix}",
+            ["ecs:TagResource"],
+            [pulumi.Output.concat(account.arn("ecs", "task-definition/"), family, ":*")],
+            condition={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+        ),
+        allow(f"WatchServiceTasks{sid_suffix}", ["ecs:DescribeTasks"], [account.arn("ecs", f"task/{cluster}/*")]),
+        # ListTasks is authorised on container instances, so it is scoped by the ecs:cluster condition.
+        allow(
+            f"ListServiceTasksInThisClusterOnly{sid_suffix}",
+            ["ecs:ListTasks"],
+            ["*"],
+            condition={"ArnEquals": {"ecs:cluster": cluster_arn}},
+        ),
+        pass_task_roles(role_arns, sid=f"PassOnlyTheServiceRoles{sid_suffix}"),
+    ]
+    return statements
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ def secret_read_statements(secrets, account: AwsAccount, sid: str) -> list[pulum
     return statements
 
 
-def pass_task_roles(role_arns: Sequence[Input[str]]) -> pulumi.Output[Optional[dict]]:
+def pass_task_roles(
+    role_arns: Sequence[Input[str]], sid: str = "PassOnlyTheServiceRoles"
+) -> pulumi.Output[Optional[dict]]:
     """`iam:PassRole` for exactly these roles, and only to ECS tasks; None when there are none
     (a task definition without roles), which `policy_document` leaves out."""
 
@@ -75,7 +77,7 @@ def pass_task_roles(role_arns: Sequence[Input[str]]) -> pulumi.Output[Optional[d
         if not arns:
             return None
         return {
-            "Sid": "PassOnlyTheServiceRoles",
+            "Sid": sid,
             "Effect": "Allow",
             "Action": ["iam:PassRole"],
             "Resource": arns,

@@ -13,7 +13,7 @@ describe, so the provider hosts:
 - `ServicePipeline`: the whole pipeline (Source -> Build with scans and tests -> [Approve] ->
   rolling ECS deploy with a post-deploy check -> alerts) into an existing service, from plain
   settings. It composes the library's components exactly as a Python program would.
-- `ArtifactStore`, `AccountGuardrails` and `DockerHubCache`: the library classes, with their
+- `ArtifactStore`, `AccountGuardrails`, `DockerHubCache` and `TargetAccountAccess`: the library classes, with their
   arguments minus `account` (an `AwsAccount` of Python outputs; the provider looks the account up
   itself).
 
@@ -33,7 +33,7 @@ from typing import Any, Optional, TypedDict, Union, cast
 import pulumi
 import pulumi_aws as aws
 
-from . import artifacts, guardrails, pullcache, settings
+from . import artifacts, guardrails, pullcache, settings, target_access
 from .account import AwsAccount
 from .alerts import PipelineAlerts
 from .args import documented
@@ -144,6 +144,38 @@ class DockerHubCache(pullcache.DockerHubCache):
 
     def __init__(self, name: str, args: DockerHubCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, whole_numbers(args, DockerHubCacheArgs), opts)
+
+
+class TargetAccountAccessArgs(TypedDict, total=False):
+    pipeline_role_arn: Required[Input[str]]
+    """The tooling pipeline's own role: the only principal the deploy role trusts."""
+    pipeline_name: Required[str]
+    """The tooling pipeline's name: the role reads only its folder of the artifact bucket."""
+    artifact_bucket_arn: Required[Input[str]]
+    """The tooling account's artifact bucket."""
+    artifact_key_arn: Required[Input[str]]
+    """The tooling account's artifact key."""
+    services: Required[Sequence[target_access.TargetServiceArgs]]
+    """The services the role may deploy to (cluster, service, taskFamily, taskRoleArns)."""
+    role_path: str
+    """IAM path of the role. Default `/ecs-cicd/deploy/`."""
+    permissions_boundary: str
+    """Permissions boundary ARN for the role."""
+    tags: Mapping[str, str]
+    """Tags for the role."""
+
+
+class TargetAccountAccess(target_access.TargetAccountAccess):
+    """In a target account, the deploy role one tooling pipeline assumes: trusted by that pipeline's
+    role only, allowed to deploy only the named services (cross-account delivery)."""
+
+    role_arn: pulumi.Output[str]
+    """What the tooling pipeline's deploy action runs as."""
+    role_name: pulumi.Output[str]
+    """The role's name."""
+
+    def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, cast(target_access.TargetAccountAccessArgs, dict(args)), opts)
 
 
 class ServicePipelineArgs(TypedDict, total=False):
@@ -395,6 +427,7 @@ COMPONENTS: Sequence[type[pulumi.ComponentResource]] = (
     ArtifactStore,
     AccountGuardrails,
     DockerHubCache,
+    TargetAccountAccess,
 )
 """What the provider hosts: each class's name is its type in the schema (`cicd:index:<name>`)."""
 

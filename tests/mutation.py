@@ -147,6 +147,13 @@ MUTANTS = (
     ),
     # CICD-SEC-5 -------------------------------------------------------------------------------
     Mutant(
+        "across accounts, a target account's deploy role",
+        "components/target_access.py",
+        '"Principal": {"AWS": pipeline_role_arn}',
+        '"Principal": {"AWS": pipeline_role_arn.split(":role/")[0] + ":root"}',
+        _t("test_target_access.py::test_the_role_trusts_the_tooling_pipelines_role_and_nothing_else"),
+    ),
+    Mutant(
         "scan and test projects read the source and write logs only",
         "components/security.py",
         "                writes_artifacts=False,",
@@ -163,8 +170,8 @@ MUTANTS = (
     Mutant(
         "the deploy may register only unprivileged task definitions",
         "components/deploy.py",
-        '                ["*"],\n                condition={"BoolIfExists": {"ecs:privileged": "false"}},',
-        '                ["*"],',
+        '            ["*"],\n            condition={"BoolIfExists": {"ecs:privileged": "false"}},',
+        '            ["*"],',
         _t("test_iam.py::test_the_deploy_role_updates_only_its_service_and_passes_only_its_task_roles"),
     ),
     # CICD-SEC-6 -------------------------------------------------------------------------------

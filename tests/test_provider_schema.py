@@ -337,6 +337,32 @@ def test_docker_hub_cache_through_the_provider():
     assert (rule["ecrRepositoryPrefix"], rule["credentialArn"]) == ("hub", credentials)
 
 
+def test_target_account_access_through_the_provider():
+    """A TypeScript or YAML stack in the target account makes the deploy role and exports its ARN."""
+    pipeline_role = "arn:aws:iam::111122223333:role/ecs-cicd/delivery/pipeline/orders-role"
+    inputs = {
+        "pipelineRoleArn": pipeline_role,
+        "pipelineName": "orders-delivery",
+        "artifactBucketArn": "arn:aws:s3:::delivery-artifacts",
+        "artifactKeyArn": "arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+        "services": [
+            {
+                "cluster": "prod",
+                "service": "orders",
+                "taskFamily": "orders",
+                "taskRoleArns": ["arn:aws:iam::444455556666:role/orders-task"],
+            }
+        ],
+    }
+    run, state = construct(provider.COMPONENTS, "TargetAccountAccess", inputs)
+    assert set(state) == {"roleArn", "roleName"}
+    (role,) = run.of_type("aws:iam/role:Role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"AWS": pipeline_role}
+    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    passes = next(s for s in policy["Statement"] if s["Action"] == ["iam:PassRole"])
+    assert passes["Resource"] == ["arn:aws:iam::444455556666:role/orders-task"]
+
+
 SERVICE = {"repository": "acme/api", "cluster": "prod", "service": "api", "container": "app"}
 
 

@@ -1,0 +1,146 @@
+"""Cross-account delivery, the target account's side: the role a pipeline in a tooling account
+deploys with (issue 15), the least-privilege analogue of `cdk bootstrap --trust`.
+
+CodePipeline runs an action in another account by assuming the action's role with the pipeline's
+own role (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-create-cross-account.html).
+So the role here trusts exactly that pipeline role, by ARN: not the tooling account's root, not
+any role of it. CodePipeline sends no external ID when it assumes an action role, so the binding is
+the principal itself: IAM stores it as the role's unique ID, and a role deleted and made again
+under the same name is not trusted until this trust is written again
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
+
+The role may do what the ECS deploy action does to the named services, and nothing else: update
+and describe them, register revisions of their task definition families, pass only their task and
+execution roles to ECS tasks, and read the pipeline's artifacts in the tooling account (which that
+account's bucket and key policies must grant it too).
+"""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Optional, Required, TypedDict
+
+import pulumi
+
+from . import iam
+from .account import AwsAccount
+from .args import documented, known_keys
+from .artifacts import artifact_folder_pattern
+from .deploy import ecs_deploy_statements
+from .iam import Statement, allow
+from .inputs import Input
+
+# A role's ARN, and only a role's: `arn:<partition>:iam::<account>:role/<path><name>`.
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
+
+class TargetServiceArgs(TypedDict, total=False):
+    """One ECS service the tooling pipeline deploys to in this account."""
+
+    cluster: Required[str]
+    """ECS cluster name. Required."""
+    service: Required[str]
+    """ECS service name. Required."""
+    task_family: Required[Input[str]]
+    """Its task definition family: the deploy registers revisions of it. Required."""
+    task_role_arns: Required[Sequence[Input[str]]]
+    """Its task and execution role ARNs, the only roles the deploy may pass. Required."""
+
+
+class TargetAccountAccessArgs(TypedDict, total=False):
+    pipeline_role_arn: Required[Input[str]]
+    """The tooling pipeline's own role (`Pipeline.role.arn` there): the only principal trusted. Required."""
+    pipeline_name: Required[str]
+    """The tooling pipeline's name: the role reads only its folder of the artifact bucket. Required."""
+    artifact_bucket_arn: Required[Input[str]]
+    """The tooling account's artifact bucket. Required."""
+    artifact_key_arn: Required[Input[str]]
+    """The tooling account's artifact key: the role may decrypt with it. Required."""
+    services: Required[Sequence[TargetServiceArgs]]
+    """The services the role may deploy to, at least one. Required."""
+    role_path: str
+    """IAM path of the role. Default `/ecs-cicd/deploy/`."""
+    permissions_boundary: Optional[str]
+    """Permissions boundary ARN for the role."""
+    tags: Mapping[str, str]
+    """Tags for the role."""
+    account: AwsAccount
+    """This (target) account; looked up with the component's provider when omitted."""
+
+
+@documented(TargetAccountAccessArgs)
+class TargetAccountAccess(pulumi.ComponentResource):
+    """In a target account, the deploy role one tooling pipeline assumes: trusted by that pipeline's
+    role only, allowed to deploy only the named services. Create it with an `aws.Provider` for the
+    target account (`opts=pulumi.ResourceOptions(provider=...)`) from the tooling stack, or in a stack
+    of the target account that exports `role_arn` (README, Cross-account delivery)."""
+
+    role_arn: pulumi.Output[str]
+    """What the tooling pipeline's deploy action runs as (once its policy exists)."""
+    role_name: pulumi.Output[str]
+    """The role's name, for alerts and audits in this account."""
+
+    def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cicd:index:TargetAccountAccess", name, None, opts)
+        known_keys("TargetAccountAccess", name, args, TargetAccountAccessArgs)
+        for required in ("pipeline_role_arn", "pipeline_name", "artifact_bucket_arn", "artifact_key_arn", "services"):
+            if not args.get(required):
+                raise ValueError(f"TargetAccountAccess {name}: {required} is required")
+        services = list(args["services"])
+        for index, service in enumerate(services):
+            known_keys("TargetAccountAccess", f"{name}.services[{index}]", service, TargetServiceArgs)
+            for required in ("cluster", "service", "task_family", "task_role_arns"):
+                if required not in service:
+                    raise ValueError(f"TargetAccountAccess {name}: services[{index}].{required} is required")
+        given = args["pipeline_role_arn"]
+        if isinstance(given, str):
+            _only_a_role(name, given)  # refused before anything is registered
+        trusted = pulumi.Output.from_input(given).apply(lambda arn: _only_a_role(name, arn))
+        account = args.get("account") or AwsAccount.current(pulumi.InvokeOptions(parent=self))
+
+        statements: list[Statement] = []
+        for index, service in enumerate(services):
+            cluster, service_name = service["cluster"], service["service"]
+            statements += ecs_deploy_statements(
+                account,
+                cluster,
+                service_name,
+                account.arn("ecs", f"service/{cluster}/{service_name}"),
+                service["task_family"],
+                service["task_role_arns"],
+                sid_suffix=str(index + 1) if len(services) > 1 else "",
+            )
+        folder = artifact_folder_pattern(args["pipeline_name"])
+        statements += [
+            allow(
+                "ReadThePipelinesArtifacts",
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                [pulumi.Output.concat(args["artifact_bucket_arn"], "/", folder)],
+            ),
+            allow("DecryptThePipelinesArtifacts", ["kms:Decrypt"], [args["artifact_key_arn"]]),
+        ]
+        role = iam.role(
+            f"{name}-deploy",
+            trust=trusted.apply(_trust),
+            statements=statements,
+            tags=dict(args.get("tags", {})),
+            parent=self,
+            permissions_boundary=args.get("permissions_boundary"),
+            path=args.get("role_path", "/ecs-cicd/deploy/"),
+        )
+        self.role_arn, self.role_name = role.arn, role.name
+        self.register_outputs({"role_arn": self.role_arn, "role_name": self.role_name})
+
+
+def _only_a_role(name: str, arn: str) -> str:
+    if not ROLE_ARN.fullmatch(arn or ""):
+        raise ValueError(
+            f"TargetAccountAccess {name}: pipeline_role_arn={arn!r} is not a role's ARN; allowed: the tooling "
+            "pipeline's role, arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
+        )
+    return arn
+
+
+def _trust(pipeline_role_arn: str) -> str:
+    statement = {"Effect": "Allow", "Principal": {"AWS": pipeline_role_arn}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
