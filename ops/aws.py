@@ -76,6 +76,16 @@ class Aws:
         self.on_retry: Callable[[str], None] = lambda _message: None
         """Told of every retry, with what failed (the CLI writes it to stderr)."""
 
+    def elsewhere(self, profile: Optional[str]) -> "Aws":
+        """Clients with a named AWS profile's credentials (another account's), or these ones."""
+        if profile is None:
+            return self
+        other = Aws(
+            self.region, session=boto3.Session(profile_name=profile, region_name=self.region), config=self.config
+        )
+        other.on_retry = self.on_retry
+        return other
+
     @property
     def region(self) -> Optional[str]:
         return self.session.region_name

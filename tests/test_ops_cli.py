@@ -27,6 +27,7 @@ EVERY_COMMAND = [
     "rollback",
     "logs",
     "connection",
+    "preflight",
 ]
 
 

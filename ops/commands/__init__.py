@@ -5,6 +5,7 @@ from .base import Command, Context
 from .connection import Connection
 from .history import History
 from .logs import Logs
+from .preflight import Preflight
 from .reject import Reject
 from .retry import Retry
 from .rollback import Rollback
@@ -25,6 +26,7 @@ COMMANDS: list[type[Command]] = [
     Rollback,
     Logs,
     Connection,
+    Preflight,
 ]
 
 __all__ = ["COMMANDS", "Command", "Context"]

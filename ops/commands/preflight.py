@@ -1,0 +1,232 @@
+"""`ecs-cicd preflight`: before the first cross-account deploy, check each target account's deploy
+role and service, and name exactly what is missing (instead of a deploy failing with "access
+denied"). With the tooling account's credentials it asks IAM whether the pipeline's role may assume
+each target role; with credentials that can read the target account (`profile=`, else the same
+ones) whether that role exists, trusts the pipeline's role, may update its service, and whether the
+service exists. It changes nothing."""
+
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..aws import Aws, UsageError
+from .base import Command
+
+ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# What the ECS deploy action does to the service (components/deploy.py `ecs_deploy_statements`).
+DEPLOY_ACTIONS = ("ecs:DescribeServices", "ecs:UpdateService")
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    name: str
+    role_arn: str
+    cluster: str
+    service: str
+    region: Optional[str]
+    profile: Optional[str]
+
+    @property
+    def partition(self) -> str:
+        return ROLE_ARN.match(self.role_arn).group(1)  # type: ignore[union-attr]
+
+    @property
+    def account(self) -> str:
+        return ROLE_ARN.match(self.role_arn).group(2)  # type: ignore[union-attr]
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_ARN.match(self.role_arn).group(4)  # type: ignore[union-attr]
+
+    def service_arn(self, region: str) -> str:
+        return f"arn:{self.partition}:ecs:{region}:{self.account}:service/{self.cluster}/{self.service}"
+
+
+def parse_target(text: str) -> DeployTarget:
+    """`name=staging,role=<role ARN>,cluster=staging,service=orders-api[,region=..][,profile=..]`."""
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not value or key in fields:
+            raise UsageError(f"--target {text!r}: write key=value pairs separated by commas, each key once")
+        fields[key.strip()] = value.strip()
+    unknown = set(fields) - {"name", "role", "cluster", "service", "region", "profile"}
+    missing = {"name", "role", "cluster", "service"} - set(fields)
+    if unknown or missing:
+        raise UsageError(
+            f"--target {text!r}: needs name, role, cluster and service (region and profile are optional)"
+            + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "")
+        )
+    if not ROLE_ARN.match(fields["role"]):
+        raise UsageError(f"--target {fields['name']}: role={fields['role']!r} is not an IAM role ARN")
+    for key in ("cluster", "service"):
+        if not NAME.match(fields[key]):
+            raise UsageError(f"--target {fields['name']}: {key}={fields[key]!r} is not an ECS {key} name")
+    if "region" in fields and not REGION.match(fields["region"]):
+        raise UsageError(f"--target {fields['name']}: region={fields['region']!r} is not an AWS region")
+    return DeployTarget(
+        name=fields["name"],
+        role_arn=fields["role"],
+        cluster=fields["cluster"],
+        service=fields["service"],
+        region=fields.get("region"),
+        profile=fields.get("profile"),
+    )
+
+
+class Preflight(Command):
+    name = "preflight"
+    help = "check cross-account deploy targets: role, trust, permissions, service; exit non-zero naming what is missing"
+    needs_pipeline = False
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument(
+            "--pipeline-role",
+            required=True,
+            metavar="ARN",
+            help="the tooling pipeline's role, which assumes each target's deploy role",
+        )
+        parser.add_argument(
+            "--target",
+            action="append",
+            required=True,
+            metavar="SPEC",
+            help="name=..,role=<deploy role ARN>,cluster=..,service=..[,region=..][,profile=<AWS profile "
+            "that can read the target account>]; repeat for each target",
+        )
+
+    def validate(self) -> None:
+        if not ROLE_ARN.match(self.args.pipeline_role):
+            raise UsageError(f"--pipeline-role {self.args.pipeline_role!r} is not an IAM role ARN")
+        self.targets = [parse_target(text) for text in self.args.target]
+        names = [target.name for target in self.targets]
+        if len(set(names)) != len(names):
+            raise UsageError("--target: each target needs a name of its own")
+
+    def execute(self) -> int:
+        ready = 0
+        for target in self.targets:
+            problems = self._problems(target)
+            if problems:
+                self.terminal.line(f"{target.name}: NOT READY ({target.role_arn})")
+                for problem in problems:
+                    self.terminal.line(f"  - {problem}")
+            else:
+                ready += 1
+                self.terminal.line(
+                    f"{target.name}: ready: {target.role_arn} trusts the pipeline's role and may deploy "
+                    f"{target.cluster}/{target.service}"
+                )
+        self.terminal.line(f"{ready} of {len(self.targets)} targets ready.")
+        return 0 if ready == len(self.targets) else 1
+
+    def _problems(self, target: DeployTarget) -> list[str]:
+        """Everything missing for this target, each naming what to add and where."""
+        problems: list[str] = []
+        tooling = self.ctx.aws
+        pipeline_role = self.args.pipeline_role
+        assumes = self._simulate(tooling, problems, pipeline_role, ["sts:AssumeRole"], target.role_arn)
+        if assumes is not None and assumes["sts:AssumeRole"] != "allowed":
+            problems.append(
+                f"the pipeline's role {pipeline_role} may not sts:AssumeRole on {target.role_arn} "
+                f"({assumes['sts:AssumeRole']}): allow it in the pipeline role's policy"
+            )
+        there = tooling.elsewhere(target.profile)
+        region = target.region or there.region or "?"
+        role = self._call(there, problems, target, "iam", "get_role", RoleName=target.role_name)
+        if role is None:
+            return problems
+        if role == "missing":
+            problems.append(
+                f"role {target.role_name} does not exist in account {target.account}: create it there with "
+                "TargetAccountAccess (README, Cross-account delivery)"
+            )
+            return problems
+        trusted = _trusted_principals(role["Role"].get("AssumeRolePolicyDocument") or {})
+        if pipeline_role not in trusted:
+            problems.append(
+                f"role {target.role_name} does not trust the pipeline's role {pipeline_role} "
+                f"(it trusts: {', '.join(sorted(trusted)) or 'no AWS principal'})"
+            )
+        service_arn = target.service_arn(region)
+        allowed = self._simulate(there, problems, target.role_arn, list(DEPLOY_ACTIONS), service_arn)
+        for action, decision in (allowed or {}).items():
+            if decision != "allowed":
+                problems.append(f"role {target.role_name} may not {action} on {service_arn} ({decision})")
+        found = self._call(
+            there,
+            problems,
+            target,
+            "ecs",
+            "describe_services",
+            region=target.region,
+            cluster=target.cluster,
+            services=[target.service],
+        )
+        if isinstance(found, dict):
+            services = [s for s in found.get("services", []) if s.get("status") == "ACTIVE"]
+            if not services:
+                problems.append(
+                    f"no ACTIVE service {target.service} in cluster {target.cluster} of account {target.account} "
+                    f"in {region}"
+                )
+        return problems
+
+    def _simulate(
+        self, aws: Aws, problems: list[str], principal: str, actions: list[str], resource: str
+    ) -> Optional[dict[str, str]]:
+        """IAM's decision for each action of `principal` on `resource`, or None when it cannot be asked."""
+        try:
+            answer = aws.client("iam").simulate_principal_policy(
+                PolicySourceArn=principal, ActionNames=actions, ResourceArns=[resource]
+            )
+        except (ClientError, BotoCoreError) as error:
+            problems.append(f"cannot check {principal}'s permissions: {aws.explain(error)}")
+            return None
+        return {result["EvalActionName"]: result["EvalDecision"] for result in answer["EvaluationResults"]}
+
+    def _call(
+        self,
+        aws: Aws,
+        problems: list[str],
+        target: DeployTarget,
+        service: str,
+        method: str,
+        region: Optional[str] = None,
+        **params: Any,
+    ) -> Any:
+        """The answer, "missing" for a role that does not exist, or None (the problem noted)."""
+        try:
+            return getattr(aws.client(service, region), method)(**params)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchEntity":
+                return "missing"
+            hint = "" if target.profile else f" (give the target profile=<a profile that can read {target.account}>)"
+            problems.append(f"cannot check in account {target.account}: {aws.explain(error)}{hint}")
+        except BotoCoreError as error:
+            problems.append(f"cannot check in account {target.account}: {aws.explain(error)}")
+        return None
+
+
+def _trusted_principals(document: Any) -> set[str]:
+    """The AWS principals an Allow statement lets call sts:AssumeRole."""
+    if isinstance(document, str):  # the API URL-encodes it; boto3 decodes it, a stub may not
+        import json
+        from urllib.parse import unquote
+
+        document = json.loads(unquote(document))
+    principals: set[str] = set()
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or "sts:AssumeRole" not in actions:
+            continue
+        aws = (statement.get("Principal") or {}).get("AWS", [])
+        principals |= {aws} if isinstance(aws, str) else set(aws)
+    return principals

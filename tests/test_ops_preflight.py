@@ -1,0 +1,172 @@
+"""`ecs-cicd preflight` (issue 15): each cross-account deploy target checked against botocore stubs
+of IAM and ECS, every failure named with what to add and where, nothing changed."""
+
+import json
+
+import pytest
+
+from .ops_fixtures import Cli
+
+PIPELINE_ROLE = "arn:aws:iam::111122223333:role/ecs-cicd/delivery/pipeline/orders-delivery-role"
+TARGET_ROLE = "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-access-deploy-1a2b3c4"
+SERVICE_ARN = "arn:aws:ecs:eu-west-1:444455556666:service/staging/orders-api"
+TARGET = f"name=staging,role={TARGET_ROLE},cluster=staging,service=orders-api,region=eu-west-1"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": PIPELINE_ROLE}, "Action": "sts:AssumeRole"}],
+}
+CREATED = "2026-11-30T10:00:00Z"
+
+
+def decisions(*pairs: tuple[str, str]) -> dict:
+    return {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": decision} for action, decision in pairs]}
+
+
+def role(trust: dict = TRUST) -> dict:
+    return {
+        "Role": {
+            "Path": "/ecs-cicd/deploy/",
+            "RoleName": TARGET_ROLE.rsplit("/", 1)[1],
+            "RoleId": "AROAEXAMPLEEXAMPLE123",
+            "Arn": TARGET_ROLE,
+            "CreateDate": CREATED,
+            "AssumeRolePolicyDocument": json.dumps(trust),
+        }
+    }
+
+
+def service(status: str = "ACTIVE") -> dict:
+    return {"services": [{"serviceArn": SERVICE_ARN, "serviceName": "orders-api", "status": status}], "failures": []}
+
+
+def world(
+    *,
+    assume: str = "allowed",
+    found: dict | None = None,
+    missing_role: bool = False,
+    deploy: tuple[str, str] = ("allowed", "allowed"),
+    services: dict | None = None,
+) -> Cli:
+    """The answers AWS gives, in the order preflight asks: the tooling account's simulation, then
+    the target account's role, its simulation and the service."""
+    cli = Cli()
+    iam, ecs = cli.stub("iam"), cli.stub("ecs", "eu-west-1")
+    iam.add_response(
+        "simulate_principal_policy",
+        decisions(("sts:AssumeRole", assume)),
+        {"PolicySourceArn": PIPELINE_ROLE, "ActionNames": ["sts:AssumeRole"], "ResourceArns": [TARGET_ROLE]},
+    )
+    if missing_role:
+        iam.add_client_error("get_role", "NoSuchEntity", "The role cannot be found.", 404)
+        return cli
+    iam.add_response("get_role", found or role(), {"RoleName": TARGET_ROLE.rsplit("/", 1)[1]})
+    iam.add_response(
+        "simulate_principal_policy",
+        decisions(("ecs:DescribeServices", deploy[0]), ("ecs:UpdateService", deploy[1])),
+        {
+            "PolicySourceArn": TARGET_ROLE,
+            "ActionNames": ["ecs:DescribeServices", "ecs:UpdateService"],
+            "ResourceArns": [SERVICE_ARN],
+        },
+    )
+    ecs.add_response("describe_services", services or service(), {"cluster": "staging", "services": ["orders-api"]})
+    return cli
+
+
+def preflight(cli: Cli, *targets: str) -> int:
+    argv = ["preflight", "--pipeline-role", PIPELINE_ROLE]
+    for target in targets or (TARGET,):
+        argv += ["--target", target]
+    return cli.run(*argv)
+
+
+def test_a_ready_target_passes_and_nothing_is_changed():
+    cli = world()
+    assert preflight(cli) == 0
+    assert "staging: ready" in cli.stdout and "1 of 1 targets ready." in cli.stdout
+    cli.assert_all_calls_made()  # and no other call: a stub fails on any call it was not given
+
+
+def test_the_pipeline_role_that_may_not_assume_the_target_role_is_named():
+    cli = world(assume="implicitDeny")
+    assert preflight(cli) == 1
+    assert f"the pipeline's role {PIPELINE_ROLE} may not sts:AssumeRole on {TARGET_ROLE} (implicitDeny)" in cli.stdout
+
+
+def test_a_missing_role_is_named_with_how_to_create_it():
+    cli = world(missing_role=True)
+    assert preflight(cli) == 1
+    assert "does not exist in account 444455556666: create it there with TargetAccountAccess" in cli.stdout
+
+
+def test_a_role_that_trusts_someone_else_is_named_with_whom_it_trusts():
+    other = {**TRUST, "Statement": [{**TRUST["Statement"][0], "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}]}
+    cli = world(found=role(other))
+    assert preflight(cli) == 1
+    assert f"does not trust the pipeline's role {PIPELINE_ROLE} (it trusts: arn:aws:iam::111122223333:root)" in (
+        cli.stdout
+    )
+
+
+def test_a_missing_permission_is_named_with_the_action_and_the_service():
+    cli = world(deploy=("allowed", "explicitDeny"))
+    assert preflight(cli) == 1
+    assert f"may not ecs:UpdateService on {SERVICE_ARN} (explicitDeny)" in cli.stdout
+    assert "ecs:DescribeServices on" not in cli.stdout
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"services": [], "failures": [{"arn": SERVICE_ARN, "reason": "MISSING"}]},
+        service("INACTIVE"),
+    ],
+)
+def test_a_missing_or_deleted_service_is_named(answer):
+    cli = world(services=answer)
+    assert preflight(cli) == 1
+    assert "no ACTIVE service orders-api in cluster staging of account 444455556666 in eu-west-1" in cli.stdout
+
+
+def test_what_cannot_be_read_is_named_with_the_call_and_how_to_read_it():
+    cli = Cli()
+    cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    cli.stub("iam").add_client_error(
+        "get_role", "AccessDenied", "User: arn:aws:sts::111122223333:assumed-role/dev/alice is not authorized"
+    )
+    assert preflight(cli) == 1
+    assert "cannot check in account 444455556666: access denied: your AWS identity is not allowed to call " in (
+        cli.stdout
+    )
+    assert "iam:GetRole" in cli.stdout and "profile=<a profile that can read 444455556666>" in cli.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("name=staging,role=arn:aws:iam::444455556666:root,cluster=c,service=s", "is not an IAM role ARN"),
+        (f"name=staging,role={TARGET_ROLE},cluster=c", "needs name, role, cluster and service"),
+        (f"name=staging,role={TARGET_ROLE},cluster=c,service=s,colour=blue", "unknown: colour"),
+        (f"name=staging,role={TARGET_ROLE},cluster=bad name,service=s", "is not an ECS cluster name"),
+        (f"name=staging,role={TARGET_ROLE},cluster=c,service=s,region=mars", "is not an AWS region"),
+    ],
+)
+def test_bad_targets_are_usage_errors_before_any_call(target, error):
+    cli = Cli()
+    assert preflight(cli, target) == 2
+    assert error in cli.stderr
+
+
+def test_every_target_is_checked_and_counted():
+    cli = world(assume="implicitDeny")
+    second = TARGET.replace("name=staging", "name=prod")
+    # The second target's answers, after the first's.
+    cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    cli.stub("iam").add_response("get_role", role())
+    cli.stub("iam").add_response(
+        "simulate_principal_policy", decisions(("ecs:DescribeServices", "allowed"), ("ecs:UpdateService", "allowed"))
+    )
+    cli.stub("ecs", "eu-west-1").add_response("describe_services", service())
+    assert preflight(cli, TARGET, second) == 1
+    assert "staging: NOT READY" in cli.stdout and "prod: ready" in cli.stdout
+    assert "1 of 2 targets ready." in cli.stdout
