@@ -35,6 +35,9 @@ CLOUDTRAIL = "AWS API Call via CloudTrail"
 # 4,096 (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html), but only
 # after a quota increase the account has not asked for: a pattern over 2,048 fails at `pulumi up`.
 EVENT_PATTERN_MAX = limits.EVENT_PATTERN_DEFAULT_QUOTA
+# "Rules per event bus: 300 (default), adjustable"
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html; limits.QUOTAS).
+RULES_PER_BUS = limits.QUOTAS["aws:cloudwatch/eventRule:EventRule"].default
 # IAM, a global service, delivers its CloudTrail events to EventBridge in US East (N. Virginia) only.
 # https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-iam.html
 GLOBAL_EVENTS_REGION = "us-east-1"
@@ -173,8 +176,16 @@ class PipelineAlerts(pulumi.ComponentResource):
         kinds += _operation_watches(
             watched, args.get("pipeline_role_pattern"), list(args.get("operator_role_arns", ()))
         )
-        for kind, watch, values in kinds:
-            for index, chunk in enumerate(_chunks(values, watch.pattern, watch.output_max)):
+        chunked = [(kind, watch, _chunks(values, watch.pattern, watch.output_max)) for kind, watch, values in kinds]
+        needed = sum(len(chunks) for _, _, chunks in chunked)
+        if needed > RULES_PER_BUS:
+            raise ValueError(
+                f"PipelineAlerts {name}: the stack's alerts need {needed} rules on the default event bus, over "
+                f"EventBridge's {RULES_PER_BUS} per bus: split the stack's services into two stacks, or shorten "
+                "their names (service, cluster and pipeline names are what the rules list)"
+            )
+        for kind, watch, chunks in chunked:
+            for index, chunk in enumerate(chunks):
                 key = kind if index == 0 else f"{kind}-{index + 1}"
                 self._rule(name, key, watch.description, watch.pattern(chunk), tags)
                 if forwarder is not None and kind == "roles-changed":
@@ -641,20 +652,21 @@ def _size(pattern: dict, output_max: int) -> int:
 
 
 def _chunks(values: list, pattern: Callable[[list], dict], output_max: int = _OUTPUT_MAX) -> list[list]:
-    """`values` in groups whose pattern stays under EventBridge's limit, each value measured by
-    what it adds to the rendered pattern (values not known yet at their longest)."""
-    fixed = _size(pattern([]), output_max)
-    budget = EVENT_PATTERN_MAX - fixed
+    """`values` in groups whose pattern stays under EventBridge's limit, each group measured as
+    rendered (values not known yet at their longest): a value joins the group only if the whole
+    pattern still fits, whatever parts of it grow with the group."""
     chunks: list[list] = []
-    used = budget
     for value in values:
-        one = _size(pattern([value]), output_max)
-        needed = _size(pattern([value, value]), output_max) - one  # with its commas, wherever it appears
-        if not chunks or used + needed > budget:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(value)
-        used += needed
+        if chunks and _size(pattern([*chunks[-1], value]), output_max) <= EVENT_PATTERN_MAX:
+            chunks[-1].append(value)
+            continue
+        alone = _size(pattern([value]), output_max)
+        if alone > EVENT_PATTERN_MAX:
+            raise ValueError(
+                f"an alert pattern for one value ({value!r}) is {alone} characters, over EventBridge's default "
+                f"quota of {EVENT_PATTERN_MAX}: shorten the names it holds"
+            )
+        chunks.append([value])
     return chunks
 
 

@@ -96,8 +96,14 @@ def deliver_stack(
     first, so that the scans' roles can name what they read before any pipeline runs them."""
     sources: list[GitHubSource] = []
     shared_connection = None
+    # One output per configured connection ARN: what reads through a connection (the scan roles'
+    # grants, the alert rules) names each connection once, however many services use it.
+    configured = {
+        arn: pulumi.Output.from_input(arn) for svc in services if (arn := svc.source.connection_arn) is not None
+    }
     for svc in services:
-        sources.append(pipeline_source(svc, shared, connection_arn=shared_connection))
+        own = configured.get(svc.source.connection_arn) if svc.source.connection_arn else None
+        sources.append(pipeline_source(svc, shared, connection_arn=shared_connection, own_connection=own))
         shared_connection = shared_connection or sources[-1].connection_arn
     if not shared.skip_security_scans:
         verifying = [name for svc in services for name in verifying_pipelines(svc)]
@@ -141,16 +147,20 @@ def pipeline_source(
     shared: SharedResources,
     *,
     connection_arn: Optional[Input[str]] = None,
+    own_connection: Optional[pulumi.Output[str]] = None,
     parent: Optional[pulumi.Resource] = None,
 ) -> GitHubSource:
     """A service's Source stage; `connection_arn` is a connection shared with other services (used
-    when the service names none)."""
+    when the service names none), `own_connection` the service's own as one output shared by every
+    service that names it."""
     return GitHubSource(
         f"{svc.pipeline.name}-source",
         {
             "repository": svc.source.repository,
             "branch": svc.source.branch,
-            "connection_arn": svc.source.connection_arn or connection_arn,
+            "connection_arn": own_connection
+            if own_connection is not None
+            else svc.source.connection_arn or connection_arn,
             "connection_name": shared.connection_name,
             "full_clone": svc.source.full_clone,
             "tags": svc.tags,

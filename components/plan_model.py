@@ -278,19 +278,34 @@ def critical_path(
         for order in sorted(groups):
             group = groups[order]
             bounds = [_bounds(action, projects, service) for action in group]
-            slowest = max(range(len(group)), key=lambda i: bounds[i]["mostSeconds"] or 0)
+            # The action that can take longest: an unbounded one if any, else the largest bound.
+            slowest = max(
+                range(len(group)),
+                key=lambda i: float("inf") if bounds[i]["mostSeconds"] is None else bounds[i]["mostSeconds"],
+            )
+            leasts = [b["leastSeconds"] for b in bounds if b["leastSeconds"] is not None]
             steps.append(
                 {
                     "stage": stage["name"],
                     "action": group[slowest]["name"],
                     "parallelWith": [a["name"] for i, a in enumerate(group) if i != slowest],
                     **bounds[slowest],
+                    # The group ends no sooner than its slowest member's least time.
+                    "leastSeconds": max(leasts) if leasts else None,
                 }
             )
             waste += _sequential_builds(stage["name"], earlier, group)
             earlier += group
     for step in steps:
-        if step["action"] == "Service" and service is not None and service.deploy.strategy != "rolling":
+        # Only ECS itself bakes with deploy.bakeTimeMinutes (a created service); a CodeDeploy group
+        # waits as its own settings say.
+        if (
+            step["action"] == "Service"
+            and step["what"].startswith("ECS deploys")
+            and service is not None
+            and service.service.create
+            and service.deploy.strategy != "rolling"
+        ):
             bake = service.deploy.traffic.bake_time_minutes
             if bake:
                 waste.append(
@@ -322,10 +337,13 @@ def _bounds(
             "source": _CODEBUILD_TIMEOUTS,
         }
     if provider == "Manual":
+        # An action may set its own timeout (timeoutInMinutes); seven days when it does not.
+        minutes = action.get("timeoutInMinutes")
         return {
-            "what": "a person approves; unanswered, the action fails after seven days",
+            "what": "a person approves; unanswered, the action fails after "
+            + (f"{minutes} min" if minutes else "seven days"),
             "leastSeconds": None,
-            "mostSeconds": APPROVAL_WAIT_SECONDS,
+            "mostSeconds": int(minutes) * 60 if minutes else APPROVAL_WAIT_SECONDS,
             "source": _APPROVALS,
         }
     if provider == "ECS":

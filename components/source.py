@@ -150,20 +150,29 @@ class GitHubSource(pulumi.ComponentResource):
         )
 
 
+# How many characters of repository names the shared scan roles' policy may spend: the policy's
+# other statements take about 1,000 of IAM's 10,240 (whitespace not counted,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+REPOSITORY_LIST_BUDGET = 6_000
+
+
 def readers_of(sid: str, sources: Sequence[GitHubSource]) -> list[pulumi.Output[dict]]:
     """`reader_statements` of several sources (a project that scans every pipeline of a stack):
     one statement per connection, naming its repositories (one statement per source would pass
-    IAM's 10,240-character role policy limit at the schema's 100 services)."""
+    IAM's 10,240-character role policy limit at the schema's 100 services). Past
+    `REPOSITORY_LIST_BUDGET`, the repositories are named by their owners (`acme/*`)."""
     by_connection: dict[int, tuple[pulumi.Output[str], list[str]]] = {}
     for source in sources:
         if source.full_clone:
             _, repositories = by_connection.setdefault(id(source.connection_arn), (source.connection_arn, []))
             if source.repository not in repositories:
                 repositories.append(source.repository)
+    listed = sum(len(repository) + 3 for _, repositories in by_connection.values() for repository in repositories)
+    by_owner = listed > REPOSITORY_LIST_BUDGET
     return [
         arn.apply(
             lambda a, sid=f"{sid}{index + 1 if index else ''}", r=repositories: _use_connection(
-                sid, a, r[0] if len(r) == 1 else r, if_exists=True
+                sid, a, r[0] if len(r) == 1 else r, if_exists=True, by_owner=by_owner
             )
         )
         for index, (arn, repositories) in enumerate(by_connection.values())
@@ -171,11 +180,24 @@ def readers_of(sid: str, sources: Sequence[GitHubSource]) -> list[pulumi.Output[
 
 
 def _use_connection(
-    sid: str, connection_arn: str, repository: str | list[str], if_exists: bool = False
+    sid: str, connection_arn: str, repository: str | list[str], if_exists: bool = False, by_owner: bool = False
 ) -> pulumi.Output[dict]:
     # Connections made before the CodeConnections rename carry the codestar-connections prefix,
     # and IAM evaluates the action and condition under the prefix of the connection's ARN.
     prefix = connection_arn.split(":")[2] if connection_arn.startswith("arn:") else "codeconnections"
+    if by_owner:
+        owners = sorted(
+            {f"{name.split('/')[0]}/*" for name in ([repository] if isinstance(repository, str) else repository)}
+        )
+        return allow(
+            sid,
+            [f"{prefix}:UseConnection"],
+            [connection_arn],
+            condition={
+                "StringLikeIfExists": {f"{prefix}:FullRepositoryId": owners},
+                "StringEqualsIfExists": {f"{prefix}:ProviderPermissionsRequired": "read_only"},
+            },
+        )
     repository_operator = "StringEqualsIfExists" if if_exists else "StringEquals"
     return allow(
         sid,

@@ -15,7 +15,7 @@ from components.config_schema import KEYS
 from components.settings import stack_config
 from components.testing import physical_name, run_program, run_stack
 
-from .helpers import STACKS, evaluated
+from .helpers import STACKS, evaluated, policy_of
 
 ROOT = Path(__file__).resolve().parent.parent
 MONOREPO = ROOT / "examples" / "monorepo"
@@ -121,6 +121,48 @@ def test_a_stack_of_the_maximum_number_of_services_fits_every_quota_and_policy_l
     }
     assert policies["aws:kms/keyPolicy:KeyPolicy"] < 4096  # names the pipeline path, not each role
     assert len(run.outputs["scpDocument"]) <= 5120
+
+
+def test_the_longest_names_at_the_maximum_number_of_services_fit_every_limit():
+    """The schema's extremes at once: 100 services with 63-character names, 255-character cluster
+    names, pull-request pipelines, full clones of 140-character repositories through one configured
+    connection. Every policy and pattern fits, and the alert rules fit the 300 a bus allows (with
+    little room: README, Speed)."""
+    connection = "arn:aws:codeconnections:eu-west-1:111122223333:connection/7c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
+    services = [
+        {
+            "name": (f"s{i:03d}_Orders-" + "x" * 63)[:63],
+            "source": {
+                "repository": "a" * 39 + "/" + (f"r{i:03d}-" + "y" * 100)[:100],
+                "fullClone": True,
+                "pullRequests": True,
+            },
+            "service": {"cluster": LONGEST_CLUSTER},
+        }
+        for i in range(KEYS["services"]["maxItems"])
+    ]
+    run = run_stack(
+        "shop-dev",
+        {"ecs-cicd:services": services, "ecs-cicd:source": {"repository": "acme/shop", "connectionArn": connection}},
+        project_dir=MONOREPO,
+    )
+    assert_documents_fit(run)
+    home = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.region == "eu-west-1"]
+    assert len(home) <= limits.QUOTAS["aws:cloudwatch/eventRule:EventRule"].default
+    # One configured connection: one statement naming it, whatever the number of services.
+    statements = policy_of(run, "ecs-cicd-dev-scan-sast-role")["Statement"]
+    (use,) = [s for s in statements if s["Action"] == ["codeconnections:UseConnection"]]
+    assert use["Resource"] == [connection]
+    # 100 repository names would pass the policy's budget: they are named by their owner.
+    assert use["Condition"]["StringLikeIfExists"]["codeconnections:FullRepositoryId"] == ["a" * 39 + "/*"]
+
+
+def test_a_stack_whose_alerts_need_more_rules_than_a_bus_allows_is_refused(monkeypatch):
+    from components import alerts
+
+    monkeypatch.setattr(alerts, "RULES_PER_BUS", 5)
+    with pytest.raises(Exception, match=r"alerts need \d+ rules on the default event bus, over EventBridge's 5"):
+        run_stack("dev")
 
 
 def test_a_program_of_ones_own_is_checked_as_well():

@@ -219,9 +219,19 @@ def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings)
 
 
 def test_scan_projects_read_the_source_and_write_logs_only(run, settings):
+    from components.artifacts import artifact_folder_pattern
+    from components.settings import validation_pipeline_name
+
     clone = {"codeconnections:UseConnection"} if settings.source.full_clone else set()
+    # A one-service stack's scans read its pipelines' folders, not the whole bucket.
+    pipelines = [settings.pipeline.name] + (
+        [validation_pipeline_name(settings.pipeline.name)] if settings.source.pull_requests else []
+    )
+    bucket = run.one("aws:s3/bucket:Bucket").inputs["arn"]
     for scan in ("sca", "sast", "secrets"):
         policy = policy_of(run, f"{settings.pipeline.name}-scan-{scan}-role")
+        reads = next(s for s in policy["Statement"] if "s3:GetObject" in s["Action"])
+        assert reads["Resource"] == sorted(f"{bucket}/{artifact_folder_pattern(p)}" for p in pipelines)
         actions = {action for statement in policy["Statement"] for action in statement["Action"]}
         assert actions == {
             "logs:CreateLogStream",

@@ -195,6 +195,7 @@ def test_the_path_to_production_takes_the_slowest_of_each_parallel_group_and_add
     assert approve["mostSeconds"] == 7 * 24 * 3600 and approve["leastSeconds"] is None
     assert path["mostSeconds"] == sum(s["mostSeconds"] or 0 for s in path["steps"])
     assert path["unbounded"] == ["Source/Source", "Deploy/Service"]  # GitHub; CodeDeploy's own group
+    assert path["waste"] == []  # CodeDeploy's group waits as it says, not deploy.bakeTimeMinutes
     assert all(s["source"].startswith("https://docs.aws.amazon.com/") for s in path["steps"] if s["mostSeconds"])
 
 
@@ -216,6 +217,19 @@ def test_sequential_builds_that_read_nothing_from_each_other_are_called_waste():
     ]
     path = plan_model.critical_path({"stages": stages}, {}, None)
     assert path["waste"] == ["Test/Lint waits for Unit but reads nothing they produce: it could run beside them"]
+
+
+def test_an_unbounded_action_beside_bounded_ones_makes_the_step_unbounded():
+    build = {"name": "Image", "provider": "CodeBuild", "configuration": {"ProjectName": "image"}}
+    invoke = {"name": "Notify", "provider": "Lambda", "configuration": {"FunctionName": "notify"}}
+    approve = {"name": "Approve", "provider": "Manual", "timeoutInMinutes": 60, "configuration": {}}
+    projects = {"image": {"name": "image", "queuedTimeout": 5, "buildTimeout": 10}}
+    stages = [{"name": "Build", "actions": [build, invoke]}, {"name": "Approve", "actions": [approve]}]
+    path = plan_model.critical_path({"stages": stages}, projects, None)
+    (step, approval) = path["steps"]
+    assert (step["action"], step["mostSeconds"], step["parallelWith"]) == ("Notify", None, ["Image"])
+    assert path["unbounded"] == ["Build/Notify"]
+    assert approval["mostSeconds"] == 3600  # the action's own timeout, not the seven days
 
 
 def test_an_existing_services_deploy_time_is_not_guessed():
