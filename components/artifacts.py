@@ -7,7 +7,7 @@ the pipeline exists, and because one store can serve several pipelines in a stac
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -18,6 +18,13 @@ from .args import documented, known_keys
 from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
 from .inputs import Input
+
+
+class CrossAccountReaderArgs(TypedDict, total=False):
+    role_arn: Required[Input[str]]
+    """A role in another account (a target account's deploy role). Required."""
+    pipeline: Required[str]
+    """The pipeline whose artifact folder it reads. Required."""
 
 
 class ArtifactStoreArgs(TypedDict, total=False):
@@ -31,6 +38,10 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """ARN pattern of the roles that may write artifacts (`iam.RolePaths`, the pipeline path):
     the bucket policy refuses writes and deletes by any other principal. Without it, IAM alone
     decides who writes."""
+    cross_account_readers: Sequence[CrossAccountReaderArgs]
+    """Deploy roles in other accounts (`TargetAccountAccess.role_arn`) and the pipeline whose
+    artifacts each reads: the bucket policy lets each read that pipeline's folder, and the key
+    policy (`limit_key_use`) lets each decrypt through S3. Nothing else from another account."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -107,10 +118,21 @@ class ArtifactStore(pulumi.ComponentResource):
         writers = args.get("writer_pattern")
         if writers is not None:
             pulumi.Output.from_input(writers).apply(_check_role_pattern)
+        self._readers = [
+            _check_reader(name, index, reader) for index, reader in enumerate(args.get("cross_account_readers", ()))
+        ]
+        readers = pulumi.Output.all(*(pulumi.Output.from_input(r["role_arn"]) for r in self._readers)).apply(
+            lambda arns: [
+                (_only_a_role(name, arn), artifact_folder_pattern(r["pipeline"]))
+                for arn, r in zip(arns, self._readers, strict=True)
+            ]
+        )
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, self.key.arn, writers).apply(lambda a: _bucket_policy(*a)),
+            policy=pulumi.Output.all(self.bucket.arn, self.key.arn, writers, readers).apply(
+                lambda a: _bucket_policy(*a)
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
         self._account = account
@@ -132,12 +154,22 @@ class ArtifactStore(pulumi.ComponentResource):
             raise ValueError("limit_key_use: give the roles that use the key, or their role_pattern")
         if role_pattern is not None:
             pulumi.Output.from_input(role_pattern).apply(_check_role_pattern)
+        readers = pulumi.Output.all(*(r["role_arn"] for r in self._readers))
         return aws.kms.KeyPolicy(
             f"{self._name}-key-policy",
             key_id=self.key.key_id,
             policy=pulumi.Output.all(
-                self._account.partition, self._account.id, role_pattern, *(role.arn for role in roles)
-            ).apply(lambda a: _key_policy_document(f"arn:{a[0]}:iam::{a[1]}:root", a[1], a[3:], a[2])),
+                self._account.partition,
+                self._account.id,
+                role_pattern,
+                self._account.region,
+                readers,
+                *(role.arn for role in roles),
+            ).apply(
+                lambda a: _key_policy_document(
+                    f"arn:{a[0]}:iam::{a[1]}:root", a[1], a[5:], a[2], readers=a[4], region=a[3]
+                )
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -176,6 +208,25 @@ class ArtifactStore(pulumi.ComponentResource):
             ),
             allow(f"{sid}EncryptArtifacts", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
         ]
+
+
+def _check_reader(name: str, index: int, reader: Any) -> CrossAccountReaderArgs:
+    known_keys("ArtifactStore", f"{name}.cross_account_readers[{index}]", reader, CrossAccountReaderArgs)
+    for required in ("role_arn", "pipeline"):
+        if not reader.get(required):
+            raise ValueError(f"ArtifactStore {name}: cross_account_readers[{index}].{required} is required")
+    if isinstance(reader["role_arn"], str):
+        _only_a_role(name, reader["role_arn"])
+    return reader
+
+
+def _only_a_role(name: str, arn: str) -> str:
+    if not iam.ROLE_ARN.fullmatch(arn or ""):
+        raise ValueError(
+            f"ArtifactStore {name}: cross_account_readers role_arn={arn!r} is not a role's ARN; allowed: "
+            "arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
+        )
+    return arn
 
 
 def _check_role_pattern(pattern: str) -> str:
@@ -272,9 +323,29 @@ def _logs_key_policy(partition: str, account_id: str, region: str) -> str:
     )
 
 
-def _key_policy_document(root: str, account_id: str, users: Sequence[str], pattern: Optional[str] = None) -> str:
+def _key_policy_document(
+    root: str,
+    account_id: str,
+    users: Sequence[str],
+    pattern: Optional[str] = None,
+    readers: Sequence[str] = (),
+    region: str = "",
+) -> str:
     # In a key policy, Resource "*" means this key.
     use: list[dict] = []
+    if readers:
+        # Deploy roles of other accounts read their pipeline's artifacts: decrypt, only as S3 does
+        # it for them (kms:ViaService, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+        use.append(
+            {
+                "Sid": "TargetAccountsDeployRolesDecryptThroughS3",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(readers))},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            }
+        )
     if users:
         use.append(
             {
@@ -343,10 +414,13 @@ def artifact_folder_pattern(pipeline: str) -> str:
     return f"{artifact_folder(pipeline)}*"
 
 
-def _bucket_policy(bucket_arn: str, key_arn: str, writers: Optional[str]) -> str:
+def _bucket_policy(
+    bucket_arn: str, key_arn: str, writers: Optional[str], readers: Sequence[tuple[str, str]] = ()
+) -> str:
     """TLS only; and, so that nothing swaps an artifact while a deploy waits for its approval
     (CICD-SEC-9): no object written encrypted other than with this key, and, with `writers`, no
-    object written or deleted by a principal other than the pipelines' roles."""
+    object written or deleted by a principal other than the pipelines' roles. Each of `readers`
+    (a role of another account, a pipeline's folder pattern) may read that folder."""
     objects = f"{bucket_arn}/*"
     statements = [
         # A Deny for every S3 action over plain HTTP: a wildcard that takes rights away.
@@ -379,6 +453,16 @@ def _bucket_policy(bucket_arn: str, key_arn: str, writers: Optional[str]) -> str
                 "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject", "s3:PutObjectAcl"],
                 "Resource": objects,
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": writers}},
+            }
+        )
+    for index, (role_arn, folder) in enumerate(readers, start=1):
+        statements.append(
+            {
+                "Sid": f"TargetAccountDeployRoleReads{index}",
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": f"{bucket_arn}/{folder}",
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)

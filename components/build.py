@@ -16,7 +16,7 @@ from .args import documented, known_keys, no_plaintext_secrets, secret_refs
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
-from .iam import ScopedRole, Statement, allow, secret_read_statements
+from .iam import ROLE_ARN, ScopedRole, Statement, allow, secret_read_statements
 from .inputs import Input
 from .pullcache import DockerHubCache
 from .settings import SecretRef
@@ -104,6 +104,10 @@ class ImageBuildArgs(TypedDict, total=False):
     existing one, a lifecycle policy is set only when this is given."""
     protect: bool
     """Protect the ECR repository from deletion. Default True."""
+    pull_role_arns: Sequence[Input[str]]
+    """Task execution roles of other accounts that run the image (cross-account delivery): the
+    repository's policy lets exactly these pull it, and nothing else. Only with a repository this
+    component creates (an existing repository's policy is its owner's)."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the build role."""
     role_path: str
@@ -160,6 +164,19 @@ class ImageBuild(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, protect=args.get("protect", True)),
             )
         )
+        pullers = list(args.get("pull_role_arns", ()))
+        if pullers and existing:
+            raise ValueError(
+                f"ImageBuild {name}: pull_role_arns needs a repository this component creates; "
+                f"{existing!r} is an existing one, whose policy its owner keeps"
+            )
+        if pullers:
+            aws.ecr.RepositoryPolicy(
+                f"{name}-repository-pullers",
+                repository=self.repository.name,
+                policy=pulumi.Output.all(*pullers).apply(lambda arns: _pull_policy(name, arns)),
+                opts=child,
+            )
         if not existing or "keep_images" in args:
             aws.ecr.LifecyclePolicy(
                 f"{name}-repository-lifecycle",
@@ -297,6 +314,28 @@ class ExistingRepository:
 
 class ExistingRepositoryError(pulumi.RunError):
     """The existing repository would weaken the pipeline (or is not where the stack is)."""
+
+
+# What pulling an image takes of a repository: its manifest and layers
+# (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html, "Allow
+# another account"); the puller's own account grants it ecr:GetAuthorizationToken.
+PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+
+def _pull_policy(name: str, role_arns: Sequence[str]) -> str:
+    for arn in role_arns:
+        if not ROLE_ARN.fullmatch(arn or ""):
+            raise ValueError(
+                f"ImageBuild {name}: pull_role_arns {arn!r} is not a role's ARN; allowed: "
+                "arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
+            )
+    statement = {
+        "Sid": "TargetAccountsExecutionRolesPull",
+        "Effect": "Allow",
+        "Principal": {"AWS": sorted(set(role_arns))},
+        "Action": PULL_ACTIONS,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
 def _check_existing_repository(given: str, found: Any, account_id: str, region: str) -> Any:

@@ -18,6 +18,10 @@ from . import naming
 from .account import AwsAccount
 from .inputs import Input
 
+# A role's ARN, and only a role's: `arn:<partition>:iam::<account>:role/<path><name>` (never an
+# account, a user or a wildcard), for the principals of cross-account grants.
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
 # A statement, or None for one that does not apply (`policy_document` leaves it out).
 Statement = Input[Optional[Mapping[str, Any]]]
 

@@ -83,6 +83,8 @@ class ArtifactStoreArgs(TypedDict, total=False):
     writer_pattern: Input[str]
     """ARN pattern of the roles that may write artifacts (`arn:...:role/<path>/*`): the bucket
     policy refuses writes and deletes by any other principal."""
+    cross_account_readers: Sequence[artifacts.CrossAccountReaderArgs]
+    """Deploy roles in other accounts and the pipeline whose artifacts each reads (roleArn, pipeline)."""
 
 
 class ArtifactStore(artifacts.ArtifactStore):

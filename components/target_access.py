@@ -16,7 +16,6 @@ account's bucket and key policies must grant it too).
 """
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Optional, Required, TypedDict
 
@@ -27,11 +26,8 @@ from .account import AwsAccount
 from .args import documented, known_keys
 from .artifacts import artifact_folder_pattern
 from .deploy import ecs_deploy_statements
-from .iam import Statement, allow
+from .iam import ROLE_ARN, Statement, allow
 from .inputs import Input
-
-# A role's ARN, and only a role's: `arn:<partition>:iam::<account>:role/<path><name>`.
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 
 class TargetServiceArgs(TypedDict, total=False):

@@ -147,6 +147,13 @@ MUTANTS = (
     ),
     # CICD-SEC-5 -------------------------------------------------------------------------------
     Mutant(
+        "what another account gets from the tooling account is derived",
+        "components/artifacts.py",
+        '"Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},',
+        "",
+        _t("test_target_access.py::test_each_cross_account_grant_names_exactly_the_configured_principals"),
+    ),
+    Mutant(
         "across accounts, a target account's deploy role",
         "components/target_access.py",
         '"Principal": {"AWS": pipeline_role_arn}',

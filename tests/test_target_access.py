@@ -114,3 +114,76 @@ def test_arguments_are_checked_before_anything_is_registered():
         target_stack([{k: v for k, v in ORDERS.items() if k != "task_role_arns"}])
     with pytest.raises(ValueError, match="unknown argument"):
         target_stack([{**ORDERS, "taskRoles": []}])
+
+
+# -- the tooling account's side: what the targets need from it, derived from the targets -----------
+
+STAGING_ROLE = f"arn:aws:iam::{TARGET}:role/ecs-cicd/deploy/staging-access-deploy-1a2b3c4"
+PROD_ROLE = "arn:aws:iam::777788889999:role/ecs-cicd/deploy/prod-access-deploy-5d6e7f8"
+EXECUTION_ROLES = [f"arn:aws:iam::{TARGET}:role/orders-api-exec", "arn:aws:iam::777788889999:role/orders-api-exec"]
+
+
+def tooling_stack(readers, pullers=EXECUTION_ROLES):
+    from components import ArtifactStore, GitHubSource, ImageBuild
+
+    def program():
+        store = ArtifactStore("delivery", {"protect": False, "cross_account_readers": readers})
+        source = GitHubSource("orders-source", {"repository": "acme/orders"})
+        ImageBuild(
+            "orders-build",
+            {"source": source, "artifact_store": store, "container_name": "app", "protect": False,
+             "pull_role_arns": pullers},
+        )  # fmt: skip
+        store.limit_key_use(role_pattern=f"arn:aws:iam::{TOOLING}:role/ecs-cicd/delivery/pipeline/*")
+
+    return run_program(program, {"aws:region": "eu-west-1"})
+
+
+def cross_account_statements(run) -> tuple[list, list, list]:
+    bucket = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    key = json.loads(run.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])["Statement"]
+    repository = run.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")
+    pulls = json.loads(repository[0].inputs["policy"])["Statement"] if repository else []
+    return (
+        [s for s in bucket if s["Effect"] == "Allow"],
+        [s for s in key if s.get("Sid") == "TargetAccountsDeployRolesDecryptThroughS3"],
+        pulls,
+    )
+
+
+def test_each_cross_account_grant_names_exactly_the_configured_principals():
+    readers = [{"role_arn": role, "pipeline": "orders-delivery"} for role in (STAGING_ROLE, PROD_ROLE)]
+    run = tooling_stack(readers)
+    bucket, (decrypt,), (pull,) = cross_account_statements(run)
+    bucket_arn = run.one("aws:s3/bucket:Bucket").inputs["arn"]
+    assert sorted((s["Principal"]["AWS"], s["Resource"], tuple(s["Action"])) for s in bucket) == [
+        (role, f"{bucket_arn}/orders-delivery/*", ("s3:GetObject", "s3:GetObjectVersion"))
+        for role in sorted([STAGING_ROLE, PROD_ROLE])
+    ]
+    assert decrypt["Principal"] == {"AWS": sorted([STAGING_ROLE, PROD_ROLE])}
+    assert (decrypt["Action"], decrypt["Condition"]) == (
+        "kms:Decrypt",
+        {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+    )
+    assert pull["Principal"] == {"AWS": sorted(EXECUTION_ROLES)}
+    assert sorted(pull["Action"]) == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
+
+
+def test_removing_a_target_removes_its_grants_and_no_target_grants_nothing():
+    run = tooling_stack([{"role_arn": STAGING_ROLE, "pipeline": "orders-delivery"}], pullers=EXECUTION_ROLES[:1])
+    bucket, (decrypt,), (pull,) = cross_account_statements(run)
+    assert [s["Principal"]["AWS"] for s in bucket] == [STAGING_ROLE] and decrypt["Principal"]["AWS"] == [STAGING_ROLE]
+    assert "777788889999" not in json.dumps([bucket, decrypt, pull])
+    assert cross_account_statements(tooling_stack([], pullers=[])) == ([], [], [])
+
+
+@pytest.mark.parametrize("principal", [f"arn:aws:iam::{TARGET}:root", TARGET, "*", f"arn:aws:iam::{TARGET}:user/x"])
+def test_a_cross_account_grant_to_anything_but_a_role_is_refused(principal):
+    with pytest.raises(ValueError, match="is not a role's ARN"):
+        tooling_stack([{"role_arn": principal, "pipeline": "orders-delivery"}])
+    with pytest.raises(ValueError, match="is not a role's ARN"):
+        tooling_stack([], pullers=[principal])
