@@ -136,6 +136,16 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
         self._account = account
+        self._key_policy: Optional[aws.kms.KeyPolicy] = None
+        if self._readers:
+            # The readers decrypt only if the key policy names them: written here, with the use
+            # limited to the pipelines' roles, so no caller can forget it.
+            if writers is None:
+                raise ValueError(
+                    f"ArtifactStore {name}: cross_account_readers needs writer_pattern: the key policy that lets "
+                    "other accounts' deploy roles decrypt also limits the key's use to the pipelines' roles"
+                )
+            self.limit_key_use(role_pattern=writers)
         self.register_outputs(
             {"bucket": self.bucket.bucket, "key_arn": self.key.arn, "logs_key_arn": self.logs_key.arn}
         )
@@ -150,12 +160,17 @@ class ArtifactStore(pulumi.ComponentResource):
         Name the roles (`roles`), or, for a stack of many pipelines, the ARN pattern of their IAM
         path (`role_pattern`, from `iam.RolePaths`): a policy naming each role grows by about 80
         bytes a role, and KMS allows 32 KB; the pattern stays one line."""
+        if self._key_policy is not None:
+            raise ValueError(
+                f"limit_key_use: the key policy of {self._name} is already written (once per store; with "
+                "cross_account_readers the store writes it itself, for the roles under writer_pattern)"
+            )
         if not roles and role_pattern is None:
             raise ValueError("limit_key_use: give the roles that use the key, or their role_pattern")
         if role_pattern is not None:
             pulumi.Output.from_input(role_pattern).apply(_check_role_pattern)
         readers = pulumi.Output.all(*(r["role_arn"] for r in self._readers))
-        return aws.kms.KeyPolicy(
+        self._key_policy = aws.kms.KeyPolicy(
             f"{self._name}-key-policy",
             key_id=self.key.key_id,
             policy=pulumi.Output.all(
@@ -172,6 +187,7 @@ class ArtifactStore(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return self._key_policy
 
     def objects(self, pipelines: Optional[Sequence[str]] = None) -> list[pulumi.Output[str]]:
         """The object ARNs of these pipelines' artifacts (all objects when None). CodePipeline keeps
@@ -217,6 +233,11 @@ def _check_reader(name: str, index: int, reader: Any) -> CrossAccountReaderArgs:
             raise ValueError(f"ArtifactStore {name}: cross_account_readers[{index}].{required} is required")
     if isinstance(reader["role_arn"], str):
         _only_a_role(name, reader["role_arn"])
+    if not isinstance(reader["pipeline"], str) or not iam.PIPELINE_NAME.fullmatch(reader["pipeline"]):
+        raise ValueError(
+            f"ArtifactStore {name}: cross_account_readers[{index}].pipeline={reader['pipeline']!r} is not a "
+            "pipeline name; allowed: 1 to 100 of A-Z a-z 0-9 . @ _ -"
+        )
     return reader
 
 

@@ -20,7 +20,9 @@ from .inputs import Input
 
 # A role's ARN, and only a role's: `arn:<partition>:iam::<account>:role/<path><name>` (never an
 # account, a user or a wildcard), for the principals of cross-account grants.
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}", re.ASCII)
+# CodePipeline's pipeline names (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html).
+PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
 
 # A statement, or None for one that does not apply (`policy_document` leaves it out).
 Statement = Input[Optional[Mapping[str, Any]]]

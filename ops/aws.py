@@ -80,9 +80,8 @@ class Aws:
         """Clients with a named AWS profile's credentials (another account's), or these ones."""
         if profile is None:
             return self
-        other = Aws(
-            self.region, session=boto3.Session(profile_name=profile, region_name=self.region), config=self.config
-        )
+        # The profile's own region, unless the command names one per call.
+        other = Aws(session=boto3.Session(profile_name=profile), config=self.config)
         other.on_retry = self.on_retry
         return other
 

@@ -16,6 +16,12 @@ TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": PIPELINE_ROLE}, "Action": "sts:AssumeRole"}],
 }
 CREATED = "2026-11-30T10:00:00Z"
+TARGET_ACCOUNT, TOOLING_ACCOUNT = "444455556666", "111122223333"
+CLUSTER_ARN = "arn:aws:ecs:eu-west-1:444455556666:cluster/staging"
+
+
+def identity(account: str) -> dict:
+    return {"Account": account, "Arn": f"arn:aws:sts::{account}:assumed-role/readonly/alice", "UserId": "AROAX:alice"}
 
 
 def decisions(*pairs: tuple[str, str]) -> dict:
@@ -46,16 +52,19 @@ def world(
     missing_role: bool = False,
     deploy: tuple[str, str] = ("allowed", "allowed"),
     services: dict | None = None,
+    tooling: bool = True,
 ) -> Cli:
     """The answers AWS gives, in the order preflight asks: the tooling account's simulation, then
     the target account's role, its simulation and the service."""
     cli = Cli()
     iam, ecs = cli.stub("iam"), cli.stub("ecs", "eu-west-1")
-    iam.add_response(
-        "simulate_principal_policy",
-        decisions(("sts:AssumeRole", assume)),
-        {"PolicySourceArn": PIPELINE_ROLE, "ActionNames": ["sts:AssumeRole"], "ResourceArns": [TARGET_ROLE]},
-    )
+    if tooling:  # the tooling account's question, when the same credentials answer both
+        iam.add_response(
+            "simulate_principal_policy",
+            decisions(("sts:AssumeRole", assume)),
+            {"PolicySourceArn": PIPELINE_ROLE, "ActionNames": ["sts:AssumeRole"], "ResourceArns": [TARGET_ROLE]},
+        )
+    cli.stub("sts").add_response("get_caller_identity", identity(TARGET_ACCOUNT))
     if missing_role:
         iam.add_client_error("get_role", "NoSuchEntity", "The role cannot be found.", 404)
         return cli
@@ -69,7 +78,7 @@ def world(
             "ResourceArns": [SERVICE_ARN],
         },
     )
-    ecs.add_response("describe_services", services or service(), {"cluster": "staging", "services": ["orders-api"]})
+    ecs.add_response("describe_services", services or service(), {"cluster": CLUSTER_ARN, "services": ["orders-api"]})
     return cli
 
 
@@ -131,8 +140,9 @@ def test_a_missing_or_deleted_service_is_named(answer):
 def test_what_cannot_be_read_is_named_with_the_call_and_how_to_read_it():
     cli = Cli()
     cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    cli.stub("sts").add_response("get_caller_identity", identity(TARGET_ACCOUNT))
     cli.stub("iam").add_client_error(
-        "get_role", "AccessDenied", "User: arn:aws:sts::111122223333:assumed-role/dev/alice is not authorized"
+        "get_role", "AccessDenied", "User: arn:aws:sts::444455556666:assumed-role/dev/alice is not authorized"
     )
     assert preflight(cli) == 1
     assert "cannot check in account 444455556666: access denied: your AWS identity is not allowed to call " in (
@@ -162,6 +172,7 @@ def test_every_target_is_checked_and_counted():
     second = TARGET.replace("name=staging", "name=prod")
     # The second target's answers, after the first's.
     cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    cli.stub("sts").add_response("get_caller_identity", identity(TARGET_ACCOUNT))
     cli.stub("iam").add_response("get_role", role())
     cli.stub("iam").add_response(
         "simulate_principal_policy", decisions(("ecs:DescribeServices", "allowed"), ("ecs:UpdateService", "allowed"))
@@ -170,3 +181,46 @@ def test_every_target_is_checked_and_counted():
     assert preflight(cli, TARGET, second) == 1
     assert "staging: NOT READY" in cli.stdout and "prod: ready" in cli.stdout
     assert "1 of 2 targets ready." in cli.stdout
+
+
+def test_credentials_of_another_account_are_not_taken_for_the_targets():
+    """IAM and ECS answer for the caller's own account: without profile=, the tooling account's
+    credentials would look for the role and service in the tooling account."""
+    cli = Cli()
+    cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    cli.stub("sts").add_response("get_caller_identity", identity(TOOLING_ACCOUNT))
+    assert preflight(cli) == 1
+    assert (
+        f"cannot check in account {TARGET_ACCOUNT}: the credentials are account {TOOLING_ACCOUNT}'s; "
+        f"give the target profile=<an AWS profile that can read {TARGET_ACCOUNT}>"
+    ) in cli.stdout
+    cli.assert_all_calls_made()
+
+
+def test_a_targets_profile_reads_the_target_account(monkeypatch):
+    """`profile=` gives the target account's checks their own credentials; the tooling account's
+    question (may the pipeline's role assume the target role) stays with the tooling account's."""
+    from ops.aws import Aws
+
+    tooling, target = Cli(), world(tooling=False)
+    tooling.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    asked = []
+
+    def elsewhere(self, profile):
+        asked.append(profile)
+        return target.aws if profile else self
+
+    monkeypatch.setattr(Aws, "elsewhere", elsewhere)
+    assert preflight(tooling, TARGET + ",profile=staging-readonly") == 0
+    assert asked == ["staging-readonly"]
+    tooling.assert_all_calls_made()
+    target.assert_all_calls_made()
+
+
+def test_a_profile_that_does_not_exist_is_named():
+    cli = Cli()
+    cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+    assert preflight(cli, TARGET + ",profile=no-such-profile-here") == 1
+    assert "cannot check in account 444455556666: The config profile (no-such-profile-here) could not be found" in (
+        cli.stdout
+    )

@@ -322,6 +322,20 @@ def test_artifact_store_through_the_provider():
     assert not run.one("aws:s3/bucket:Bucket").protect
 
 
+def test_artifact_store_with_cross_account_readers_through_the_provider():
+    """A TypeScript program cannot call `limit_key_use`: the store writes the key policy its readers need."""
+    reader = "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-access-deploy"
+    inputs = {
+        "protect": False,
+        "writerPattern": "arn:aws:iam::111122223333:role/ecs-cicd/delivery/pipeline/*",
+        "crossAccountReaders": [{"roleArn": reader, "pipeline": "orders-delivery"}],
+    }
+    run, _ = construct(provider.COMPONENTS, "ArtifactStore", inputs)
+    statements = json.loads(run.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])["Statement"]
+    (decrypt,) = [s for s in statements if s.get("Sid") == "TargetAccountsDeployRolesDecryptThroughS3"]
+    assert decrypt["Principal"] == {"AWS": [reader]}
+
+
 def test_account_guardrails_through_the_provider():
     run, state = construct(provider.COMPONENTS, "AccountGuardrails", {"guardDuty": True, "cloudTrail": True})
     assert set(state) == {"trail", "detector"}

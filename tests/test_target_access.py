@@ -123,30 +123,38 @@ PROD_ROLE = "arn:aws:iam::777788889999:role/ecs-cicd/deploy/prod-access-deploy-5
 EXECUTION_ROLES = [f"arn:aws:iam::{TARGET}:role/orders-api-exec", "arn:aws:iam::777788889999:role/orders-api-exec"]
 
 
+WRITERS = f"arn:aws:iam::{TOOLING}:role/ecs-cicd/delivery/pipeline/*"
+
+
 def tooling_stack(readers, pullers=EXECUTION_ROLES):
     from components import ArtifactStore, GitHubSource, ImageBuild
 
     def program():
-        store = ArtifactStore("delivery", {"protect": False, "cross_account_readers": readers})
+        store = ArtifactStore(
+            "delivery",
+            {"protect": False, "cross_account_readers": readers, "writer_pattern": WRITERS}
+            if readers
+            else {"protect": False},
+        )
         source = GitHubSource("orders-source", {"repository": "acme/orders"})
         ImageBuild(
             "orders-build",
             {"source": source, "artifact_store": store, "container_name": "app", "protect": False,
              "pull_role_arns": pullers},
         )  # fmt: skip
-        store.limit_key_use(role_pattern=f"arn:aws:iam::{TOOLING}:role/ecs-cicd/delivery/pipeline/*")
 
     return run_program(program, {"aws:region": "eu-west-1"})
 
 
 def cross_account_statements(run) -> tuple[list, list, list]:
     bucket = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
-    key = json.loads(run.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])["Statement"]
+    policies = run.of_type("aws:kms/keyPolicy:KeyPolicy")
+    key = json.loads(policies[0].inputs["policy"])["Statement"] if policies else []
     repository = run.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")
     pulls = json.loads(repository[0].inputs["policy"])["Statement"] if repository else []
     return (
         [s for s in bucket if s["Effect"] == "Allow"],
-        [s for s in key if s.get("Sid") == "TargetAccountsDeployRolesDecryptThroughS3"],
+        [s for s in key if s.get("Sid") == "TargetAccountsDeployRolesDecryptThroughS3"],  # written by the store
         pulls,
     )
 
@@ -187,3 +195,29 @@ def test_a_cross_account_grant_to_anything_but_a_role_is_refused(principal):
         tooling_stack([{"role_arn": principal, "pipeline": "orders-delivery"}])
     with pytest.raises(ValueError, match="is not a role's ARN"):
         tooling_stack([], pullers=[principal])
+
+
+def test_the_store_writes_the_key_policy_its_readers_need_and_refuses_readers_without_writers():
+    """Without the key policy naming them, other accounts cannot decrypt: the store writes it itself
+    (no caller can forget `limit_key_use`), limited to the pipelines' roles, and only once."""
+    from components import ArtifactStore
+
+    readers = [{"role_arn": STAGING_ROLE, "pipeline": "orders-delivery"}]
+    with pytest.raises(ValueError, match="cross_account_readers needs writer_pattern"):
+        run_program(lambda: ArtifactStore("delivery", {"cross_account_readers": readers}))
+
+    def twice():
+        store = ArtifactStore("delivery", {"cross_account_readers": readers, "writer_pattern": WRITERS})
+        store.limit_key_use(role_pattern=WRITERS)
+
+    with pytest.raises(ValueError, match="already written"):
+        run_program(twice)
+
+
+@pytest.mark.parametrize("pipeline", ["*", "orders/*", "x" * 101])
+def test_a_pipeline_name_that_is_not_one_is_refused(pipeline):
+    """A wildcard would open every pipeline's folder of the bucket."""
+    with pytest.raises(ValueError, match="is not a pipeline name"):
+        tooling_stack([{"role_arn": STAGING_ROLE, "pipeline": pipeline}])
+    with pytest.raises(ValueError, match="is not a pipeline name"):
+        target_stack(pipeline_name=pipeline)

@@ -2,8 +2,10 @@
 role and service, and name exactly what is missing (instead of a deploy failing with "access
 denied"). With the tooling account's credentials it asks IAM whether the pipeline's role may assume
 each target role; with credentials that can read the target account (`profile=`, else the same
-ones) whether that role exists, trusts the pipeline's role, may update its service, and whether the
-service exists. It changes nothing."""
+ones, which must be that account's) whether that role exists, trusts the pipeline's role, may
+describe and update its service, and whether the service is ACTIVE. It changes nothing. What IAM's
+simulation does not read (the tooling account's bucket, key and repository policies, conditions
+such as `iam:PassedToService`) it does not judge: `make plan` shows those grants."""
 
 import re
 from dataclasses import dataclass
@@ -14,7 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..aws import Aws, UsageError
 from .base import Command
 
-ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+ROLE_ARN = re.compile(
+    r"^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$", re.ASCII
+)
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # What the ECS deploy action does to the service (components/deploy.py `ecs_deploy_statements`).
@@ -136,7 +140,21 @@ class Preflight(Command):
                 f"the pipeline's role {pipeline_role} may not sts:AssumeRole on {target.role_arn} "
                 f"({assumes['sts:AssumeRole']}): allow it in the pipeline role's policy"
             )
-        there = tooling.elsewhere(target.profile)
+        try:
+            there = tooling.elsewhere(target.profile)
+        except BotoCoreError as error:  # ProfileNotFound, a profile without credentials
+            problems.append(f"cannot check in account {target.account}: {error}")
+            return problems
+        # IAM and ECS answer for the account the credentials are in: only that account's answers count.
+        identity = self._call(there, problems, target, "sts", "get_caller_identity")
+        if identity is None:
+            return problems
+        if identity["Account"] != target.account:
+            problems.append(
+                f"cannot check in account {target.account}: the credentials are account {identity['Account']}'s; "
+                f"give the target profile=<an AWS profile that can read {target.account}>"
+            )
+            return problems
         region = target.region or there.region or "?"
         role = self._call(there, problems, target, "iam", "get_role", RoleName=target.role_name)
         if role is None:
@@ -165,7 +183,7 @@ class Preflight(Command):
             "ecs",
             "describe_services",
             region=target.region,
-            cluster=target.cluster,
+            cluster=f"arn:{target.partition}:ecs:{region}:{target.account}:cluster/{target.cluster}",
             services=[target.service],
         )
         if isinstance(found, dict):
