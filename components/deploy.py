@@ -37,6 +37,12 @@ class EcsDeployArgs(TypedDict, total=False):
     service_arn: Input[str]
     """The service's ARN. Default: the long format (`service/<cluster>/<name>`); services made
     before 2021 may keep `service/<name>`, which `running_service()` reads as it is."""
+    deploy_role_arn: Input[str]
+    """Deploy into another account: its deploy role (`TargetAccountAccess.role_arn` there), which the
+    action runs as. The pipeline makes no role of its own for it, reads nothing of the service,
+    and may only assume that role."""
+    stage_name: str
+    """The stage's name. Default `Deploy`; several deploys (one per environment) need their own."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -60,8 +66,30 @@ class EcsDeploy(pulumi.ComponentResource):
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", args[key]):
                 raise ValueError(f"EcsDeploy {name}: {key}={args[key]!r} is not an ECS {key} name")
         build: ImageBuild = args["build"]
-        account = args.get("account") or AwsAccount.current()
         cluster, service = args["cluster"], args["service"]
+        stage_name = args.get("stage_name", "Deploy")
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name="Service",
+            category="Deploy",
+            owner="AWS",
+            provider="ECS",
+            version="1",
+            input_artifacts=[build.output_artifact],
+            configuration={
+                "ClusterName": cluster,
+                "ServiceName": service,
+                "FileName": IMAGE_DEFINITIONS_FILE,
+                "DeploymentTimeout": str(timeout),
+            },
+        )
+        if "deploy_role_arn" in args:
+            # Another account's service: its account grants the deploy role what the action does.
+            self.stage = StageDefinition(
+                name=stage_name, actions=[action], external_action_roles={"Service": args["deploy_role_arn"]}
+            )
+            self.register_outputs({})
+            return
+        account = args.get("account") or AwsAccount.current()
 
         role_arns, family = args.get("task_role_arns"), args.get("task_family")
         service_arn = args.get("service_arn") or account.arn("ecs", f"service/{cluster}/{service}")
@@ -74,23 +102,8 @@ class EcsDeploy(pulumi.ComponentResource):
         statements = ecs_deploy_statements(account, cluster, service, service_arn, family, role_arns)
 
         self.stage = StageDefinition(
-            name="Deploy",
-            actions=[
-                aws.codepipeline.PipelineStageActionArgs(
-                    name="Service",
-                    category="Deploy",
-                    owner="AWS",
-                    provider="ECS",
-                    version="1",
-                    input_artifacts=[build.output_artifact],
-                    configuration={
-                        "ClusterName": cluster,
-                        "ServiceName": service,
-                        "FileName": IMAGE_DEFINITIONS_FILE,
-                        "DeploymentTimeout": str(timeout),
-                    },
-                )
-            ],
+            name=stage_name,
+            actions=[action],
             # The ECS action runs with a role of its own: the pipeline role cannot touch ECS.
             action_role_statements={"Service": statements},
         )

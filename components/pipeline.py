@@ -92,6 +92,11 @@ class Pipeline(pulumi.ComponentResource):
                     if self.action_roles
                     else []
                 ),
+                *(
+                    [allow("AssumeTargetAccountsDeployRoles", ["sts:AssumeRole"], external)]
+                    if (external := [arn for stage in stages for arn in stage.external_action_roles.values()])
+                    else []
+                ),
             ],
         )
         self.pipeline_name = name
@@ -110,7 +115,10 @@ class Pipeline(pulumi.ComponentResource):
             ],
             stages=[
                 stage.to_args(
-                    {a: self.action_roles[(stage.name, a)].arn for s, a in self.action_roles if s == stage.name}
+                    {
+                        **{a: self.action_roles[(stage.name, a)].arn for s, a in self.action_roles if s == stage.name},
+                        **stage.external_action_roles,
+                    }
                 )
                 for stage in stages
             ],
@@ -181,10 +189,17 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
             "allowed: QUEUED or SUPERSEDED, or no rollback"
         )
     for stage in stages:
-        unknown = set(stage.action_role_statements) - {_plain(action.name) for action in stage.actions}
+        declared = [*stage.action_role_statements, *stage.external_action_roles]
+        unknown = set(declared) - {_plain(action.name) for action in stage.actions}
         if unknown:
             raise ValueError(
                 f"Pipeline {name}: stage {stage.name} declares roles for unknown actions {sorted(unknown)}"
+            )
+        both = set(stage.action_role_statements) & set(stage.external_action_roles)
+        if both:
+            raise ValueError(
+                f"Pipeline {name}: stage {stage.name}: actions {sorted(both)} have a role of this pipeline and one "
+                "of another account; give one"
             )
     names = [stage.name for stage in stages]
     if len(set(names)) != len(names):

@@ -177,7 +177,7 @@ def _pipeline(
                     "runOrder": int(action.get("runOrder") or 1),
                     "inputs": list(action.get("inputArtifacts") or []),
                     "outputs": list(action.get("outputArtifacts") or []),
-                    **({"target": target} if (target := _target(action)) else {}),
+                    **({"target": target} if (target := _target(action, _account_of(inputs.get("roleArn")))) else {}),
                 }
                 for action in stage["actions"]
             ],
@@ -386,10 +386,18 @@ def _sequential_builds(stage: str, earlier: list[Mapping[str, Any]], group: list
     return found
 
 
-def _target(action: Mapping[str, Any]) -> Optional[str]:
+def _account_of(arn: Any) -> Optional[str]:
+    parts = str(arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
+
+
+def _target(action: Mapping[str, Any], home_account: Optional[str] = None) -> Optional[str]:
     configuration = action.get("configuration") or {}
     if action["provider"] == "ECS":
-        return f"ECS service {configuration.get('ServiceName')} in cluster {configuration.get('ClusterName')}"
+        # A deploy that runs as a role of another account (cross-account delivery) names it.
+        account = _account_of(action.get("roleArn"))
+        account = f" of account {account}" if account and account != home_account else ""
+        return f"ECS service {configuration.get('ServiceName')} in cluster {configuration.get('ClusterName')}{account}"
     if action["provider"] == "CodeDeployToECS":
         return f"CodeDeploy {configuration.get('ApplicationName')}/{configuration.get('DeploymentGroupName')} (ECS)"
     return None

@@ -27,6 +27,9 @@ class StageDefinition:
     action_role_statements: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
     """Per action name: the statements of a role of its own, which the pipeline creates, trusts
     only to the pipeline role, and runs that action with (one role per actor, CICD-SEC-2)."""
+    external_action_roles: Mapping[str, Input[str]] = field(default_factory=dict)
+    """Per action name: a role of another account (`TargetAccountAccess.role_arn`) the action runs
+    as. The pipeline role may assume it and nothing more; the role's own account grants the rest."""
     roles: Sequence[ScopedRole] = field(default_factory=tuple)
     """Roles the stage's own resources run as (its CodeBuild projects): watched by the alerts and
     covered by the SCP with the pipeline's roles."""
@@ -61,6 +64,7 @@ class StageDefinition:
             actions=[*self.actions, *other.actions],
             pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
             action_role_statements={**self.action_role_statements, **other.action_role_statements},
+            external_action_roles={**self.external_action_roles, **other.external_action_roles},
             roles=[*self.roles, *other.roles],
             project_names=[*self.project_names, *other.project_names],
             on_failure=self.on_failure,
@@ -78,6 +82,7 @@ class StageDefinition:
             actions=[*self.actions, *later],
             pipeline_role_statements=[*self.pipeline_role_statements, *other.pipeline_role_statements],
             action_role_statements={**self.action_role_statements, **other.action_role_statements},
+            external_action_roles={**self.external_action_roles, **other.external_action_roles},
             roles=[*self.roles, *other.roles],
             project_names=[*self.project_names, *other.project_names],
             on_failure=self.on_failure,

@@ -1,0 +1,94 @@
+"""examples/promotion (issue 15): one build promoted by digest through a staging and a production
+account, evaluated offline as the tooling account's stack; the target accounts' side is
+tests/test_target_access.py, evaluated as their own accounts."""
+
+import copy
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import yaml
+
+from components.testing import StackRun, run_program
+
+from .helpers import policy_of
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "promotion"
+CONFIG = yaml.safe_load((EXAMPLE / "Pulumi.delivery.yaml").read_text())["config"]
+TARGETS = CONFIG["promotion:targets"]
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+
+
+def evaluated(targets=TARGETS) -> StackRun:
+    config = {**copy.deepcopy(CONFIG), "promotion:targets": targets}
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        return run_program(
+            lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
+            config,
+            stack="delivery",
+            project="promotion",
+        )
+    finally:
+        sys.path.remove(str(EXAMPLE))
+
+
+def test_one_pipeline_builds_once_and_promotes_through_the_accounts_in_order():
+    stages = evaluated().one(PIPELINE).inputs["stages"]
+    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy-staging", "Approve-prod", "Deploy-prod"]
+    (build,) = [a for a in stages[1]["actions"] if a["name"] == "Image"]
+    deploys = {s["name"]: s["actions"] for s in stages if s["name"].startswith("Deploy-")}
+    for target in TARGETS:
+        (action,) = deploys[f"Deploy-{target['name']}"]
+        # The one build's imagedefinitions.json (its digest) is what every environment deploys.
+        assert action["inputArtifacts"] == build["outputArtifacts"]
+        assert action["provider"] == "ECS" and action["roleArn"] == target["deployRoleArn"]
+        assert action["configuration"]["ServiceName"] == target["service"]
+    assert sum(1 for s in stages for a in s["actions"] if a["provider"] == "CodeBuild" and a["name"] == "Image") == 1
+
+
+def test_the_pipeline_role_may_assume_exactly_the_target_deploy_roles():
+    run = evaluated()
+    pipeline = run.one(PIPELINE)
+    role = next(r for r in run.of_type("aws:iam/role:Role") if r.inputs["arn"] == pipeline.inputs["roleArn"])
+    statements = {s["Sid"]: s for s in policy_of(run, role.name)["Statement"]}
+    assert statements["AssumeTargetAccountsDeployRoles"]["Resource"] == sorted(t["deployRoleArn"] for t in TARGETS)
+    # No role of this pipeline deploys: the deploy actions run in their own accounts.
+    assert "AssumeActionRoles" not in statements
+
+
+def grants(run: StackRun) -> str:
+    bucket = run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
+    key = run.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"]
+    pulls = run.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs["policy"]
+    return json.dumps([json.loads(bucket), json.loads(key), json.loads(pulls)])
+
+
+def test_each_grant_names_exactly_the_configured_targets_and_removing_one_removes_its_grants():
+    both = grants(evaluated())
+    for target in TARGETS:
+        assert target["deployRoleArn"] in both and target["executionRoles"][0] in both
+    staging_only = grants(evaluated(TARGETS[:1]))
+    assert TARGETS[1]["account"] not in staging_only
+    assert TARGETS[0]["deployRoleArn"] in staging_only
+    stages = [s["name"] for s in evaluated(TARGETS[:1]).one(PIPELINE).inputs["stages"]]
+    assert stages == ["Source", "Build", "Deploy-staging"]
+
+
+def test_production_waits_for_a_person_who_sees_the_digest():
+    stages = {s["name"]: s for s in evaluated().one(PIPELINE).inputs["stages"]}
+    (approve,) = stages["Approve-prod"]["actions"]
+    assert approve["provider"] == "Manual"
+    assert "#{BuildVariables.IMAGE_DIGEST}" in approve["configuration"]["CustomData"]
+
+
+def test_the_plan_names_each_deploys_account():
+    from components import plan_model
+
+    (pipeline,) = plan_model.build(evaluated(), None)["pipelines"]
+    targets = {s["name"]: s["actions"][0].get("target") for s in pipeline["stages"] if s["name"].startswith("Deploy-")}
+    assert targets == {
+        f"Deploy-{t['name']}": f"ECS service {t['service']} in cluster {t['cluster']} of account {t['account']}"
+        for t in TARGETS
+    }
