@@ -92,3 +92,18 @@ def test_the_plan_names_each_deploys_account():
         f"Deploy-{t['name']}": f"ECS service {t['service']} in cluster {t['cluster']} of account {t['account']}"
         for t in TARGETS
     }
+
+
+def test_the_policy_pack_accepts_the_targets_only_when_they_are_configured():
+    """Every foreign principal of the tooling stack is a configured target: the pack flags the
+    target accounts until its trustedAccounts names them, and nothing else then."""
+    from components.testing import MOCK_ACCOUNT_ID
+    from policy import rules
+    from policy.rules import StackResource
+
+    run = evaluated()
+    resources = [StackResource(r.type, copy.deepcopy(dict(r.inputs)), r.urn, r.name) for r in run.custom_resources()]
+    targets = [t["account"] for t in TARGETS]
+    flagged = " ".join(v.message for v in rules.check_principal_accounts(resources, trusted_accounts=[MOCK_ACCOUNT_ID]))
+    assert all(account in flagged for account in targets)
+    assert rules.check_principal_accounts(resources, trusted_accounts=[MOCK_ACCOUNT_ID, *targets]) == []
