@@ -80,3 +80,25 @@ def execution_event(pipeline: str, state: str) -> dict:
         "detail-type": "CodePipeline Pipeline Execution State Change",
         "detail": {"pipeline": pipeline, "state": state, "execution-id": "0000"},
     }
+
+
+def run_example(directory, config: dict, stack: str) -> StackRun:
+    """An example's `__main__.py` with `config`, as `pulumi up --stack <stack>` would run it there."""
+    import runpy
+    import sys
+
+    import yaml
+
+    from components.testing import run_program
+
+    project = yaml.safe_load((directory / "Pulumi.yaml").read_text())["name"]
+    sys.path.insert(0, str(directory))
+    try:
+        return run_program(
+            lambda: runpy.run_path(str(directory / "__main__.py"), run_name="__main__"),
+            config,
+            stack=stack,
+            project=project,
+        )
+    finally:
+        sys.path.remove(str(directory))

@@ -1,13 +1,13 @@
 """examples/two-services: a standalone program composing the components its own way, evaluated offline."""
 
-import runpy
-import sys
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from components.testing import MOCK_ACCOUNT_ID, StackRun, run_program
+from components.testing import MOCK_ACCOUNT_ID, StackRun
+
+from .helpers import run_example
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "two-services"
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
@@ -17,18 +17,8 @@ SERVICES = ("api", "worker")
 @cache
 def evaluated() -> StackRun:
     """The example's `__main__.py` with its own stack file, as `pulumi up --stack example` would run it."""
-    project = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())["name"]
     config = yaml.safe_load((EXAMPLE / "Pulumi.example.yaml").read_text())["config"]
-    sys.path.insert(0, str(EXAMPLE))
-    try:
-        return run_program(
-            lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
-            config,
-            stack="example",
-            project=project,
-        )
-    finally:
-        sys.path.remove(str(EXAMPLE))
+    return run_example(EXAMPLE, config, "example")
 
 
 def pipeline_of(service: str):

@@ -4,15 +4,13 @@ tests/test_target_access.py, evaluated as their own accounts."""
 
 import copy
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import yaml
 
-from components.testing import StackRun, run_program
+from components.testing import StackRun
 
-from .helpers import policy_of
+from .helpers import policy_of, run_example
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "promotion"
 CONFIG = yaml.safe_load((EXAMPLE / "Pulumi.delivery.yaml").read_text())["config"]
@@ -21,17 +19,7 @@ PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 
 
 def evaluated(targets=TARGETS) -> StackRun:
-    config = {**copy.deepcopy(CONFIG), "promotion:targets": targets}
-    sys.path.insert(0, str(EXAMPLE))
-    try:
-        return run_program(
-            lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
-            config,
-            stack="delivery",
-            project="promotion",
-        )
-    finally:
-        sys.path.remove(str(EXAMPLE))
+    return run_example(EXAMPLE, {**copy.deepcopy(CONFIG), "promotion:targets": targets}, "delivery")
 
 
 def test_one_pipeline_builds_once_and_promotes_through_the_accounts_in_order():
