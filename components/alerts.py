@@ -685,3 +685,17 @@ def describe(pattern: Mapping[str, Any]) -> str:
     detail = pattern.get("detail", {})
     names = detail.get("eventName") or [n for branch in detail.get("$or", []) for n in branch.get("eventName", [])]
     return f"{','.join(pattern.get('source', []))}: {', '.join(names) or ', '.join(pattern.get('detail-type', []))}"
+
+
+def service_bypass_pattern(services: list) -> dict:
+    """The service-bypass pattern for `services` ((cluster, service, caller role names, task-set
+    callers)), Application Auto Scaling expected: for a target account of cross-account delivery."""
+    return _service_bypass(services, [AUTOSCALING_ROLE])
+
+
+def chunks(values: list, pattern: Callable[[list], dict]) -> list[list]:
+    """`values` in groups whose pattern fits EventBridge's default size quota (role names as outputs)."""
+    return _chunks(values, pattern, _ROLE_NAME_MAX)
+
+
+rendered = _rendered

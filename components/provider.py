@@ -163,8 +163,10 @@ class TargetAccountAccessArgs(TypedDict, total=False):
     """IAM path of the role. Default `/ecs-cicd/deploy/`."""
     permissions_boundary: str
     """Permissions boundary ARN for the role."""
+    alert_emails: Sequence[str]
+    """Addresses told when a named service is changed by anyone but the deploy role."""
     tags: Mapping[str, str]
-    """Tags for the role."""
+    """Tags for every resource."""
 
 
 class TargetAccountAccess(target_access.TargetAccountAccess):
@@ -175,6 +177,8 @@ class TargetAccountAccess(target_access.TargetAccountAccess):
     """What the tooling pipeline's deploy action runs as."""
     role_name: pulumi.Output[str]
     """The role's name."""
+    alert_topic_arn: pulumi.Output[str]
+    """The encrypted topic the account's bypass alerts publish to."""
 
     def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, cast(target_access.TargetAccountAccessArgs, dict(args)), opts)

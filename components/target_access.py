@@ -20,14 +20,16 @@ from collections.abc import Mapping, Sequence
 from typing import Optional, Required, TypedDict
 
 import pulumi
+import pulumi_aws as aws
 
-from . import iam
+from . import alerts, iam, naming
 from .account import AwsAccount
 from .args import documented, known_keys
-from .artifacts import artifact_folder_pattern
+from .artifacts import artifact_folder_pattern, key_administration
 from .deploy import ecs_deploy_statements
 from .iam import ROLE_ARN, Statement, allow
 from .inputs import Input
+from .topics import encrypted_topic, topic_policy
 
 
 class TargetServiceArgs(TypedDict, total=False):
@@ -58,8 +60,12 @@ class TargetAccountAccessArgs(TypedDict, total=False):
     """IAM path of the role. Default `/ecs-cicd/deploy/`."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the role."""
+    alert_emails: Sequence[str]
+    """Addresses told when a named service is changed by anyone but this deploy role (or
+    Application Auto Scaling): a bypass of the pipeline, seen in this account. The account needs a
+    CloudTrail trail (AccountGuardrails `cloud_trail`) for the API calls to reach EventBridge."""
     tags: Mapping[str, str]
-    """Tags for the role."""
+    """Tags for every resource."""
     account: AwsAccount
     """This (target) account; looked up with the component's provider when omitted."""
 
@@ -75,6 +81,8 @@ class TargetAccountAccess(pulumi.ComponentResource):
     """What the tooling pipeline's deploy action runs as (once its policy exists)."""
     role_name: pulumi.Output[str]
     """The role's name, for alerts and audits in this account."""
+    alert_topic_arn: pulumi.Output[str]
+    """The encrypted topic this account's bypass alerts publish to."""
 
     def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:TargetAccountAccess", name, None, opts)
@@ -130,7 +138,68 @@ class TargetAccountAccess(pulumi.ComponentResource):
             path=args.get("role_path", "/ecs-cicd/deploy/"),
         )
         self.role_arn, self.role_name = role.arn, role.name
-        self.register_outputs({"role_arn": self.role_arn, "role_name": self.role_name})
+        self.alert_topic_arn = self._bypass_alerts(name, services, role, account, args)
+        self.register_outputs(
+            {"role_arn": self.role_arn, "role_name": self.role_name, "alert_topic_arn": self.alert_topic_arn}
+        )
+
+    def _bypass_alerts(
+        self, name: str, services: list, role: iam.ScopedRole, account: AwsAccount, args: TargetAccountAccessArgs
+    ) -> pulumi.Output[str]:
+        """The single-account mode's service-bypass alert, in this account: an update or deletion
+        of a named service by anyone but the deploy role and Application Auto Scaling is published to
+        a topic encrypted with a key of this account, which only EventBridge of this account may use
+        to publish (administrators manage it, cannot use it)."""
+        tags = dict(args.get("tags", {}))
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.kms.Key(
+            f"{name}-alerts-key",
+            description=f"{name}: pipeline bypass alerts",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(account.partition, account.id).apply(lambda a: _alerts_key_policy(*a)),
+            tags=tags,
+            opts=child,
+        )
+        topic = encrypted_topic(
+            f"{name}-alerts", kms_key_id=key.id, emails=list(args.get("alert_emails", ())), tags=tags, parent=self
+        )
+        watched = [(s["cluster"], s["service"], [role.name], None) for s in services]
+        rules = []
+        for index, chunk in enumerate(alerts.chunks(watched, alerts.service_bypass_pattern)):
+            suffix = "" if index == 0 else f"-{index + 1}"
+            rule = aws.cloudwatch.EventRule(
+                naming.logical(naming.EVENT_RULE, f"{name}-alerts", f"service-bypass{suffix}"),
+                description="A service the tooling pipeline deploys was changed by someone other than its deploy role",
+                event_pattern=pulumi.Output.from_input(alerts.service_bypass_pattern(chunk)).apply(alerts.rendered),
+                tags=tags,
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{rule.pulumi_resource_name}-to-topic",
+                rule=rule.name,
+                arn=topic.arn,
+                opts=pulumi.ResourceOptions(parent=rule),
+            )
+            rules.append(rule)
+        topic_policy(
+            f"{name}-alerts",
+            topic,
+            self,
+            [
+                pulumi.Output.all(topic.arn, *(r.arn for r in rules)).apply(
+                    lambda arns: {
+                        "Sid": "RulesOfThisAccessPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": arns[0],
+                        "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
+                    }
+                )
+            ],
+        )
+        return topic.arn
 
 
 def _only_a_role(name: str, arn: str) -> str:
@@ -140,6 +209,26 @@ def _only_a_role(name: str, arn: str) -> str:
             "pipeline's role, arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
         )
     return arn
+
+
+def _alerts_key_policy(partition: str, account_id: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                key_administration(f"arn:{partition}:iam::{account_id}:root"),
+                {
+                    "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 def _trust(pipeline_role_arn: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from components import TargetAccountAccess
 from components.testing import default_invoke_results, run_program
 
-from .helpers import policy_of
+from .helpers import api_call, fired, policy_of
 
 TOOLING, TARGET = "111122223333", "444455556666"
 PIPELINE_ROLE = f"arn:aws:iam::{TOOLING}:role/ecs-cicd/delivery/pipeline/orders-delivery-role-1a2b3c4"
@@ -48,6 +48,35 @@ def target_stack(services=(ORDERS,), **overrides):
 def deploy_policy(run) -> dict:
     (role,) = run.of_type("aws:iam/role:Role")
     return policy_of(run, role.name)
+
+
+def test_a_bypass_of_the_pipeline_is_reported_in_the_target_account():
+    """The single-account mode's service-bypass alert, in the target account: an update of a named
+    service by a user, or by a role other than the deploy role and Application Auto Scaling, fires;
+    the deploy role's own updates do not; other services are not watched."""
+    run = target_stack([ORDERS, BILLING], alert_emails=["oncall@example.com"])
+    (role,) = run.of_type("aws:iam/role:Role")
+    deployer = role.inputs["name"]
+
+    def update(service, **caller):
+        return api_call("aws.ecs", "UpdateService", {"cluster": "staging", "service": service}, **caller)
+
+    assert fired(run, update("orders-api", user="alice")) == ["service-bypass"]
+    assert fired(run, update("billing", role="ops-admin")) == ["service-bypass"]
+    assert fired(run, update("orders-api", role=deployer)) == []
+    assert fired(run, update("orders-api", role="AWSServiceRoleForApplicationAutoScaling_ECSService")) == []
+    assert fired(run, update("payments", user="alice")) == []
+    topic = run.one("aws:sns/topic:Topic")
+    (subscription,) = run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["endpoint"] == "oncall@example.com"
+    key = json.loads(run.one("aws:kms/key:Key").inputs["policy"])
+    assert topic.inputs["kmsMasterKeyId"] and {s["Sid"] for s in key["Statement"]} == {
+        "AdministratorsManageButCannotUse",
+        "EventBridgeEncryptsAlertsOfThisAccount",
+    }
+    publish = json.loads(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])["Statement"][0]
+    rules = [r.inputs["arn"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule")]
+    assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": sorted(rules)}}
 
 
 def test_the_role_trusts_the_tooling_pipelines_role_and_nothing_else():
