@@ -179,6 +179,8 @@ class TargetAccountAccess(target_access.TargetAccountAccess):
     """The role's name."""
     alert_topic_arn: pulumi.Output[str]
     """The encrypted topic the account's bypass alerts publish to."""
+    scp_document: pulumi.Output[str]
+    """A service control policy for the target account: only the deploy role changes the services."""
 
     def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, cast(target_access.TargetAccountAccessArgs, dict(args)), opts)

@@ -22,7 +22,7 @@ from typing import Optional, Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from . import alerts, iam, naming
+from . import alerts, guardrails, iam, naming
 from .account import AwsAccount
 from .args import documented, known_keys
 from .artifacts import artifact_folder_pattern, key_administration
@@ -83,6 +83,10 @@ class TargetAccountAccess(pulumi.ComponentResource):
     """The role's name, for alerts and audits in this account."""
     alert_topic_arn: pulumi.Output[str]
     """The encrypted topic this account's bypass alerts publish to."""
+    scp_document: pulumi.Output[str]
+    """A service control policy for this account (applied by the organization's administrators):
+    only the deploy role changes the named services, and only the role running `pulumi up` here
+    changes or passes the deploy role."""
 
     def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:TargetAccountAccess", name, None, opts)
@@ -139,8 +143,17 @@ class TargetAccountAccess(pulumi.ComponentResource):
         )
         self.role_arn, self.role_name = role.arn, role.name
         self.alert_topic_arn = self._bypass_alerts(name, services, role, account, args)
+        service_arns = [account.arn("ecs", f"service/{s['cluster']}/{s['service']}") for s in services]
+        self.scp_document = pulumi.Output.all(
+            role.role.arn, guardrails.deployer_role(account.caller_arn, parent=self), *service_arns
+        ).apply(lambda v: target_scp_document(v[0], v[1], v[2:]))
         self.register_outputs(
-            {"role_arn": self.role_arn, "role_name": self.role_name, "alert_topic_arn": self.alert_topic_arn}
+            {
+                "role_arn": self.role_arn,
+                "role_name": self.role_name,
+                "alert_topic_arn": self.alert_topic_arn,
+                "scp_document": self.scp_document,
+            }
         )
 
     def _bypass_alerts(
@@ -209,6 +222,55 @@ def _only_a_role(name: str, arn: str) -> str:
             "pipeline's role, arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
         )
     return arn
+
+
+def target_scp_document(deploy_role_arn: str, deployer_role_arn: str, service_arns: Sequence[str]) -> str:
+    """The target account's SCP: no one but the deploy role (and the deployer) updates or deletes
+    the named services or their task sets, and no one but the deployer changes or passes the deploy
+    role. Service-linked roles (Application Auto Scaling's) are outside every SCP."""
+    if not service_arns:
+        raise ValueError("target_scp_document: at least one service")
+    not_the_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployer_role_arn}}
+    statements = [
+        {
+            "Sid": "OnlyTheDeployRoleDeploysTheServices",
+            "Effect": "Deny",
+            "Action": [
+                "ecs:CreateTaskSet",
+                "ecs:DeleteService",
+                "ecs:DeleteTaskSet",
+                "ecs:UpdateService",
+                "ecs:UpdateServicePrimaryTaskSet",
+                "ecs:UpdateTaskSet",
+            ],
+            "Resource": sorted(service_arns),
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({deploy_role_arn, deployer_role_arn})}},
+        },
+        {
+            "Sid": "OnlyTheDeployerChangesTheDeployRole",
+            "Effect": "Deny",
+            "Action": [
+                "iam:AttachRolePolicy",
+                "iam:DeleteRole",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PassRole",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+            ],
+            "Resource": deploy_role_arn,
+            "Condition": not_the_deployer,
+        },
+    ]
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    if len(document) > guardrails.SCP_MAX_CHARACTERS:
+        raise ValueError(
+            f"the target account's SCP is {len(document)} characters, over the {guardrails.SCP_MAX_CHARACTERS} "
+            "Organizations allows: give fewer services to one TargetAccountAccess"
+        )
+    return document
 
 
 def _alerts_key_policy(partition: str, account_id: str) -> str:

@@ -369,7 +369,7 @@ def test_target_account_access_through_the_provider():
         ],
     }
     run, state = construct(provider.COMPONENTS, "TargetAccountAccess", inputs)
-    assert set(state) == {"roleArn", "roleName", "alertTopicArn"}
+    assert set(state) == {"roleArn", "roleName", "alertTopicArn", "scpDocument"}
     (role,) = run.of_type("aws:iam/role:Role")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"AWS": pipeline_role}
     policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])

@@ -4,6 +4,7 @@ account's), trusts that pipeline's role only and may deploy only the named servi
 
 import json
 
+import pulumi
 import pytest
 
 from components import TargetAccountAccess
@@ -39,7 +40,7 @@ def target_stack(services=(ORDERS,), **overrides):
         **overrides,
     }
     return run_program(
-        lambda: TargetAccountAccess("staging-access", args),
+        lambda: pulumi.export("scpDocument", TargetAccountAccess("staging-access", args).scp_document),
         {"aws:region": "eu-west-1"},
         invoke_results=default_invoke_results("eu-west-1", account_id=TARGET),
     )
@@ -121,6 +122,29 @@ def test_the_role_deploys_only_the_named_services_and_passes_only_their_roles():
     }
     ecs = [r for s in policy["Statement"] for r in s["Resource"] if r.startswith("arn:aws:ecs:")]
     assert ecs and all(f":{TARGET}:" in r for r in ecs)  # the target account's own services only
+
+
+def test_the_target_accounts_scp_lets_only_the_deploy_role_change_the_services():
+    run = target_stack([ORDERS, BILLING])
+    (role,) = run.of_type("aws:iam/role:Role")
+    document = run.outputs["scpDocument"]
+    statements = {s["Sid"]: s for s in json.loads(document)["Statement"]}
+    deploys = statements["OnlyTheDeployRoleDeploysTheServices"]
+    assert deploys["Resource"] == [
+        f"arn:aws:ecs:eu-west-1:{TARGET}:service/staging/billing",
+        f"arn:aws:ecs:eu-west-1:{TARGET}:service/staging/orders-api",
+    ]
+    deployer = f"arn:aws:iam::{TARGET}:role/ci-deployer"  # the role `pulumi up` runs as in the target account
+    assert deploys["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": sorted([role.inputs["arn"], deployer])}}
+    assert "ecs:UpdateService" in deploys["Action"] and statements["OnlyTheDeployerChangesTheDeployRole"][
+        "Condition"
+    ] == {"ArnNotLike": {"aws:PrincipalArn": deployer}}
+    assert "billing" not in run_of_one_service_scp()
+    assert len(document) <= 5120
+
+
+def run_of_one_service_scp() -> str:
+    return target_stack([ORDERS]).outputs["scpDocument"]
 
 
 def test_it_reads_only_the_pipelines_artifacts_in_the_tooling_account():
