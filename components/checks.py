@@ -27,6 +27,9 @@ class ServiceCheckArgs(TypedDict, total=False):
     """`{"cluster": name, "service": name, "arn": service ARN, "container": name, "image": value}`:
     verify that the service's running task definition runs `image` in `container`, typically
     `#{BuildVariables.IMAGE_URI}`, the digest this execution built (and, in prod, had approved)."""
+    check_role_arn: Input[str]
+    """A service of another account (cross-account delivery): read it as this role of that account
+    (`TargetAccountAccess.check_role_arn`), the only thing the check's role may assume there."""
     timeout_seconds: int
     """How long to wait for it. Default 120."""
     commands: Sequence[str]
@@ -51,6 +54,8 @@ class ServiceCheck(pulumi.ComponentResource):
     """A post-deploy check; `stage` holds one action, to run after the deploy action."""
 
     stage: StageDefinition
+    role_arn: pulumi.Output[str]
+    """The check project's role: what a target account's check role trusts (`TargetAccountAccess`)."""
 
     def __init__(self, name: str, args: ServiceCheckArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("cicd:index:ServiceCheck", name, None, opts)
@@ -65,6 +70,9 @@ class ServiceCheck(pulumi.ComponentResource):
             missing = {"cluster", "service", "arn", "container", "image"} - set(verified)
             if missing:
                 raise ValueError(f"ServiceCheck {name}: service needs {', '.join(sorted(missing))}")
+        check_role = args.get("check_role_arn")
+        if check_role is not None and verified is None:
+            raise ValueError(f"ServiceCheck {name}: check_role_arn reads a service: give service too")
         account = args.get("account") or AwsAccount.current()
         timeout = args.get("timeout_seconds", 120)
         if not isinstance(timeout, int) or not 10 <= timeout <= 1800:
@@ -80,7 +88,9 @@ class ServiceCheck(pulumi.ComponentResource):
             statements=[
                 *args["source"].reader_statements("FullCloneUseConnection"),
                 *(
-                    [
+                    [allow("ReadTheServiceAsItsAccountsCheckRole", ["sts:AssumeRole"], [check_role])]
+                    if check_role is not None
+                    else [
                         allow("ReadTheService", ["ecs:DescribeServices"], [verified["arn"]]),
                         # DescribeTaskDefinition has no resource-level permissions.
                         allow("ReadTaskDefinitionNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"]),
@@ -98,6 +108,7 @@ class ServiceCheck(pulumi.ComponentResource):
                         {"name": "ECS_CLUSTER", "value": verified["cluster"], "type": "PLAINTEXT"},
                         {"name": "ECS_SERVICE", "value": verified["service"], "type": "PLAINTEXT"},
                         {"name": "CONTAINER_NAME", "value": verified["container"], "type": "PLAINTEXT"},
+                        *([{"name": "CHECK_ROLE_ARN", "value": check_role, "type": "PLAINTEXT"}] if check_role else []),
                     ]
                     if verified
                     else []
@@ -110,6 +121,7 @@ class ServiceCheck(pulumi.ComponentResource):
             pipelines=args.get("pipelines"),
             tags=args.get("tags", {}),
         )
+        self.role_arn = project.role.role.arn
         self.stage = StageDefinition(
             name="Check",
             actions=[

@@ -163,6 +163,8 @@ class TargetAccountAccessArgs(TypedDict, total=False):
     """IAM path of the role. Default `/ecs-cicd/deploy/`."""
     permissions_boundary: str
     """Permissions boundary ARN for the role."""
+    check_project_role_arn: Input[str]
+    """The tooling pipeline's check role: a role here it may assume to describe the services."""
     alert_emails: Sequence[str]
     """Addresses told when a named service is changed by anyone but the deploy role."""
     tags: Mapping[str, str]
@@ -181,6 +183,8 @@ class TargetAccountAccess(target_access.TargetAccountAccess):
     """The encrypted topic the account's bypass alerts publish to."""
     scp_document: pulumi.Output[str]
     """A service control policy for the target account: only the deploy role changes the services."""
+    check_role_arn: Optional[pulumi.Output[str]]
+    """The role the tooling pipeline's check reads the services as, when checkProjectRoleArn is given."""
 
     def __init__(self, name: str, args: TargetAccountAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, cast(target_access.TargetAccountAccessArgs, dict(args)), opts)

@@ -60,6 +60,10 @@ class TargetAccountAccessArgs(TypedDict, total=False):
     """IAM path of the role. Default `/ecs-cicd/deploy/`."""
     permissions_boundary: Optional[str]
     """Permissions boundary ARN for the role."""
+    check_project_role_arn: Input[str]
+    """The tooling pipeline's post-deploy check role (`ServiceCheck`'s project role there): when
+    given, a check role is made here, trusted by it only, that may only describe the named services
+    and task definitions (`check_role_arn`)."""
     alert_emails: Sequence[str]
     """Addresses told when a named service is changed by anyone but this deploy role (or
     Application Auto Scaling): a bypass of the pipeline, seen in this account. The account needs a
@@ -83,6 +87,8 @@ class TargetAccountAccess(pulumi.ComponentResource):
     """The role's name, for alerts and audits in this account."""
     alert_topic_arn: pulumi.Output[str]
     """The encrypted topic this account's bypass alerts publish to."""
+    check_role_arn: Optional[pulumi.Output[str]]
+    """The role the tooling pipeline's check reads the services as, when `check_project_role_arn` is given."""
     scp_document: pulumi.Output[str]
     """A service control policy for this account (applied by the organization's administrators):
     only the deploy role changes the named services, and only the role running `pulumi up` here
@@ -142,6 +148,29 @@ class TargetAccountAccess(pulumi.ComponentResource):
             path=args.get("role_path", "/ecs-cicd/deploy/"),
         )
         self.role_arn, self.role_name = role.arn, role.name
+        self.check_role_arn = None
+        checker = args.get("check_project_role_arn")
+        if checker is not None:
+            if isinstance(checker, str):
+                _only_a_role(name, checker)
+            check = iam.role(
+                f"{name}-check",
+                trust=pulumi.Output.from_input(checker).apply(lambda arn: _trust(_only_a_role(name, arn))),
+                statements=[
+                    allow(
+                        "DescribeTheServices",
+                        ["ecs:DescribeServices"],
+                        [account.arn("ecs", f"service/{s['cluster']}/{s['service']}") for s in services],
+                    ),
+                    # DescribeTaskDefinition has no resource-level permissions.
+                    allow("ReadTaskDefinitionNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"]),
+                ],
+                tags=dict(args.get("tags", {})),
+                parent=self,
+                permissions_boundary=args.get("permissions_boundary"),
+                path=args.get("role_path", "/ecs-cicd/deploy/"),
+            )
+            self.check_role_arn = check.arn
         self.alert_topic_arn = self._bypass_alerts(name, services, role, account, args)
         service_arns = [account.arn("ecs", f"service/{s['cluster']}/{s['service']}") for s in services]
         self.scp_document = pulumi.Output.all(
@@ -153,6 +182,7 @@ class TargetAccountAccess(pulumi.ComponentResource):
                 "role_name": self.role_name,
                 "alert_topic_arn": self.alert_topic_arn,
                 "scp_document": self.scp_document,
+                **({"check_role_arn": self.check_role_arn} if self.check_role_arn is not None else {}),
             }
         )
 
@@ -218,8 +248,9 @@ class TargetAccountAccess(pulumi.ComponentResource):
 def _only_a_role(name: str, arn: str) -> str:
     if not ROLE_ARN.fullmatch(arn or ""):
         raise ValueError(
-            f"TargetAccountAccess {name}: pipeline_role_arn={arn!r} is not a role's ARN; allowed: the tooling "
-            "pipeline's role, arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
+            f"TargetAccountAccess {name}: {arn!r} is not a role's ARN; allowed: the tooling pipeline's role "
+            "(pipeline_role_arn) or its check role (check_project_role_arn), arn:aws:iam::<account>:role/<name> "
+            "(never an account, a user or a wildcard)"
         )
     return arn
 

@@ -380,3 +380,36 @@ def test_a_check_that_knows_its_service_but_not_the_image_fails(checkout):
         **{**VERIFY, "EXPECTED_IMAGE": ""},
     )
     assert not build.passed and "no EXPECTED_IMAGE" in build.result.stderr
+
+
+def aws_in_another_account(assumed: str = "ASIAEXAMPLE\tsecret\ttoken") -> str:
+    """A stand-in for aws that hands out the check role's credentials, then answers for the service
+    only to a caller holding them (as the target account would)."""
+    return f"""case "$*" in
+  *assume-role*) printf '%s\\n' "{assumed}" ;;
+  *) if [ "${{AWS_SESSION_TOKEN:-}}" != token ]; then echo "AccessDenied" >&2; exit 254; fi
+     case "$*" in
+       *taskSets*) echo None ;;
+       *describe-services*) echo orders-api:8 ;;
+       *describe-task-definition*) echo "{EXPECTED}" ;;
+     esac ;;
+esac"""
+
+
+def test_the_check_reads_another_accounts_service_as_its_check_role(checkout):
+    """Cross-account delivery: the service is read with the target account's check role."""
+    role = "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-access-check"
+    build = run("check-service", checkout, {"aws": aws_in_another_account()}, **VERIFY, CHECK_ROLE_ARN=role)
+    assert build.passed, build.result.stderr
+    assert build.calls[0].startswith(f"aws sts assume-role --role-arn {role} ")
+    assert any("describe-task-definition" in call for call in build.calls)
+
+
+@pytest.mark.parametrize("assumed", ["", "fail"])
+def test_a_check_role_that_cannot_be_assumed_fails_the_check(checkout, assumed):
+    stand_in = 'case "$*" in *assume-role*) exit 254 ;; esac' if assumed == "fail" else aws_in_another_account("")
+    role = "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-access-check"
+    build = run("check-service", checkout, {"aws": stand_in}, **VERIFY, CHECK_ROLE_ARN=role)
+    assert not build.passed
+    assert "staging-access-check" in build.result.stderr
+    assert not any("describe-services" in call for call in build.calls)

@@ -25,10 +25,11 @@ def evaluated(targets=TARGETS) -> StackRun:
 def test_one_pipeline_builds_once_and_promotes_through_the_accounts_in_order():
     stages = evaluated().one(PIPELINE).inputs["stages"]
     assert [s["name"] for s in stages] == ["Source", "Build", "Deploy-staging", "Approve-prod", "Deploy-prod"]
+    assert [a["name"] for a in stages[2]["actions"]] == ["Service", "Check"]  # staging is checked after its deploy
     (build,) = [a for a in stages[1]["actions"] if a["name"] == "Image"]
     deploys = {s["name"]: s["actions"] for s in stages if s["name"].startswith("Deploy-")}
     for target in TARGETS:
-        (action,) = deploys[f"Deploy-{target['name']}"]
+        action = deploys[f"Deploy-{target['name']}"][0]
         # The one build's imagedefinitions.json (its digest) is what every environment deploys.
         assert action["inputArtifacts"] == build["outputArtifacts"]
         assert action["provider"] == "ECS" and action["roleArn"] == target["deployRoleArn"]
@@ -95,3 +96,16 @@ def test_the_policy_pack_accepts_the_targets_only_when_they_are_configured():
     flagged = " ".join(v.message for v in rules.check_principal_accounts(resources, trusted_accounts=[MOCK_ACCOUNT_ID]))
     assert all(account in flagged for account in targets)
     assert rules.check_principal_accounts(resources, trusted_accounts=[MOCK_ACCOUNT_ID, *targets]) == []
+
+
+def test_a_checked_target_is_read_as_its_accounts_check_role_and_nothing_else():
+    run = evaluated()
+    (staging,) = [t for t in TARGETS if "checkRoleArn" in t]
+    project = run.named("orders-delivery-check-staging-project").inputs
+    variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+    assert variables["CHECK_ROLE_ARN"] == staging["checkRoleArn"]
+    assert variables["SERVICE_URL"] == staging["healthCheckUrl"]
+    statements = {s["Sid"]: s for s in policy_of(run, "orders-delivery-check-staging-role")["Statement"]}
+    assert statements["ReadTheServiceAsItsAccountsCheckRole"]["Resource"] == [staging["checkRoleArn"]]
+    assert not [s for s in statements.values() if any(a.startswith("ecs:") for a in s["Action"])]
+    assert set(run.outputs["checkRoleArns"]) == {"staging"}

@@ -274,3 +274,22 @@ def test_a_pipeline_name_that_is_not_one_is_refused(pipeline):
         tooling_stack([{"role_arn": STAGING_ROLE, "pipeline": pipeline}])
     with pytest.raises(ValueError, match="is not a pipeline name"):
         target_stack(pipeline_name=pipeline)
+
+
+CHECKER = f"arn:aws:iam::{TOOLING}:role/ecs-cicd/delivery/pipeline/orders-delivery-check-staging-role-1a2b3c4"
+
+
+def test_the_check_role_trusts_the_tooling_check_and_may_only_describe_the_services():
+    run = target_stack([ORDERS], check_project_role_arn=CHECKER)
+    check = next(r for r in run.of_type("aws:iam/role:Role") if "-check" in r.name)
+    (trust,) = json.loads(check.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"AWS": CHECKER}
+    statements = {s["Sid"]: s for s in policy_of(run, check.name)["Statement"]}
+    assert statements["DescribeTheServices"]["Resource"] == [
+        f"arn:aws:ecs:eu-west-1:{TARGET}:service/staging/orders-api"
+    ]
+    actions = {a for s in statements.values() for a in s["Action"]}
+    assert actions == {"ecs:DescribeServices", "ecs:DescribeTaskDefinition"}
+    with pytest.raises(ValueError, match="is not a role's ARN"):
+        target_stack([ORDERS], check_project_role_arn=f"arn:aws:iam::{TOOLING}:root")
+    assert not [r for r in target_stack([ORDERS]).of_type("aws:iam/role:Role") if "-check" in r.name]

@@ -1,7 +1,7 @@
 """Build once in a tooling account, promote the same image digest through a staging and a
 production account (cross-account delivery, issue 15), composed from the components:
 
-    Source -> Build (image | scans) -> Deploy-staging -> Approve-prod -> Deploy-prod
+    Source -> Build (image | scans) -> Deploy-staging (+ check) -> Approve-prod -> Deploy-prod
 
 - One `ImageBuild` pushes the image to this account's repository and writes imagedefinitions.json
   with its digest; every deploy stage reads that one artifact, so each environment runs the digest
@@ -11,6 +11,8 @@ production account (cross-account delivery, issue 15), composed from the compone
 - What the targets need from this account is derived from them: the artifact bucket and key let
   each deploy role read this pipeline's artifacts (`cross_account_readers`), the repository lets
   each target's execution roles pull (`pull_role_arns`). Remove a target and its grants go.
+- After a deploy, a target with a `checkRoleArn` is checked: the service runs the built digest (read
+  as that account's check role) and its health URL answers.
 - Production waits for a person. Before the first deploy, `ecs-cicd preflight` checks each target.
 
     pulumi stack init delivery   # Pulumi.delivery.yaml; then pulumi up
@@ -29,6 +31,7 @@ from components import (
     ManualApproval,
     Pipeline,
     SecurityScans,
+    ServiceCheck,
 )
 from components.iam import RolePaths
 
@@ -73,6 +76,7 @@ scans = SecurityScans(
 )
 
 stages = [source.stage, build.stage.alongside(scans.stage)]
+check_roles: dict[str, pulumi.Output[str]] = {}
 for target in targets:
     if target.get("approval"):
         approval = ManualApproval(
@@ -96,7 +100,36 @@ for target in targets:
             "stage_name": f"Deploy-{target['name']}",
         },
     )
-    stages.append(deploy.stage)
+    stage = deploy.stage
+    if "checkRoleArn" in target:
+        check = ServiceCheck(
+            f"{name}-check-{target['name']}",
+            {
+                "artifact_store": store,
+                "source": source,
+                **({"url": target["healthCheckUrl"]} if "healthCheckUrl" in target else {}),
+                "service": {
+                    "cluster": target["cluster"],
+                    "service": target["service"],
+                    "arn": pulumi.Output.concat(
+                        "arn:aws:ecs:",
+                        account.region,
+                        f":{target['account']}:service/{target['cluster']}/",
+                        target["service"],
+                    ),
+                    "container": "app",
+                    "image": "#{BuildVariables.IMAGE_URI}",
+                },
+                "check_role_arn": target["checkRoleArn"],
+                "role_path": roles.pipeline,
+                "pipelines": [name],
+                "tags": tags,
+                "account": account,
+            },
+        )
+        stage = stage.followed_by(check.stage)
+        check_roles[target["name"]] = check.role_arn
+    stages.append(stage)
 
 pipeline = Pipeline(
     name,
@@ -115,3 +148,4 @@ pulumi.export("pipelineRoleArn", pipeline.role.arn)  # what each target's Target
 pulumi.export("artifactBucketArn", store.bucket.arn)
 pulumi.export("artifactKeyArn", store.key.arn)
 pulumi.export("repositoryUrl", build.repository.repository_url)
+pulumi.export("checkRoleArns", check_roles)  # what each checked target's TargetAccountAccess trusts
