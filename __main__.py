@@ -41,6 +41,10 @@ artifacts = ArtifactStore(
         "protect": config.protect,
         # Only the pipelines' roles write artifacts: nothing swaps one while a deploy awaits approval.
         "writer_pattern": role_paths.arn_pattern(account, role_paths.pipeline),
+        # Promotion targets' deploy roles read the pipeline's artifacts from their accounts.
+        "cross_account_readers": [
+            {"role_arn": target.deploy_role_arn, "pipeline": config.pipeline.name} for target in config.promotion
+        ],
         "tags": config.tags,
         "account": account,
     },
@@ -66,11 +70,13 @@ shared = SharedResources(
     docker_hub=docker_hub,
     skip_security_scans=config.insecure.skip_security_scans,
     role_paths=role_paths,
+    promotion=config.promotion,
 )
 
 deliveries: dict[str, Delivery] = deliver_stack(config.services, shared, stack_name)
 
-artifacts.limit_key_use(role_pattern=role_paths.arn_pattern(account, role_paths.pipeline))
+if not config.promotion:  # with promotion targets the store has written its key policy itself
+    artifacts.limit_key_use(role_pattern=role_paths.arn_pattern(account, role_paths.pipeline))
 
 # Watching: alerts on failures, on changes to what the pipelines are made of, and on deploys that bypass them.
 deployer_role = guardrails.deployer_role(account.caller_arn)

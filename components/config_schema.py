@@ -736,6 +736,80 @@ KEYS["insecure"] = {
 
 PER_SERVICE_KEYS = ("source", "build", "service", "deploy", "pipeline")
 
+_ROLE = r"^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$"
+KEYS["promotion"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "default": {},
+    "description": "Cross-account delivery: after the stack's own deploy, the same built digest is deployed to "
+    "each target in order, each as its account's deploy role (`TargetAccountAccess` there). One service per "
+    "stack; targets in the stack's region.",
+    "properties": {
+        "targets": {
+            "type": "array",
+            "default": [],
+            "maxItems": 5,
+            "description": "The environments to promote to, in order: each a stage `Deploy-<name>`, behind an "
+            "approval unless `requireApproval` is false, checked after its deploy when `checkRoleArn` is given.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "account", "cluster", "service", "deployRoleArn", "executionRoleArns"],
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "pattern": r"^[a-z][a-z0-9-]{0,19}$",
+                        "x-allowed": "lowercase letters, digits and hyphens, starting with a letter, at most 20",
+                        "description": "The environment's name (its stage is `Deploy-<name>`).",
+                    },
+                    "account": {
+                        "type": "string",
+                        "pattern": r"^[0-9]{12}$",
+                        "x-allowed": "a 12-digit AWS account ID",
+                        "description": "The target account.",
+                    },
+                    "cluster": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9_-]{1,255}$",
+                        "x-allowed": "an ECS cluster name",
+                        "description": "ECS cluster of the target service.",
+                    },
+                    "service": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9_-]{1,255}$",
+                        "x-allowed": "an ECS service name",
+                        "description": "The target service.",
+                    },
+                    "deployRoleArn": {
+                        "type": "string",
+                        "pattern": _ROLE,
+                        "x-allowed": "an IAM role ARN in the target account",
+                        "description": "The deploy role `TargetAccountAccess` made there (its `role_arn`).",
+                    },
+                    "executionRoleArns": {
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": True,
+                        "items": {"type": "string", "pattern": _ROLE, "x-allowed": "an IAM role ARN"},
+                        "description": "Task execution roles there that pull the image from this account.",
+                    },
+                    "requireApproval": {
+                        "type": "boolean",
+                        "default": True,
+                        "description": "A person approves before this target's deploy.",
+                    },
+                    "checkRoleArn": {
+                        "type": "string",
+                        "pattern": _ROLE,
+                        "x-allowed": "an IAM role ARN in the target account",
+                        "description": "The check role `TargetAccountAccess` made there (`check_role_arn`): after "
+                        "the deploy, the service is checked to run the built digest, read as that role.",
+                    },
+                },
+            },
+        },
+    },
+}
 KEYS["services"] = {
     "type": "array",
     "minItems": 1,

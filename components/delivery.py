@@ -26,7 +26,7 @@ from .pipeline import Pipeline
 from .pullcache import DockerHubCache
 from .security import SecurityScans
 from .service import EcsService
-from .settings import ServicePipeline, validation_pipeline_name
+from .settings import PromotionTarget, ServicePipeline, validation_pipeline_name
 from .source import GitHubSource
 from .stage import StageDefinition
 
@@ -49,6 +49,8 @@ class SharedResources:
     scans: Optional[SecurityScans] = None
     """The stack's scan projects, shared by its pipelines (`deliver_stack`); when None, each
     pipeline gets scan projects of its own."""
+    promotion: Sequence[PromotionTarget] = ()
+    """Targets of other accounts the built digest is promoted to after the service's own deploy."""
 
 
 @dataclass
@@ -291,6 +293,11 @@ def deliver(
             "fail_on_severity": svc.build.fail_on_severity,
             **({"docker_hub_mirror": docker_hub} if docker_hub else {}),
             **({"appspec": contract.appspec(), "task_family": task_family} if codedeploy else {}),
+            **(
+                {"pull_role_arns": [arn for t in shared.promotion for arn in t.execution_role_arns]}
+                if shared.promotion
+                else {}
+            ),
             "permissions_boundary": boundary,
             "role_path": shared.role_paths.pipeline,
             "pipelines": [name],
@@ -424,10 +431,15 @@ def deliver(
     if svc.deploy.rollback_on_failure:
         deploy_stage = deploy_stage.rolling_back_on_failure()
 
+    promotion = [
+        stage
+        for target in shared.promotion
+        for stage in promotion_stages(svc, target, shared, source, build, contract.name, opts)
+    ]
     pipeline = Pipeline(
         name,
         {
-            "stages": [source.stage, build_stage, *([approval.stage] if approval else []), deploy_stage],
+            "stages": [source.stage, build_stage, *([approval.stage] if approval else []), deploy_stage, *promotion],
             "artifact_store": artifacts,
             "triggers": [
                 source.trigger(
@@ -499,3 +511,82 @@ def deliver(
         service_name=svc.service.name,
         deployment_group=[deploy.application_name, deploy.deployment_group_name] if codedeploy else None,
     )
+
+
+def promotion_stages(
+    svc: ServicePipeline,
+    target: PromotionTarget,
+    shared: SharedResources,
+    source: GitHubSource,
+    build: ImageBuild,
+    container: str,
+    opts: pulumi.ResourceOptions,
+) -> list[StageDefinition]:
+    """One target of another account: [Approve-<name>] -> Deploy-<name> (+ its check), the deploy
+    as that account's deploy role, the check reading the service as its check role."""
+    name = f"{svc.pipeline.name}-{target.name}"
+    stages = []
+    if target.require_approval:
+        approval = ManualApproval(
+            f"{name}-approval",
+            {
+                "source": source,
+                "artifact_store": shared.artifacts,
+                "summary": (
+                    f"Promote {svc.source.repository} to {target.name} (account {target.account}): image "
+                    f"#{{{build.stage.actions[0].namespace}.IMAGE_DIGEST}}, built from commit "
+                    f"#{{{source.variables_namespace}.CommitId}}?"
+                ),
+                "emails": svc.deploy.approval_emails,
+                "tags": svc.tags,
+            },
+            opts,
+        )
+        stages.append(replace(approval.stage, name=f"Approve-{target.name}"))
+    deploy = EcsDeploy(
+        f"{name}-deploy",
+        {
+            "build": build,
+            "cluster": target.cluster,
+            "service": target.service,
+            "deploy_role_arn": target.deploy_role_arn,
+            "stage_name": f"Deploy-{target.name}",
+            **({"timeout_minutes": svc.deploy.timeout_minutes} if svc.deploy.timeout_minutes else {}),
+        },
+        opts,
+    )
+    stage = deploy.stage
+    if target.check_role_arn:
+        check = ServiceCheck(
+            f"{name}-check",
+            {
+                "artifact_store": shared.artifacts,
+                "source": source,
+                "service": {
+                    "cluster": target.cluster,
+                    "service": target.service,
+                    "arn": pulumi.Output.concat(
+                        "arn:",
+                        shared.account.partition,
+                        ":ecs:",
+                        shared.account.region,
+                        f":{target.account}:service/{target.cluster}/{target.service}",
+                    ),
+                    "container": container,
+                    "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
+                },
+                "check_role_arn": target.check_role_arn,
+                "timeout_seconds": svc.deploy.check_timeout_seconds,
+                "log_retention_days": svc.build.log_retention_days,
+                "permissions_boundary": shared.permissions_boundary,
+                "role_path": shared.role_paths.pipeline,
+                "pipelines": [svc.pipeline.name],
+                "tags": svc.tags,
+                "account": shared.account,
+            },
+            opts,
+        )
+        stage = stage.followed_by(check.stage)
+    if svc.deploy.rollback_on_failure:
+        stage = stage.rolling_back_on_failure()
+    return [*stages, stage]

@@ -203,6 +203,20 @@ class GuardrailSettings:
 
 
 @dataclass(frozen=True)
+class PromotionTarget:
+    """An environment of another account the built digest is promoted to (`ecs-cicd:promotion`)."""
+
+    name: str
+    account: str
+    cluster: str
+    service: str
+    deploy_role_arn: str
+    execution_role_arns: tuple[str, ...]
+    require_approval: bool = True
+    check_role_arn: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class InsecureSettings:
     """Explicit opt-outs of secure defaults; `enabled` names them for the plan output."""
 
@@ -261,6 +275,8 @@ class Settings:
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     insecure: InsecureSettings = field(default_factory=InsecureSettings)
     aws_provider: Mapping[str, Any] = field(default_factory=dict)
+    promotion: tuple[PromotionTarget, ...] = ()
+    """Targets of other accounts the built digest is promoted to, in order, after the stack's own deploy."""
     """The stack's `aws:*` account and credential settings, as pulumi_aws.Provider arguments."""
 
     # The first (in a one-service stack, the only) service: the shorthand most stacks use.
@@ -464,7 +480,7 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
             + _inapplicable({**values, **merged}, service_values, prefix)
         )
         services.append(_service_pipeline(service_values))
-    problems += _unique_names(services)
+    problems += _unique_names(services) + _promotion_problems(stack_values["promotion"], services)
     if problems:
         raise SettingsError(problems)
     # Every resource carries the stack it belongs to: the SCP protects what carries it.
@@ -1056,7 +1072,48 @@ def _build(
             skip_security_scans=values["insecure"]["skipSecurityScans"],
             allow_http=values["insecure"]["allowHttp"],
         ),
+        promotion=tuple(
+            PromotionTarget(
+                name=t["name"],
+                account=t["account"],
+                cluster=t["cluster"],
+                service=t["service"],
+                deploy_role_arn=t["deployRoleArn"],
+                execution_role_arns=tuple(t["executionRoleArns"]),
+                require_approval=t.get("requireApproval", True),
+                check_role_arn=t.get("checkRoleArn"),
+            )
+            for t in values["promotion"]["targets"]
+        ),
     )
+
+
+def _promotion_problems(promotion: Mapping[str, Any], services: Sequence["ServicePipeline"]) -> list[str]:
+    """What the schema cannot say of the promotion targets: one service per stack, one name per
+    target, and every role of a target in that target's account."""
+    targets = promotion["targets"]
+    key = f"{NAMESPACE}:promotion.targets"
+    problems = []
+    if targets and len(services) > 1:
+        problems.append(f"{key}: a stack that promotes has one service, not {len(services)}; split the stack")
+    if targets and services and services[0].build.existing_repository:
+        problems.append(
+            f"{key}: the targets pull from a repository this stack creates (its policy names them); "
+            f"{NAMESPACE}:build.existingRepository is its owner's: leave it out"
+        )
+    names = [t["name"] for t in targets]
+    if len(set(names)) != len(names):
+        problems.append(f"{key}: each target needs a name of its own, got {names}")
+    for index, target in enumerate(targets):
+        for field_name in ("deployRoleArn", "executionRoleArns", "checkRoleArn"):
+            arns = target.get(field_name) or []
+            for arn in [arns] if isinstance(arns, str) else arns:
+                if arn.split(":")[4] != target["account"]:
+                    problems.append(
+                        f"{key}[{index}].{field_name} = {arn!r} is not in the target's account {target['account']}; "
+                        "allowed: a role of that account"
+                    )
+    return problems
 
 
 def project_name(project_dir: Path = PROJECT_DIR) -> str:

@@ -80,7 +80,7 @@ CREATE_ONLY = {
 # the pipeline, the account): walked in one kind of stack. Every other key is walked in all.
 INDEPENDENT = ("environment", "protect", "tags", "source.repository", "source.branch", "source.connectionArn",
                "source.filePaths", "source.fullClone", "build.", "pipeline.", "iam.", "notifications.",
-               "guardrails.", "insecure.skipSecurityScans")  # fmt: skip
+               "guardrails.", "insecure.skipSecurityScans", "promotion.")  # fmt: skip
 
 # Values for keys whose schema alone does not say what a valid, different value is.
 VALUES: dict[str, list[Any]] = {
@@ -125,6 +125,18 @@ VALUES: dict[str, list[Any]] = {
     "iam.permissionsBoundaryArn": ["arn:aws:iam::111122223333:policy/boundary"],
     "iam.operatorRoleArns": [["arn:aws:iam::111122223333:role/release-managers"]],
     "notifications.emails": [["oncall@example.com"]],
+    "promotion.targets": [
+        [
+            {
+                "name": "staging",
+                "account": "444455556666",
+                "cluster": "staging",
+                "service": "orders-api",
+                "deployRoleArn": "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-deploy",
+                "executionRoleArns": ["arn:aws:iam::444455556666:role/orders-api-execution"],
+            }
+        ]
+    ],
 }
 # Keys the walk does not set on their own, with why.
 NOT_WALKED = {

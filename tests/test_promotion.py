@@ -6,6 +6,7 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from components.testing import StackRun
@@ -109,3 +110,106 @@ def test_a_checked_target_is_read_as_its_accounts_check_role_and_nothing_else():
     assert statements["ReadTheServiceAsItsAccountsCheckRole"]["Resource"] == [staging["checkRoleArn"]]
     assert not [s for s in statements.values() if any(a.startswith("ecs:") for a in s["Action"])]
     assert set(run.outputs["checkRoleArns"]) == {"staging"}
+
+
+# -- the root program: `ecs-cicd:promotion` after the stack's own deploy -----------------------------
+
+ROOT_TARGETS = [
+    {
+        "name": "staging",
+        "account": "444455556666",
+        "cluster": "staging",
+        "service": "orders-api",
+        "deployRoleArn": "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-access-deploy",
+        "executionRoleArns": ["arn:aws:iam::444455556666:role/orders-api-execution"],
+        "requireApproval": False,
+        "checkRoleArn": "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-access-check",
+    },
+    {
+        "name": "prod",
+        "account": "777788889999",
+        "cluster": "prod",
+        "service": "orders-api",
+        "deployRoleArn": "arn:aws:iam::777788889999:role/ecs-cicd/deploy/prod-access-deploy",
+        "executionRoleArns": ["arn:aws:iam::777788889999:role/orders-api-execution"],
+    },
+]
+
+
+def promoting(targets=ROOT_TARGETS) -> StackRun:
+    from components.testing import run_stack
+
+    return run_stack("dev", {"ecs-cicd:promotion": {"targets": targets}})
+
+
+def test_the_program_promotes_the_digest_it_deployed_to_each_target_in_order():
+    run = promoting()
+    stages = run.one(PIPELINE).inputs["stages"]
+    assert [(s["name"], [a["name"] for a in s["actions"]]) for s in stages] == [
+        ("Source", ["Source"]),
+        ("Build", ["Image", "Dependencies", "Code", "Secrets"]),
+        ("Deploy", ["Service", "Check"]),
+        ("Deploy-staging", ["Service", "Check"]),
+        ("Approve-prod", ["Approve"]),
+        ("Deploy-prod", ["Service"]),
+    ]
+    (image,) = [a for a in stages[1]["actions"] if a["name"] == "Image"]
+    services = [a for s in stages if s["name"].startswith("Deploy") for a in s["actions"] if a["name"] == "Service"]
+    assert all(a["inputArtifacts"] == image["outputArtifacts"] for a in services)  # one build, one digest
+    assert [a.get("roleArn") for a in services[1:]] == [t["deployRoleArn"] for t in ROOT_TARGETS]
+    pipeline_role = next(
+        r for r in run.of_type("aws:iam/role:Role") if r.inputs["arn"] == run.one(PIPELINE).inputs["roleArn"]
+    )
+    assume = {s["Sid"]: s for s in policy_of(run, pipeline_role.name)["Statement"]}["AssumeTargetAccountsDeployRoles"]
+    assert assume["Resource"] == sorted(t["deployRoleArn"] for t in ROOT_TARGETS)
+
+
+def test_the_programs_grants_name_exactly_its_targets():
+    both = grants(promoting())
+    for target in ROOT_TARGETS:
+        assert target["deployRoleArn"] in both and target["executionRoleArns"][0] in both
+    staging_only = grants(promoting(ROOT_TARGETS[:1]))
+    assert "777788889999" not in staging_only and ROOT_TARGETS[0]["deployRoleArn"] in staging_only
+    plain = evaluated_stack("dev")
+    assert not plain.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")
+    assert "444455556666" not in plain.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"]
+
+
+def evaluated_stack(stack: str) -> StackRun:
+    from .helpers import evaluated as evaluated_root
+
+    return evaluated_root(stack)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"executionRoleArns": ["arn:aws:iam::111122223333:role/x"]}, "is not in the target's account 444455556666"),
+        ({"deployRoleArn": "arn:aws:iam::444455556666:root"}, "is not valid"),
+        ({"name": "Staging"}, "is not valid"),
+    ],
+)
+def test_a_target_that_is_wrong_is_refused_naming_its_key(override, message):
+    from components.settings import SettingsError, from_mapping, stack_config
+
+    raw = {k.removeprefix("ecs-cicd:"): v for k, v in stack_config("dev").items() if k.startswith("ecs-cicd:")}
+    raw["promotion"] = {"targets": [{**ROOT_TARGETS[0], **override}]}
+    with pytest.raises(SettingsError, match=r"ecs-cicd:promotion\.targets") as refused:
+        from_mapping(raw, "dev", region="eu-west-1")
+    assert message in str(refused.value)
+
+
+def test_promotion_needs_one_service_and_a_repository_of_its_own():
+    from components.settings import SettingsError, from_mapping, stack_config
+
+    raw = {k.removeprefix("ecs-cicd:"): v for k, v in stack_config("dev").items() if k.startswith("ecs-cicd:")}
+    raw["promotion"] = {"targets": ROOT_TARGETS}
+    twice = {**raw, "promotion": {"targets": [ROOT_TARGETS[0], ROOT_TARGETS[0]]}}
+    with pytest.raises(SettingsError, match="each target needs a name of its own"):
+        from_mapping(twice, "dev", region="eu-west-1")
+    several = {**raw, "services": [{"name": "api"}, {"name": "web"}]}
+    with pytest.raises(SettingsError, match="a stack that promotes has one service, not 2"):
+        from_mapping(several, "dev", region="eu-west-1")
+    existing = {**raw, "build": {**raw.get("build", {}), "existingRepository": "team/orders-api"}}
+    with pytest.raises(SettingsError, match=r"build\.existingRepository is its owner's"):
+        from_mapping(existing, "dev", region="eu-west-1")
