@@ -213,3 +213,24 @@ def test_promotion_needs_one_service_and_a_repository_of_its_own():
     existing = {**raw, "build": {**raw.get("build", {}), "existingRepository": "team/orders-api"}}
     with pytest.raises(SettingsError, match=r"build\.existingRepository is its owner's"):
         from_mapping(existing, "dev", region="eu-west-1")
+
+
+def test_the_plan_of_a_promoting_stack_names_each_targets_account_and_its_path():
+    from components import plan_model
+    from components.settings import from_mapping, stack_config
+
+    raw = {k.removeprefix("ecs-cicd:"): v for k, v in stack_config("dev").items() if k.startswith("ecs-cicd:")}
+    settings = from_mapping({**raw, "promotion": {"targets": ROOT_TARGETS}}, "dev", region="eu-west-1")
+    (pipeline,) = plan_model.build(promoting(), settings)["pipelines"]
+    targets = {s["name"]: s["actions"][0].get("target") for s in pipeline["stages"] if s["name"].startswith("Deploy-")}
+    assert targets == {
+        f"Deploy-{t['name']}": f"ECS service {t['service']} in cluster {t['cluster']} of account {t['account']}"
+        for t in ROOT_TARGETS
+    }
+    steps = [f"{s['stage']}/{s['action']}" for s in pipeline["criticalPath"]["steps"]]
+    assert steps[-4:] == [
+        "Deploy-staging/Service",
+        "Deploy-staging/Check",
+        "Approve-prod/Approve",
+        "Deploy-prod/Service",
+    ]
