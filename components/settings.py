@@ -480,7 +480,9 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
             + _inapplicable({**values, **merged}, service_values, prefix)
         )
         services.append(_service_pipeline(service_values))
-    problems += _unique_names(services) + _promotion_problems(stack_values["promotion"], services)
+    problems += _unique_names(services) + _promotion_problems(
+        stack_values["promotion"], services, stack_values["insecure"]["allowUnapprovedProdDeploys"]
+    )
     if problems:
         raise SettingsError(problems)
     # Every resource carries the stack it belongs to: the SCP protects what carries it.
@@ -933,8 +935,9 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "insecure.allowUnapprovedProdDeploys",
-            not values["production"] or deploy["requireApproval"],
-            "it lets a production stack deploy without approval (deploy.requireApproval: false)",
+            (not values["production"] or deploy["requireApproval"]) and not _unapproved_production_targets(values),
+            "it lets a production stack, or a promotion target named for production, deploy without approval "
+            "(requireApproval: false)",
         ),
         (
             "deploy.approvalEmails",
@@ -1088,9 +1091,21 @@ def _build(
     )
 
 
-def _promotion_problems(promotion: Mapping[str, Any], services: Sequence["ServicePipeline"]) -> list[str]:
+def _unapproved_production_targets(values: Mapping[str, Any]) -> list[str]:
+    """Promotion targets whose name says production and that deploy without approval."""
+    return [
+        t["name"]
+        for t in (values.get("promotion") or {}).get("targets", [])
+        if set(re.split(r"[-_]", t["name"])) & set(PRODUCTION_WORDS) and not t.get("requireApproval", True)
+    ]
+
+
+def _promotion_problems(
+    promotion: Mapping[str, Any], services: Sequence["ServicePipeline"], unapproved_prod_allowed: bool = False
+) -> list[str]:
     """What the schema cannot say of the promotion targets: one service per stack, one name per
-    target, and every role of a target in that target's account."""
+    target, every role of a target in that target's account, and a target whose name says
+    production behind an approval (as a production stack's own deploy is)."""
     targets = promotion["targets"]
     key = f"{NAMESPACE}:promotion.targets"
     problems = []
@@ -1105,6 +1120,11 @@ def _promotion_problems(promotion: Mapping[str, Any], services: Sequence["Servic
     if len(set(names)) != len(names):
         problems.append(f"{key}: each target needs a name of its own, got {names}")
     for index, target in enumerate(targets):
+        if target["name"] in _unapproved_production_targets({"promotion": promotion}) and not unapproved_prod_allowed:
+            problems.append(
+                f"{key}[{index}].requireApproval = False for {target['name']!r}, which names production; "
+                f"allowed: true, or {NAMESPACE}:insecure.allowUnapprovedProdDeploys"
+            )
         for field_name in ("deployRoleArn", "executionRoleArns", "checkRoleArn"):
             arns = target.get(field_name) or []
             for arn in [arns] if isinstance(arns, str) else arns:

@@ -187,6 +187,7 @@ def evaluated_stack(stack: str) -> StackRun:
         ({"executionRoleArns": ["arn:aws:iam::111122223333:role/x"]}, "is not in the target's account 444455556666"),
         ({"deployRoleArn": "arn:aws:iam::444455556666:root"}, "is not valid"),
         ({"name": "Staging"}, "is not valid"),
+        ({"name": "prod", "requireApproval": False}, "which names production; allowed: true, or ecs-cicd:insecure"),
     ],
 )
 def test_a_target_that_is_wrong_is_refused_naming_its_key(override, message):
@@ -234,3 +235,14 @@ def test_the_plan_of_a_promoting_stack_names_each_targets_account_and_its_path()
         "Approve-prod/Approve",
         "Deploy-prod/Service",
     ]
+
+
+def test_an_unapproved_production_target_needs_the_explicit_insecure_flag():
+    from components.settings import from_mapping, stack_config
+
+    raw = {k.removeprefix("ecs-cicd:"): v for k, v in stack_config("dev").items() if k.startswith("ecs-cicd:")}
+    unapproved = {"targets": [{**ROOT_TARGETS[1], "requireApproval": False}]}
+    settings = from_mapping(
+        {**raw, "promotion": unapproved, "insecure": {"allowUnapprovedProdDeploys": True}}, "dev", region="eu-west-1"
+    )
+    assert settings.promotion[0].require_approval is False
