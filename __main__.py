@@ -148,6 +148,12 @@ if len(deliveries) == 1:  # the one-service shorthand keeps flat outputs
         if only.service.health_url is not None:
             pulumi.export("serviceUrl", only.service.health_url)
         pulumi.export("loadBalancerDnsName", only.service.load_balancer_dns_name)
+if config.promotion:  # what each target account's TargetAccountAccess and `ecs-cicd preflight` need
+    (promoting,) = deliveries.values()
+    pulumi.export("pipelineRoleArn", promoting.pipeline.role.arn)
+    pulumi.export("artifactBucketArn", artifacts.bucket.arn)
+    pulumi.export("artifactKeyArn", artifacts.key.arn)
+    pulumi.export("checkRoleArns", promoting.promotion_check_roles)
 created = next((d.source for d in deliveries.values() if d.source.handshake_url is not None), None)
 if created is not None:
     pulumi.export("connectionHandshakeUrl", created.handshake_url)

@@ -789,6 +789,7 @@ KEYS["promotion"] = {
                     "executionRoleArns": {
                         "type": "array",
                         "minItems": 1,
+                        "maxItems": 10,
                         "uniqueItems": True,
                         "items": {"type": "string", "pattern": _ROLE, "x-allowed": "an IAM role ARN"},
                         "description": "Task execution roles there that pull the image from this account.",

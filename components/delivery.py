@@ -73,6 +73,8 @@ class Delivery:
     """(CodeDeploy application, deployment group) of a blue/green deploy."""
     task_set_callers: Optional[list] = None
     """The CodeDeploy role that changes the service's task sets, when this stack created it."""
+    promotion_check_roles: dict = field(default_factory=dict)
+    """Per promotion target with a check: the check project's role (what its check role trusts)."""
 
     def watched(self) -> dict[str, Any]:
         """This pipeline as `PipelineAlerts` watches it."""
@@ -431,11 +433,12 @@ def deliver(
     if svc.deploy.rollback_on_failure:
         deploy_stage = deploy_stage.rolling_back_on_failure()
 
-    promotion = [
-        stage
-        for target in shared.promotion
-        for stage in promotion_stages(svc, target, shared, source, build, contract.name, opts)
-    ]
+    promotion, check_roles = [], {}
+    for target in shared.promotion:
+        stages, check_role = promotion_stages(svc, target, shared, source, build, contract.name, opts)
+        promotion += stages
+        if check_role is not None:
+            check_roles[target.name] = check_role
     pipeline = Pipeline(
         name,
         {
@@ -510,6 +513,7 @@ def deliver(
         cluster=svc.service.cluster,
         service_name=svc.service.name,
         deployment_group=[deploy.application_name, deploy.deployment_group_name] if codedeploy else None,
+        promotion_check_roles=check_roles,
     )
 
 
@@ -521,9 +525,10 @@ def promotion_stages(
     build: ImageBuild,
     container: str,
     opts: pulumi.ResourceOptions,
-) -> list[StageDefinition]:
+) -> tuple[list[StageDefinition], Optional[pulumi.Output[str]]]:
     """One target of another account: [Approve-<name>] -> Deploy-<name> (+ its check), the deploy
-    as that account's deploy role, the check reading the service as its check role."""
+    as that account's deploy role, the check reading the service as its check role; and the check
+    project's role, which that check role trusts."""
     name = f"{svc.pipeline.name}-{target.name}"
     stages = []
     if target.require_approval:
@@ -556,6 +561,7 @@ def promotion_stages(
         opts,
     )
     stage = deploy.stage
+    check_role = None
     if target.check_role_arn:
         check = ServiceCheck(
             f"{name}-check",
@@ -587,6 +593,7 @@ def promotion_stages(
             opts,
         )
         stage = stage.followed_by(check.stage)
+        check_role = check.role_arn
     if svc.deploy.rollback_on_failure:
         stage = stage.rolling_back_on_failure()
-    return [*stages, stage]
+    return [*stages, stage], check_role

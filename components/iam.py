@@ -109,10 +109,27 @@ def deny_insecure_transport(actions: str, resources: Sequence[str]) -> dict:
 
 
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
-    """A policy from statements; a statement that resolved to None (nothing to grant) is left out."""
+    """A policy from statements; a statement that resolved to None (nothing to grant) is left out.
+    A `Sid` that a statement of another stage already used gets a number (IAM refuses repeats: two
+    checks, or two approvals, in one pipeline each bring theirs)."""
     return pulumi.Output.all(*statements).apply(
-        lambda resolved: json.dumps({"Version": "2012-10-17", "Statement": [s for s in resolved if s]}, sort_keys=True)
+        lambda resolved: json.dumps(
+            {"Version": "2012-10-17", "Statement": _numbered_sids([s for s in resolved if s])}, sort_keys=True
+        )
     )
+
+
+def _numbered_sids(statements: list) -> list:
+    seen: dict[str, int] = {}
+    numbered = []
+    for statement in statements:
+        sid = statement.get("Sid")
+        if sid:
+            seen[sid] = seen.get(sid, 0) + 1
+            if seen[sid] > 1:
+                statement = {**statement, "Sid": f"{sid}{seen[sid]}"}
+        numbered.append(statement)
+    return numbered
 
 
 @dataclass(frozen=True)

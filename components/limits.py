@@ -130,4 +130,26 @@ QUOTAS = {
 def document_problem(type_token: str, input_name: str, document: str) -> Optional[str]:
     """Why AWS would refuse `document` as `input_name` of a `type_token`, or None."""
     limit = DOCUMENT_LIMITS.get((type_token, input_name))
-    return limit.check(document) if limit is not None else None
+    if limit is None:
+        return None
+    return limit.check(document) or (duplicate_sids(document) if input_name != "eventPattern" else None)
+
+
+def duplicate_sids(document: str) -> Optional[str]:
+    """IAM refuses a policy in which two statements share a `Sid` ("In IAM, the Sid value must be
+    unique within a JSON policy",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html)."""
+    import json
+    from collections import Counter
+
+    try:
+        statements = json.loads(document).get("Statement", [])
+    except (ValueError, AttributeError):
+        return None
+    counts = Counter(str(s["Sid"]) for s in statements if isinstance(s, dict) and s.get("Sid"))
+    twice = sorted(sid for sid, count in counts.items() if count > 1)
+    return (
+        f"statement IDs {twice} appear more than once; IAM refuses a policy whose Sids are not unique"
+        if twice
+        else None
+    )

@@ -121,7 +121,13 @@ def unheard(settings: Settings) -> list[str]:
             "unheard: no one is subscribed to the alert topic (ecs-cicd:notifications.emails is empty): bypasses, "
             "pipeline failures and changes to the pipeline are reported to no one"
         )
+    approving_targets = [t.name for t in settings.promotion if t.require_approval]
     for service in settings.services:
+        if approving_targets and not service.deploy.approval_emails:
+            warnings.append(
+                f"unheard: {service.pipeline.name}: promotion to {', '.join(approving_targets)} waits for approval "
+                "without telling anyone (deploy.approvalEmails is empty)"
+            )
         if service.deploy.require_approval and not service.deploy.approval_emails:
             warnings.append(
                 f"unheard: {service.pipeline.name}: approvals wait without telling anyone (deploy.approvalEmails is "

@@ -941,8 +941,10 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "deploy.approvalEmails",
-            not deploy["requireApproval"],
-            "it names who is told that a deploy waits for approval (deploy.requireApproval: true)",
+            not deploy["requireApproval"]
+            and not any(t.get("requireApproval", True) for t in (values.get("promotion") or {}).get("targets", [])),
+            "it names who is told that a deploy waits for approval (deploy.requireApproval: true, or a promotion "
+            "target's)",
         ),
     ]
     return [

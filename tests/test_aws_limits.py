@@ -165,6 +165,17 @@ def test_a_stack_whose_alerts_need_more_rules_than_a_bus_allows_is_refused(monke
         run_stack("dev")
 
 
+def test_a_policy_whose_statement_ids_repeat_is_refused_as_iam_would():
+    import json
+
+    import pulumi_aws as aws
+
+    statement = {"Sid": "Same", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement, statement]})
+    with pytest.raises(Exception, match=r"statement IDs \['Same'\] appear more than once"):
+        run_program(lambda: aws.iam.RolePolicy("p", role="r", policy=document), {"aws:region": "eu-west-1"})
+
+
 def test_a_program_of_ones_own_is_checked_as_well():
     """Library users get the same checks from `run_program`."""
     import pulumi_aws as aws

@@ -165,14 +165,48 @@ def test_the_program_promotes_the_digest_it_deployed_to_each_target_in_order():
 
 
 def test_the_programs_grants_name_exactly_its_targets():
-    both = grants(promoting())
-    for target in ROOT_TARGETS:
-        assert target["deployRoleArn"] in both and target["executionRoleArns"][0] in both
+    run = promoting()
+    bucket_arn = run.one("aws:s3/bucket:Bucket").inputs["arn"]
+    bucket = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    reads = sorted((s["Principal"]["AWS"], s["Resource"]) for s in bucket if s["Effect"] == "Allow")
+    assert reads == sorted((t["deployRoleArn"], f"{bucket_arn}/orders-api-dev/*") for t in ROOT_TARGETS)
+    key = {s["Sid"]: s for s in json.loads(run.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])["Statement"]}
+    assert key["TargetAccountsDeployRolesDecryptThroughS3"]["Principal"] == {
+        "AWS": sorted(t["deployRoleArn"] for t in ROOT_TARGETS)
+    }
+    # The key's use stays limited to this stack's pipeline roles, as without promotion.
+    assert key["OnlyThePipelineRolesUseIt"]["Condition"]["ArnLike"]["aws:PrincipalArn"].endswith("/pipeline/*")
+    (pull,) = json.loads(run.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs["policy"])["Statement"]
+    assert pull["Principal"] == {"AWS": sorted(arn for t in ROOT_TARGETS for arn in t["executionRoleArns"])}
     staging_only = grants(promoting(ROOT_TARGETS[:1]))
     assert "777788889999" not in staging_only and ROOT_TARGETS[0]["deployRoleArn"] in staging_only
     plain = evaluated_stack("dev")
     assert not plain.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")
-    assert "444455556666" not in plain.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"]
+    assert "TargetAccounts" not in plain.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"]
+
+
+def test_the_program_exports_what_the_target_accounts_need():
+    outputs = promoting().outputs
+    assert outputs["pipelineRoleArn"].startswith("arn:aws:iam::111122223333:role/")
+    assert outputs["artifactKeyArn"].startswith("arn:aws:kms:") and outputs["artifactBucketArn"].startswith(
+        "arn:aws:s3"
+    )
+    assert set(outputs["checkRoleArns"]) == {"staging"}  # the one target with a check
+
+
+def test_the_targets_approvals_tell_the_approvers_and_the_plan_warns_when_no_one_is_told():
+    from components import plan_model
+    from components.settings import from_mapping, stack_config
+
+    raw = {k.removeprefix("ecs-cicd:"): v for k, v in stack_config("dev").items() if k.startswith("ecs-cicd:")}
+    told = {
+        **raw,
+        "promotion": {"targets": ROOT_TARGETS},
+        "deploy": {**raw["deploy"], "approvalEmails": ["rel@example.com"]},
+    }
+    assert from_mapping(told, "dev", region="eu-west-1").services[0].deploy.approval_emails == ("rel@example.com",)
+    silent = from_mapping({**raw, "promotion": {"targets": ROOT_TARGETS}}, "dev", region="eu-west-1")
+    assert any("promotion to prod waits for approval without telling anyone" in w for w in plan_model.unheard(silent))
 
 
 def evaluated_stack(stack: str) -> StackRun:
