@@ -306,6 +306,19 @@ def key_administration(root: str) -> dict:
     }
 
 
+def events_encrypt_alerts(account_id: str) -> dict:
+    """The key-policy statement that lets EventBridge of this account publish to a topic the key
+    encrypts (SNS asks the publisher's side for the data key)."""
+    return {
+        "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
 # CloudWatch Logs encrypts and decrypts log events itself, as `logs.<region>.amazonaws.com`; the
 # key policy must let it, for log groups named in the encryption context, before a log group is
 # associated with the key. Writers (CodeBuild, the awslogs driver) and readers need no KMS rights.
@@ -400,14 +413,7 @@ def _key_policy_document(
             "Statement": [
                 key_administration(root),
                 *use,
-                {
-                    "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                },
+                events_encrypt_alerts(account_id),
             ],
         },
         sort_keys=True,

@@ -25,7 +25,7 @@ import pulumi_aws as aws
 from . import alerts, guardrails, iam, naming
 from .account import AwsAccount
 from .args import documented, known_keys
-from .artifacts import artifact_folder_pattern, key_administration
+from .artifacts import artifact_folder_pattern, events_encrypt_alerts, key_administration
 from .deploy import ecs_deploy_statements
 from .iam import ROLE_ARN, Statement, allow
 from .inputs import Input
@@ -310,14 +310,7 @@ def _alerts_key_policy(partition: str, account_id: str) -> str:
             "Version": "2012-10-17",
             "Statement": [
                 key_administration(f"arn:{partition}:iam::{account_id}:root"),
-                {
-                    "Sid": "EventBridgeEncryptsAlertsOfThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                },
+                events_encrypt_alerts(account_id),
             ],
         },
         sort_keys=True,
