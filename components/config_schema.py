@@ -778,7 +778,8 @@ KEYS["promotion"] = {
                         "type": "string",
                         "pattern": r"^[A-Za-z0-9_-]{1,255}$",
                         "x-allowed": "an ECS service name",
-                        "description": "The target service.",
+                        "description": "The target service, on the ECS deployment controller (rolling, or ECS "
+                        "blue/green, canary, linear: the promotion deploys with CodePipeline's ECS action).",
                     },
                     "deployRoleArn": {
                         "type": "string",

@@ -224,3 +224,11 @@ def test_a_profile_that_does_not_exist_is_named():
     assert "cannot check in account 444455556666: The config profile (no-such-profile-here) could not be found" in (
         cli.stdout
     )
+
+
+def test_a_service_codedeploy_deploys_is_named():
+    answer = service()
+    answer["services"][0]["deploymentController"] = {"type": "CODE_DEPLOY"}
+    cli = world(services=answer)
+    assert preflight(cli) == 1
+    assert "service orders-api is deployed by CODE_DEPLOY; the promotion deploys with the ECS action" in cli.stdout

@@ -193,6 +193,14 @@ class Preflight(Command):
                     f"no ACTIVE service {target.service} in cluster {target.cluster} of account {target.account} "
                     f"in {region}"
                 )
+            elif (services[0].get("deploymentController") or {}).get("type", "ECS") != "ECS":
+                # The promotion deploys with CodePipeline's ECS action, which needs the ECS controller
+                # (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html).
+                controller = services[0]["deploymentController"]["type"]
+                problems.append(
+                    f"service {target.service} is deployed by {controller}; the promotion deploys with the ECS "
+                    "action, which needs the ECS deployment controller (rolling, or ECS blue/green, canary, linear)"
+                )
         return problems
 
     def _simulate(
