@@ -368,3 +368,46 @@ def test_rollback_with_nothing_to_go_back_to():
     assert cli.stderr == (
         f"error: nothing to roll back to: no succeeded execution of {PIPELINE} before the one in Deploy\n"
     )
+
+
+def promoting_definition() -> dict:
+    """A pipeline that promotes to another account after its own deploy."""
+    from .ops_fixtures import _action
+
+    pipeline = definition()
+    pipeline["pipeline"]["stages"].append(
+        {"name": "Deploy-prod", "actions": [_action("Service", "Deploy", "ECS")]},
+    )
+    return pipeline
+
+
+def test_rollback_of_a_promotion_targets_stage():
+    cli = Cli()
+    cli.expect("codepipeline", "get_pipeline", promoting_definition(), name=PIPELINE)
+    state = pipeline_state(stage_state("Deploy-prod", LATEST, "Succeeded", action_state("Service", "Succeeded")))
+    cli.expect("codepipeline", "get_pipeline_state", state, name=PIPELINE)
+    cli.expect(
+        "codepipeline",
+        "list_pipeline_executions",
+        executions(summary(LATEST, "Succeeded"), summary(PREVIOUS, "Succeeded")),
+        pipelineName=PIPELINE,
+    )
+    cli.expect(
+        "codepipeline",
+        "rollback_stage",
+        {"pipelineExecutionId": ROLLBACK},
+        pipelineName=PIPELINE,
+        stageName="Deploy-prod",
+        targetPipelineExecutionId=PREVIOUS,
+    )
+    assert cli.run("rollback", "--pipeline", PIPELINE, "--stage", "Deploy-prod", "--yes") == 0
+    cli.assert_all_calls_made()
+
+
+def test_rollback_of_a_stage_that_does_not_deploy_is_refused():
+    cli = Cli()
+    cli.expect("codepipeline", "get_pipeline", promoting_definition(), name=PIPELINE)
+    assert cli.run("rollback", "--pipeline", PIPELINE, "--stage", "Build", "--yes") == 2
+    assert (
+        "--stage 'Build' is not a deploy stage of orders-api-prod; its deploy stages: Deploy, Deploy-prod" in cli.stderr
+    )

@@ -1,6 +1,7 @@
 """`ecs-cicd rollback`: put the deploy stage back on the last execution that succeeded before the
 current one (CodePipeline V2 stage rollback: the same artifacts, redeployed, no rebuild)."""
 
+from ..aws import UsageError
 from .watch import StartsAnExecution
 
 
@@ -10,8 +11,24 @@ class Rollback(StartsAnExecution):
     asks = True
     watch_help = "follow the rollback until it ends"
 
+    @classmethod
+    def add_arguments(cls, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--stage",
+            metavar="NAME",
+            help="the deploy stage to roll back (default: the first; a promotion target's is Deploy-<name>)",
+        )
+
     def ask(self) -> None:
-        self.stage = self.ctx.pipeline.action_of(category="Deploy").stage
+        deploy_stages = list(dict.fromkeys(a.stage for a in self.ctx.pipeline.definition() if a.category == "Deploy"))
+        wanted = getattr(self.args, "stage", None)
+        if wanted is not None and wanted not in deploy_stages:
+            raise UsageError(
+                f"--stage {wanted!r} is not a deploy stage of {self.pipeline_name}; its deploy stages: "
+                f"{', '.join(deploy_stages) or 'none'}"
+            )
+        self.stage = wanted or self.ctx.pipeline.action_of(category="Deploy").stage
         self.current, self.target = self.ctx.pipeline.rollback_target(self.stage)
         self.confirm(
             f"Roll back stage {self.stage} of {self.pipeline_name} from {self.current.describe()} "
