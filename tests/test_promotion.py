@@ -4,6 +4,7 @@ tests/test_target_access.py, evaluated as their own accounts."""
 
 import copy
 import json
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -137,9 +138,15 @@ ROOT_TARGETS = [
 
 
 def promoting(targets=ROOT_TARGETS) -> StackRun:
+    return _promoting(json.dumps(targets))
+
+
+@cache
+def _promoting(targets: str) -> StackRun:
+    """Evaluated once per set of targets (the harness is deterministic)."""
     from components.testing import run_stack
 
-    return run_stack("dev", {"ecs-cicd:promotion": {"targets": targets}})
+    return run_stack("dev", {"ecs-cicd:promotion": {"targets": json.loads(targets)}})
 
 
 def test_the_program_promotes_the_digest_it_deployed_to_each_target_in_order():
