@@ -27,7 +27,7 @@ from .args import documented, known_keys, like_config
 from .artifacts import ArtifactStore
 from .iam import allow
 from .inputs import Input
-from .topics import encrypted_topic, topic_policy
+from .topics import encrypted_topic, rules_may_publish, topic_policy
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 # "Event pattern size: 2,048 (default), adjustable: maximum size of an event pattern, in characters"
@@ -195,18 +195,7 @@ class PipelineAlerts(pulumi.ComponentResource):
             name,
             self.topic,
             self,
-            [
-                pulumi.Output.all(self.topic.arn, *(r.arn for r in self.rules.values())).apply(
-                    lambda arns: {
-                        "Sid": "RulesOfThisStackPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": arns[0],
-                        "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
-                    }
-                )
-            ],
+            [rules_may_publish("RulesOfThisStackPublish", self.topic, list(self.rules.values()))],
         )
         self.register_outputs({"topic_arn": self.topic.arn})
 

@@ -123,7 +123,7 @@ class ArtifactStore(pulumi.ComponentResource):
         ]
         readers = pulumi.Output.all(*(pulumi.Output.from_input(r["role_arn"]) for r in self._readers)).apply(
             lambda arns: [
-                (_only_a_role(name, arn), artifact_folder_pattern(r["pipeline"]))
+                (_reader_role(name, arn), artifact_folder_pattern(r["pipeline"]))
                 for arn, r in zip(arns, self._readers, strict=True)
             ]
         )
@@ -232,7 +232,7 @@ def _check_reader(name: str, index: int, reader: Any) -> CrossAccountReaderArgs:
         if not reader.get(required):
             raise ValueError(f"ArtifactStore {name}: cross_account_readers[{index}].{required} is required")
     if isinstance(reader["role_arn"], str):
-        _only_a_role(name, reader["role_arn"])
+        _reader_role(name, reader["role_arn"])
     if not isinstance(reader["pipeline"], str) or not iam.PIPELINE_NAME.fullmatch(reader["pipeline"]):
         raise ValueError(
             f"ArtifactStore {name}: cross_account_readers[{index}].pipeline={reader['pipeline']!r} is not a "
@@ -241,13 +241,8 @@ def _check_reader(name: str, index: int, reader: Any) -> CrossAccountReaderArgs:
     return reader
 
 
-def _only_a_role(name: str, arn: str) -> str:
-    if not iam.ROLE_ARN.fullmatch(arn or ""):
-        raise ValueError(
-            f"ArtifactStore {name}: cross_account_readers role_arn={arn!r} is not a role's ARN; allowed: "
-            "arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
-        )
-    return arn
+def _reader_role(name: str, arn: str) -> str:
+    return iam.require_role_arn(f"ArtifactStore {name}: cross_account_readers role_arn", arn)
 
 
 def _check_role_pattern(pattern: str) -> str:

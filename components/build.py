@@ -16,7 +16,7 @@ from .args import documented, known_keys, no_plaintext_secrets, secret_refs
 from .artifacts import ArtifactStore
 from .codebuild import DEFAULT_IMAGE, codebuild_project, run_project_statement
 from .config_schema import COMPUTE_TYPES, LOG_RETENTION_DAYS, SEVERITIES
-from .iam import ROLE_ARN, ScopedRole, Statement, allow, secret_read_statements
+from .iam import ScopedRole, Statement, allow, require_role_arn, secret_read_statements
 from .inputs import Input
 from .pullcache import DockerHubCache
 from .settings import SecretRef
@@ -324,11 +324,7 @@ PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:Get
 
 def _pull_policy(name: str, role_arns: Sequence[str]) -> str:
     for arn in role_arns:
-        if not ROLE_ARN.fullmatch(arn or ""):
-            raise ValueError(
-                f"ImageBuild {name}: pull_role_arns {arn!r} is not a role's ARN; allowed: "
-                "arn:aws:iam::<account>:role/<name> (never an account, a user or a wildcard)"
-            )
+        require_role_arn(f"ImageBuild {name}: pull_role_arns", arn)
     statement = {
         "Sid": "TargetAccountsExecutionRolesPull",
         "Effect": "Allow",

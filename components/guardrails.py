@@ -182,6 +182,17 @@ STACK_TAG = settings.STACK_TAG
 SCP_MAX_CHARACTERS = 5120
 
 
+# What changes an existing ECS service or what it runs (both SCPs deny it to all but the deployers).
+SERVICE_CHANGES = [
+    "ecs:CreateTaskSet",
+    "ecs:DeleteService",
+    "ecs:DeleteTaskSet",
+    "ecs:UpdateService",
+    "ecs:UpdateServicePrimaryTaskSet",
+    "ecs:UpdateTaskSet",
+]
+
+
 def scp_document(
     stack: str,
     role_pattern: str,
@@ -266,12 +277,7 @@ def scp_document(
             "Action": [
                 "codedeploy:CreateDeployment",
                 "ecs:CreateService",
-                "ecs:CreateTaskSet",
-                "ecs:DeleteService",
-                "ecs:DeleteTaskSet",
-                "ecs:UpdateService",
-                "ecs:UpdateServicePrimaryTaskSet",
-                "ecs:UpdateTaskSet",
+                *SERVICE_CHANGES,
                 "elasticloadbalancing:DeregisterTargets",
                 "elasticloadbalancing:ModifyListener",
                 "elasticloadbalancing:ModifyRule",

@@ -24,6 +24,25 @@ ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/(?:[\w+=
 # CodePipeline's pipeline names (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html).
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
 
+
+def require_role_arn(where: str, arn: str) -> str:
+    """`arn` when it is a role's ARN; otherwise a ValueError naming `where` (the component and
+    argument that gave it): cross-account grants name roles, never an account, a user or a wildcard."""
+    if not ROLE_ARN.fullmatch(arn or ""):
+        raise ValueError(
+            f"{where}={arn!r} is not a role's ARN; allowed: arn:aws:iam::<account>:role/<name> "
+            "(never an account, a user or a wildcard)"
+        )
+    return arn
+
+
+def trusts_only(role_arn: str) -> str:
+    """A trust policy that lets exactly one role assume the role (by ARN: IAM stores the role's
+    unique ID, so a role made again under the same name is not trusted)."""
+    statement = {"Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
 # A statement, or None for one that does not apply (`policy_document` leaves it out).
 Statement = Input[Optional[Mapping[str, Any]]]
 

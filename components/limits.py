@@ -5,7 +5,9 @@ would refuse it at `pulumi up`; `tests/test_aws_limits.py` counts a stack of the
 size against `QUOTAS`.
 """
 
+import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -139,9 +141,6 @@ def duplicate_sids(document: str) -> Optional[str]:
     """IAM refuses a policy in which two statements share a `Sid` ("In IAM, the Sid value must be
     unique within a JSON policy",
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html)."""
-    import json
-    from collections import Counter
-
     try:
         statements = json.loads(document).get("Statement", [])
     except (ValueError, AttributeError):

@@ -1,7 +1,6 @@
 """The pipeline: CodePipeline V2 running the stages it is given, in order, with a role built
 from what those stages declare they need."""
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Optional, Required, TypedDict
 
@@ -149,7 +148,7 @@ class Pipeline(pulumi.ComponentResource):
         return {
             (stage.name, action_name): iam.role(
                 f"{name}-{stage.name.lower()}-{action_name.lower()}-role",
-                trust=pipeline_role.arn.apply(_trusts_only),
+                trust=pipeline_role.arn.apply(iam.trusts_only),
                 statements=[*store.read_statements("Action", [name]), *statements],
                 permissions_boundary=boundary,
                 path=path,
@@ -159,16 +158,6 @@ class Pipeline(pulumi.ComponentResource):
             for stage in stages
             for action_name, statements in stage.action_role_statements.items()
         }
-
-
-def _trusts_only(pipeline_role_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": pipeline_role_arn}, "Action": "sts:AssumeRole"}],
-        },
-        sort_keys=True,
-    )
 
 
 def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) -> None:

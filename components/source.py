@@ -185,38 +185,19 @@ def _use_connection(
     # Connections made before the CodeConnections rename carry the codestar-connections prefix,
     # and IAM evaluates the action and condition under the prefix of the connection's ARN.
     prefix = connection_arn.split(":")[2] if connection_arn.startswith("arn:") else "codeconnections"
+    repository_key = f"{prefix}:FullRepositoryId"
+    # Read-only use: fetching the source; never writing to the repository through the connection
+    # ("ProviderPermissionsRequired: read_only | read_write",
+    # https://docs.aws.amazon.com/dtconsole/latest/userguide/security_iam_service-with-iam.html).
+    # AWS does not say every UseConnection request carries the key, so it applies when present.
+    read_only = {f"{prefix}:ProviderPermissionsRequired": "read_only"}
     if by_owner:
-        owners = sorted(
-            {f"{name.split('/')[0]}/*" for name in ([repository] if isinstance(repository, str) else repository)}
-        )
-        return allow(
-            sid,
-            [f"{prefix}:UseConnection"],
-            [connection_arn],
-            condition={
-                "StringLikeIfExists": {f"{prefix}:FullRepositoryId": owners},
-                "StringEqualsIfExists": {f"{prefix}:ProviderPermissionsRequired": "read_only"},
-            },
-        )
-    repository_operator = "StringEqualsIfExists" if if_exists else "StringEquals"
-    return allow(
-        sid,
-        [f"{prefix}:UseConnection"],
-        [connection_arn],
+        names = [repository] if isinstance(repository, str) else repository
+        owners = sorted({f"{name.split('/')[0]}/*" for name in names})
+        condition = {"StringLikeIfExists": {repository_key: owners}, "StringEqualsIfExists": read_only}
+    elif if_exists:
+        condition = {"StringEqualsIfExists": {repository_key: repository, **read_only}}
+    else:
         # StringEquals, not ForAllValues: a request that lacks the key must not match vacuously.
-        # Read-only use: fetching the source; never writing to the repository through the
-        # connection ("ProviderPermissionsRequired: read_only | read_write",
-        # https://docs.aws.amazon.com/dtconsole/latest/userguide/security_iam_service-with-iam.html).
-        # AWS does not say every UseConnection request carries the key, so it applies when present.
-        condition={
-            repository_operator: {f"{prefix}:FullRepositoryId": repository},
-            "StringEqualsIfExists": {f"{prefix}:ProviderPermissionsRequired": "read_only"},
-        }
-        if repository_operator != "StringEqualsIfExists"
-        else {
-            "StringEqualsIfExists": {
-                f"{prefix}:FullRepositoryId": repository,
-                f"{prefix}:ProviderPermissionsRequired": "read_only",
-            }
-        },
-    )
+        condition = {"StringEquals": {repository_key: repository}, "StringEqualsIfExists": read_only}
+    return allow(sid, [f"{prefix}:UseConnection"], [connection_arn], condition=condition)

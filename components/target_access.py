@@ -27,9 +27,9 @@ from .account import AwsAccount
 from .args import documented, known_keys
 from .artifacts import artifact_folder_pattern, events_encrypt_alerts, key_administration
 from .deploy import ecs_deploy_statements
-from .iam import ROLE_ARN, Statement, allow
+from .iam import Statement, allow
 from .inputs import Input
-from .topics import encrypted_topic, topic_policy
+from .topics import encrypted_topic, rules_may_publish, topic_policy
 
 
 class TargetServiceArgs(TypedDict, total=False):
@@ -113,18 +113,18 @@ class TargetAccountAccess(pulumi.ComponentResource):
                     raise ValueError(f"TargetAccountAccess {name}: services[{index}].{required} is required")
         given = args["pipeline_role_arn"]
         if isinstance(given, str):
-            _only_a_role(name, given)  # refused before anything is registered
-        trusted = pulumi.Output.from_input(given).apply(lambda arn: _only_a_role(name, arn))
+            _only_a_role(name, "pipeline_role_arn", given)  # refused before anything is registered
+        trusted = pulumi.Output.from_input(given).apply(lambda arn: _only_a_role(name, "pipeline_role_arn", arn))
         account = args.get("account") or AwsAccount.current(pulumi.InvokeOptions(parent=self))
 
+        service_arns = [account.arn("ecs", f"service/{s['cluster']}/{s['service']}") for s in services]
         statements: list[Statement] = []
-        for index, service in enumerate(services):
-            cluster, service_name = service["cluster"], service["service"]
+        for index, (service, service_arn) in enumerate(zip(services, service_arns, strict=True)):
             statements += ecs_deploy_statements(
                 account,
-                cluster,
-                service_name,
-                account.arn("ecs", f"service/{cluster}/{service_name}"),
+                service["cluster"],
+                service["service"],
+                service_arn,
                 service["task_family"],
                 service["task_role_arns"],
                 sid_suffix=str(index + 1) if len(services) > 1 else "",
@@ -140,7 +140,7 @@ class TargetAccountAccess(pulumi.ComponentResource):
         ]
         role = iam.role(
             f"{name}-deploy",
-            trust=trusted.apply(_trust),
+            trust=trusted.apply(iam.trusts_only),
             statements=statements,
             tags=dict(args.get("tags", {})),
             parent=self,
@@ -152,16 +152,14 @@ class TargetAccountAccess(pulumi.ComponentResource):
         checker = args.get("check_project_role_arn")
         if checker is not None:
             if isinstance(checker, str):
-                _only_a_role(name, checker)
+                _only_a_role(name, "check_project_role_arn", checker)
             check = iam.role(
                 f"{name}-check",
-                trust=pulumi.Output.from_input(checker).apply(lambda arn: _trust(_only_a_role(name, arn))),
+                trust=pulumi.Output.from_input(checker).apply(
+                    lambda arn: iam.trusts_only(_only_a_role(name, "check_project_role_arn", arn))
+                ),
                 statements=[
-                    allow(
-                        "DescribeTheServices",
-                        ["ecs:DescribeServices"],
-                        [account.arn("ecs", f"service/{s['cluster']}/{s['service']}") for s in services],
-                    ),
+                    allow("DescribeTheServices", ["ecs:DescribeServices"], service_arns),
                     # DescribeTaskDefinition has no resource-level permissions.
                     allow("ReadTaskDefinitionNoResourceLevelPermissions", ["ecs:DescribeTaskDefinition"], ["*"]),
                 ],
@@ -172,7 +170,6 @@ class TargetAccountAccess(pulumi.ComponentResource):
             )
             self.check_role_arn = check.arn
         self.alert_topic_arn = self._bypass_alerts(name, services, role, account, args)
-        service_arns = [account.arn("ecs", f"service/{s['cluster']}/{s['service']}") for s in services]
         self.scp_document = pulumi.Output.all(
             role.role.arn, guardrails.deployer_role(account.caller_arn, parent=self), *service_arns
         ).apply(lambda v: target_scp_document(v[0], v[1], v[2:]))
@@ -229,30 +226,13 @@ class TargetAccountAccess(pulumi.ComponentResource):
             f"{name}-alerts",
             topic,
             self,
-            [
-                pulumi.Output.all(topic.arn, *(r.arn for r in rules)).apply(
-                    lambda arns: {
-                        "Sid": "RulesOfThisAccessPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": arns[0],
-                        "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
-                    }
-                )
-            ],
+            [rules_may_publish("RulesOfThisAccessPublish", topic, rules)],
         )
         return topic.arn
 
 
-def _only_a_role(name: str, arn: str) -> str:
-    if not ROLE_ARN.fullmatch(arn or ""):
-        raise ValueError(
-            f"TargetAccountAccess {name}: {arn!r} is not a role's ARN; allowed: the tooling pipeline's role "
-            "(pipeline_role_arn) or its check role (check_project_role_arn), arn:aws:iam::<account>:role/<name> "
-            "(never an account, a user or a wildcard)"
-        )
-    return arn
+def _only_a_role(name: str, argument: str, arn: str) -> str:
+    return iam.require_role_arn(f"TargetAccountAccess {name}: {argument}", arn)
 
 
 def target_scp_document(deploy_role_arn: str, deployer_role_arn: str, service_arns: Sequence[str]) -> str:
@@ -266,14 +246,7 @@ def target_scp_document(deploy_role_arn: str, deployer_role_arn: str, service_ar
         {
             "Sid": "OnlyTheDeployRoleDeploysTheServices",
             "Effect": "Deny",
-            "Action": [
-                "ecs:CreateTaskSet",
-                "ecs:DeleteService",
-                "ecs:DeleteTaskSet",
-                "ecs:UpdateService",
-                "ecs:UpdateServicePrimaryTaskSet",
-                "ecs:UpdateTaskSet",
-            ],
+            "Action": guardrails.SERVICE_CHANGES,
             "Resource": sorted(service_arns),
             "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({deploy_role_arn, deployer_role_arn})}},
         },
@@ -315,8 +288,3 @@ def _alerts_key_policy(partition: str, account_id: str) -> str:
         },
         sort_keys=True,
     )
-
-
-def _trust(pipeline_role_arn: str) -> str:
-    statement = {"Effect": "Allow", "Principal": {"AWS": pipeline_role_arn}, "Action": "sts:AssumeRole"}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)

@@ -38,6 +38,20 @@ def encrypted_topic(
     return topic
 
 
+def rules_may_publish(sid: str, topic: aws.sns.Topic, rules: Sequence[aws.cloudwatch.EventRule]) -> pulumi.Output[dict]:
+    """The topic-policy grant that lets EventBridge publish for exactly these rules."""
+    return pulumi.Output.all(topic.arn, *(rule.arn for rule in rules)).apply(
+        lambda arns: {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": arns[0],
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
+        }
+    )
+
+
 def topic_policy(
     name: str, topic: aws.sns.Topic, parent: pulumi.Resource, statements: Sequence[Input[dict]] = ()
 ) -> aws.sns.TopicPolicy:

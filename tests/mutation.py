@@ -76,8 +76,8 @@ MUTANTS = (
     Mutant(
         "one role per actor: pipeline",
         "components/pipeline.py",
-        '"Statement": [{"Effect": "Allow", "Principal": {"AWS": pipeline_role_arn}, "Action": "sts:AssumeRole"}]',
-        '"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]',
+        "trust=pipeline_role.arn.apply(iam.trusts_only),",
+        'trust=pipeline_role.arn.apply(lambda _: iam.trusts_only("*")),',
         _t("test_iam.py::test_roles_trust_one_service_for_one_resource_in_this_account"),
     ),
     Mutant(
@@ -156,8 +156,8 @@ MUTANTS = (
     Mutant(
         "across accounts, a target account's deploy role",
         "components/target_access.py",
-        '"Principal": {"AWS": pipeline_role_arn}',
-        '"Principal": {"AWS": pipeline_role_arn.split(":role/")[0] + ":root"}',
+        "trust=trusted.apply(iam.trusts_only),",
+        'trust=trusted.apply(lambda arn: iam.trusts_only(arn.split(":role/")[0] + ":root")),',
         _t("test_target_access.py::test_the_role_trusts_the_tooling_pipelines_role_and_nothing_else"),
     ),
     Mutant(
@@ -215,8 +215,8 @@ MUTANTS = (
     Mutant(
         "`UseConnection` only on this connection",
         "components/source.py",
-        '            repository_operator: {f"{prefix}:FullRepositoryId": repository},\n',
-        "",
+        'condition = {"StringEquals": {repository_key: repository}, "StringEqualsIfExists": read_only}',
+        'condition = {"StringEqualsIfExists": read_only}',
         _t("test_iam.py::test_connection_use_is_conditioned_on_this_repository"),
     ),
     # CICD-SEC-9 -------------------------------------------------------------------------------
