@@ -10,7 +10,7 @@ from .account import AwsAccount
 from .args import documented, known_keys
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
-from .iam import allow
+from .iam import allow, require_role_arn
 from .inputs import Input
 from .source import GitHubSource
 from .stage import StageDefinition
@@ -73,6 +73,8 @@ class ServiceCheck(pulumi.ComponentResource):
         check_role = args.get("check_role_arn")
         if check_role is not None and verified is None:
             raise ValueError(f"ServiceCheck {name}: check_role_arn reads a service: give service too")
+        if isinstance(check_role, str):
+            require_role_arn(f"ServiceCheck {name}: check_role_arn", check_role)
         account = args.get("account") or AwsAccount.current()
         timeout = args.get("timeout_seconds", 120)
         if not isinstance(timeout, int) or not 10 <= timeout <= 1800:

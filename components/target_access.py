@@ -24,7 +24,7 @@ import pulumi_aws as aws
 
 from . import alerts, guardrails, iam, naming
 from .account import AwsAccount
-from .args import documented, known_keys
+from .args import documented, known_keys, like_config
 from .artifacts import artifact_folder_pattern, events_encrypt_alerts, key_administration
 from .deploy import ecs_deploy_statements
 from .iam import Statement, allow
@@ -105,6 +105,7 @@ class TargetAccountAccess(pulumi.ComponentResource):
                 f"TargetAccountAccess {name}: pipeline_name={args['pipeline_name']!r} is not a pipeline name; "
                 "allowed: 1 to 100 of A-Z a-z 0-9 . @ _ -"
             )
+        like_config("TargetAccountAccess", name, "notifications.emails", list(args.get("alert_emails", ())))
         services = list(args["services"])
         for index, service in enumerate(services):
             known_keys("TargetAccountAccess", f"{name}.services[{index}]", service, TargetServiceArgs)

@@ -47,8 +47,30 @@ def longest() -> object:
             },
             "ecs-cicd:guardrails": {"cloudTrail": True, "guardDuty": True, "configRules": True},
             "ecs-cicd:pipeline": {"name": "P." + "@" * 2 + "p" * 96},  # 100, with the characters AWS allows
+            # As many promotion targets as the schema allows, each with the longest name, an
+            # approval and a check.
+            "ecs-cicd:promotion": {"targets": [longest_target(index) for index in range(PROMOTION_TARGETS)]},
         },
     )
+
+
+PROMOTION_TARGETS = KEYS["promotion"]["properties"]["targets"]["maxItems"]
+
+
+def longest_target(index: int) -> dict:
+    account = f"44445555{index:04d}"
+    name = f"t{index}" + "x" * 18  # 20, the schema's maximum
+    role = f"arn:aws:iam::{account}:role/ecs-cicd/deploy/" + "r" * 64
+    return {
+        "name": name,
+        "account": account,
+        "cluster": LONGEST_CLUSTER,
+        "service": LONGEST_SERVICE,
+        "deployRoleArn": role,
+        "executionRoleArns": [f"arn:aws:iam::{account}:role/{'e' * 60}{n:04d}" for n in range(10)],
+        "requireApproval": True,
+        "checkRoleArn": role.replace("/deploy/", "/check/"),
+    }
 
 
 @cache

@@ -1,5 +1,7 @@
 """The components composed by another program, the way a library user would, without __main__.py."""
 
+import re
+
 import pulumi
 import pulumi_aws as aws
 import pytest
@@ -334,3 +336,39 @@ def test_the_account_is_looked_up_once_per_program_run():
     invokes = Counter(run_stack("shop-dev", project_dir=MONOREPO).invokes)  # three services, a dozen components
     assert invokes["aws:index/getCallerIdentity:getCallerIdentity"] == 1
     assert invokes["aws:index/getRegion:getRegion"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"stage_name": "Deploy prod"}, "stage_name='Deploy prod' is not a stage name"),
+        ({"stage_name": "x" * 101}, "is not a stage name"),
+        (
+            {"deploy_role_arn": "arn:aws:iam::444455556666:root"},
+            "deploy_role_arn='arn:aws:iam::444455556666:root' is not a role's ARN",
+        ),
+    ],
+)
+def test_a_cross_account_deploy_checks_its_stage_name_and_role(args, message):
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", **args})
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_program(program)
+
+
+def test_a_check_of_another_accounts_service_checks_its_role():
+    from components import ServiceCheck
+
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        service = {"cluster": "c", "service": "s", "arn": "arn:aws:ecs:eu-west-1:444455556666:service/c/s",
+                   "container": "app", "image": "#{BuildVariables.IMAGE_URI}"}  # fmt: skip
+        ServiceCheck("chk", {"artifact_store": store, "source": source, "service": service, "check_role_arn": "*"})
+
+    with pytest.raises(ValueError, match=re.escape("ServiceCheck chk: check_role_arn='*' is not a role's ARN")):
+        run_program(program)

@@ -293,3 +293,8 @@ def test_the_check_role_trusts_the_tooling_check_and_may_only_describe_the_servi
     with pytest.raises(ValueError, match="is not a role's ARN"):
         target_stack([ORDERS], check_project_role_arn=f"arn:aws:iam::{TOOLING}:root")
     assert not [r for r in target_stack([ORDERS]).of_type("aws:iam/role:Role") if "-check" in r.name]
+
+
+def test_the_alert_addresses_are_checked_as_the_configs_are():
+    with pytest.raises(ValueError, match=r"TargetAccountAccess staging-access: .*not-an-address"):
+        target_stack([ORDERS], alert_emails=["not-an-address"])
