@@ -9,6 +9,7 @@ scan projects, the alerts, the guardrails.
 import sys
 
 import pulumi
+import pulumi_aws as aws
 
 from components import (
     AccountGuardrails,
@@ -34,21 +35,37 @@ account = AwsAccount.current()
 stack_name = config.stack_name
 role_paths = RolePaths.for_stack(stack_name)  # the key policy and the SCP name the roles by path
 
-artifacts = ArtifactStore(
-    f"{stack_name}-artifacts",
-    {
-        "expiration_days": config.pipeline.artifact_expiration_days,
-        "protect": config.protect,
-        # Only the pipelines' roles write artifacts: nothing swaps one while a deploy awaits approval.
-        "writer_pattern": role_paths.arn_pattern(account, role_paths.pipeline),
-        # Promotion targets' deploy roles read the pipeline's artifacts from their accounts.
-        "cross_account_readers": [
-            {"role_arn": target.deploy_role_arn, "pipeline": config.pipeline.name} for target in config.promotion
-        ],
-        "tags": config.tags,
-        "account": account,
-    },
-)
+
+def artifact_store(name: str, region: str | None = None) -> ArtifactStore:
+    """The pipelines' artifacts in the stack's region, or in a promotion target's other region (where
+    CodePipeline copies what that target's deploy reads)."""
+    return ArtifactStore(
+        name,
+        {
+            "expiration_days": config.pipeline.artifact_expiration_days,
+            "protect": config.protect,
+            # Only the pipelines' roles write artifacts: nothing swaps one while a deploy awaits approval.
+            "writer_pattern": role_paths.arn_pattern(account, role_paths.pipeline),
+            # Promotion targets' deploy roles read the pipeline's artifacts from their accounts.
+            "cross_account_readers": [
+                {"role_arn": target.deploy_role_arn, "pipeline": config.pipeline.name}
+                for target in config.promotion
+                if target.region == region
+            ],
+            "tags": config.tags,
+            "account": account.in_region(region) if region else account,
+        },
+        pulumi.ResourceOptions(
+            provider=aws.Provider(f"{name}-provider", region=region, **config.aws_provider) if region else None
+        ),
+    )
+
+
+artifacts = artifact_store(f"{stack_name}-artifacts")
+regional_artifacts = {
+    region: artifact_store(f"{stack_name}-artifacts-{region}", region)
+    for region in sorted({target.region for target in config.promotion if target.region})
+}
 docker_hub = (
     DockerHubCache(
         f"{stack_name}-docker-hub",
@@ -71,11 +88,13 @@ shared = SharedResources(
     skip_security_scans=config.insecure.skip_security_scans,
     role_paths=role_paths,
     promotion=config.promotion,
+    deploy_here=config.deploy_here,
+    regional_artifacts=regional_artifacts,
 )
 
 deliveries: dict[str, Delivery] = deliver_stack(config.services, shared, stack_name)
 
-if not config.promotion:  # with promotion targets the store has written its key policy itself
+if not any(target.region is None for target in config.promotion):  # a store with readers wrote its own
     artifacts.limit_key_use(role_pattern=role_paths.arn_pattern(account, role_paths.pipeline))
 
 # Watching: alerts on failures, on changes to what the pipelines are made of, and on deploys that bypass them.
@@ -112,12 +131,19 @@ scp = pulumi.Output.all(
     role_paths.arn_pattern(account, role_paths.stack),
     role_paths.arn_pattern(account, role_paths.pipeline),
     alerts.forwarder_rules,
-    artifacts.bucket.arn,
+    pulumi.Output.all(*(store.bucket.arn for store in [artifacts, *regional_artifacts.values()])),
     role_paths.arn_pattern(account, role_paths.deploy),
     role_paths.arn_pattern(account, role_paths.runtime),
 ).apply(
     lambda v: guardrails.scp_document(
-        stack_name, v[1], v[0], v[2], config.operator_role_arns, v[3], v[4], deploy_role_patterns=v[5:]
+        stack_name,
+        v[1],
+        v[0],
+        v[2],
+        config.operator_role_arns,
+        v[3],
+        v[4][0] if len(v[4]) == 1 else v[4],
+        deploy_role_patterns=v[5:],
     )
 )
 
@@ -153,6 +179,11 @@ if config.promotion:  # what each target account's TargetAccountAccess and `ecs-
     pulumi.export("pipelineRoleArn", promoting.pipeline.role.arn)
     pulumi.export("artifactBucketArn", artifacts.bucket.arn)
     pulumi.export("artifactKeyArn", artifacts.key.arn)
+    # A target of another region reads the store of its region (TargetAccountAccess's artifact_*_arn).
+    pulumi.export(
+        "regionalArtifactStores",
+        {region: {"bucketArn": s.bucket.arn, "keyArn": s.key.arn} for region, s in regional_artifacts.items()},
+    )
     pulumi.export("checkRoleArns", promoting.promotion_check_roles)
 created = next((d.source for d in deliveries.values() if d.source.handshake_url is not None), None)
 if created is not None:

@@ -1,6 +1,6 @@
 """The AWS account and region a stack deploys into, looked up once and shared by every component."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import pulumi
@@ -42,6 +42,11 @@ class AwsAccount:
             partition=aws.get_partition_output(opts=opts).partition,
             caller_arn=identity.arn,
         )
+
+    def in_region(self, region: str) -> "AwsAccount":
+        """This account in another region: for resources made there through a provider for that
+        region (ARNs and key policies then name it)."""
+        return replace(self, region=pulumi.Output.from_input(region))
 
     def arn(self, service: str, resource: Input[str], regional: bool = True) -> pulumi.Output[str]:
         """An ARN in this account, e.g. `arn("ecs", "service/cluster/name")`."""

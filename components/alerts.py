@@ -66,12 +66,14 @@ class WatchedPipelineArgs(TypedDict, total=False):
     """IAM roles whose changes are reported."""
     connection_arn: Input[str]
     """The GitHub connection whose changes are reported."""
-    cluster: Required[str]
-    """ECS cluster of the service. Required."""
-    service: Required[str]
-    """ECS service name: updates by anyone but `service_callers` are reported. Required."""
-    service_callers: Required[Sequence[Input[str]]]
-    """Names of the roles expected to update the service (the deploy action's role). Required."""
+    cluster: str
+    """ECS cluster of the service the pipeline deploys in this account. Give `cluster`, `service`
+    and `service_callers` together, or none of them for a pipeline that deploys no service in this
+    account (a promotion's tooling stack: each target account's `TargetAccountAccess` watches its own)."""
+    service: str
+    """ECS service name: updates by anyone but `service_callers` are reported."""
+    service_callers: Sequence[Input[str]]
+    """Names of the roles expected to update the service (the deploy action's role)."""
     deployment_group: Sequence[Input[str]]
     """[CodeDeploy application, deployment group] of a blue/green deploy: a deployment created in it
     by anyone but `service_callers` is reported."""
@@ -141,10 +143,16 @@ class PipelineAlerts(pulumi.ComponentResource):
         known_keys("PipelineAlerts", name, args, PipelineAlertsArgs)
         if "artifact_store" not in args or not args.get("pipelines"):
             raise ValueError(f"PipelineAlerts {name}: artifact_store and pipelines are required")
+        service_keys = {"cluster", "service", "service_callers"}
         for key, watched in args["pipelines"].items():
-            for required in ("pipeline_name", "cluster", "service", "service_callers"):
-                if required not in watched:
-                    raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].{required} is required")
+            if "pipeline_name" not in watched:
+                raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].pipeline_name is required")
+            if service_keys & set(watched) and not service_keys <= set(watched):
+                missing = ", ".join(sorted(service_keys - set(watched)))
+                raise ValueError(
+                    f"PipelineAlerts {name}: pipelines[{key}] names a service without {missing}; give cluster, "
+                    "service and service_callers together (or none, for a pipeline that deploys nothing here)"
+                )
         tags = dict(args.get("tags", {}))
         like_config("PipelineAlerts", name, "notifications.emails", list(args.get("emails", ())))
         self.topic = encrypted_topic(
@@ -297,8 +305,12 @@ def _watches(watched: list[WatchedPipelineArgs], callers: list, extra_roles: lis
     projects = _unique([p for w in watched for p in w.get("project_names", ())])
     roles = _unique([r for w in watched for r in w.get("role_names", ())] + list(extra_roles))
     connections = _unique([arn for w in watched if (arn := w.get("connection_arn"))])
-    services = [(w["cluster"], w["service"], list(w["service_callers"]), w.get("task_set_callers")) for w in watched]
-    groups = [(*group, list(w["service_callers"])) for w in watched if (group := w.get("deployment_group"))]
+    services = [
+        (w.get("cluster"), name, list(w.get("service_callers", ())), w.get("task_set_callers"))
+        for w in watched
+        if (name := w.get("service")) is not None
+    ]
+    groups = [(*group, list(w.get("service_callers", ()))) for w in watched if (group := w.get("deployment_group"))]
     kinds = [
         ("pipeline-failed", _Watch("A pipeline failed", _pipeline_failed), pipelines),
         (

@@ -7,12 +7,13 @@ library and the program agree on what is allowed."""
 
 import ast
 import inspect
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import settings
-from .config_schema import NAMESPACE, Validator, schema_for
+from .config_schema import NAMESPACE, REGION, Validator, schema_for
 from .settings import SecretRef
 
 
@@ -24,6 +25,13 @@ def known_keys(component: str, name: str, args: Mapping[str, Any], spec: type) -
         raise ValueError(
             f"{component} {name}: unknown argument(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
+
+
+def require_region(what: str, value: Any) -> str:
+    """`value` when it is an AWS region's name (the config's pattern), else an error naming `what`."""
+    if not (isinstance(value, str) and re.fullmatch(REGION, value, re.ASCII)):
+        raise ValueError(f"{what}={value!r} is not an AWS region; allowed: a region name such as us-east-1")
+    return value
 
 
 def like_config(component: str, name: str, path: str, value: Any) -> None:

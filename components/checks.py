@@ -7,7 +7,7 @@ from typing import Optional, Required, TypedDict
 import pulumi
 
 from .account import AwsAccount
-from .args import documented, known_keys
+from .args import documented, known_keys, require_region
 from .artifacts import ArtifactStore
 from .codebuild import codebuild_project, pass_fail_action, run_project_statement
 from .iam import allow, require_role_arn
@@ -26,7 +26,8 @@ class ServiceCheckArgs(TypedDict, total=False):
     service: Mapping[str, Input[str]]
     """`{"cluster": name, "service": name, "arn": service ARN, "container": name, "image": value}`:
     verify that the service's running task definition runs `image` in `container`, typically
-    `#{BuildVariables.IMAGE_URI}`, the digest this execution built (and, in prod, had approved)."""
+    `#{BuildVariables.IMAGE_URI}`, the digest this execution built (and, in prod, had approved).
+    Add `"region"` for a service of another region than the check's (a cross-region target)."""
     check_role_arn: Input[str]
     """A service of another account (cross-account delivery): read it as this role of that account
     (`TargetAccountAccess.check_role_arn`), the only thing the check's role may assume there."""
@@ -70,6 +71,14 @@ class ServiceCheck(pulumi.ComponentResource):
             missing = {"cluster", "service", "arn", "container", "image"} - set(verified)
             if missing:
                 raise ValueError(f"ServiceCheck {name}: service needs {', '.join(sorted(missing))}")
+            unknown = set(verified) - {"cluster", "service", "arn", "container", "image", "region"}
+            if unknown:
+                raise ValueError(
+                    f"ServiceCheck {name}: service has unknown keys {sorted(unknown)}; allowed: cluster, service, "
+                    "arn, container, image, region"
+                )
+            if "region" in verified:
+                require_region(f"ServiceCheck {name}: service region", verified["region"])
         check_role = args.get("check_role_arn")
         if check_role is not None and verified is None:
             raise ValueError(f"ServiceCheck {name}: check_role_arn reads a service: give service too")
@@ -110,6 +119,11 @@ class ServiceCheck(pulumi.ComponentResource):
                         {"name": "ECS_CLUSTER", "value": verified["cluster"], "type": "PLAINTEXT"},
                         {"name": "ECS_SERVICE", "value": verified["service"], "type": "PLAINTEXT"},
                         {"name": "CONTAINER_NAME", "value": verified["container"], "type": "PLAINTEXT"},
+                        *(
+                            [{"name": "ECS_REGION", "value": verified["region"], "type": "PLAINTEXT"}]
+                            if verified.get("region")
+                            else []
+                        ),
                         *([{"name": "CHECK_ROLE_ARN", "value": check_role, "type": "PLAINTEXT"}] if check_role else []),
                     ]
                     if verified

@@ -66,6 +66,10 @@ CONNECTION_ARN = (
 )
 SECRETS_MANAGER_REF = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:]*){0,3}$"
 SSM_PARAMETER_REF = r"^(/[A-Za-z0-9_.-]+)+$|^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[A-Za-z0-9_.-]+)+$"
+# AWS's own patterns for region names, from botocore's endpoints.json (`regionRegex` of each
+# partition: commercial, China, GovCloud and the ISO partitions' `us-iso-east-1`, `eu-isoe-west-1`):
+# `eu-west-9x`, `eu_west_1` and `eu-west-1\n` are not regions.
+REGION = r"(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+"
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -741,10 +745,17 @@ KEYS["promotion"] = {
     "type": "object",
     "additionalProperties": False,
     "default": {},
-    "description": "Cross-account delivery: after the stack's own deploy, the same built digest is deployed to "
-    "each target in order, each as its account's deploy role (`TargetAccountAccess` there). One service per "
-    "stack; targets in the stack's region.",
+    "description": "Cross-account delivery: after the stack's own deploy (or, with `deployHere: false`, right "
+    "after the build), the same built digest is deployed to each target in order, each as its account's deploy "
+    "role (`TargetAccountAccess` there), in its account's region. One service per stack.",
     "properties": {
+        "deployHere": {
+            "type": "boolean",
+            "default": True,
+            "description": "Deploy the stack's own service (`service`) before the targets. false: this account only "
+            "builds and scans (a tooling account), the first target's deploy is the first; `service.cluster` and "
+            "`service.name` are then the targets' defaults, and the keys of the stack's own deploy are refused.",
+        },
         "targets": {
             "type": "array",
             "default": [],
@@ -754,7 +765,7 @@ KEYS["promotion"] = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["name", "account", "cluster", "service", "deployRoleArn", "executionRoleArns"],
+                "required": ["name", "account", "deployRoleArn", "executionRoleArns"],
                 "properties": {
                     "name": {
                         "type": "string",
@@ -768,18 +779,28 @@ KEYS["promotion"] = {
                         "x-allowed": "a 12-digit AWS account ID",
                         "description": "The target account.",
                     },
+                    "region": {
+                        "type": "string",
+                        "pattern": f"^{REGION}$",
+                        "x-allowed": "an AWS region, e.g. eu-central-1",
+                        "description": "The target service's region. Default: the stack's (`aws:region`). Another "
+                        "region gets an artifact store of its own in this account (CodePipeline runs a "
+                        "cross-region action from a store in the action's region), and its service pulls the "
+                        "image from this region's repository.",
+                    },
                     "cluster": {
                         "type": "string",
                         "pattern": r"^[A-Za-z0-9_-]{1,255}$",
                         "x-allowed": "an ECS cluster name",
-                        "description": "ECS cluster of the target service.",
+                        "description": "ECS cluster of the target service. Default: `service.cluster`.",
                     },
                     "service": {
                         "type": "string",
                         "pattern": r"^[A-Za-z0-9_-]{1,255}$",
                         "x-allowed": "an ECS service name",
                         "description": "The target service, on the ECS deployment controller (rolling, or ECS "
-                        "blue/green, canary, linear: the promotion deploys with CodePipeline's ECS action).",
+                        "blue/green, canary, linear: the promotion deploys with CodePipeline's ECS action). "
+                        "Default: `service.name`.",
                     },
                     "deployRoleArn": {
                         "type": "string",

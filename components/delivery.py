@@ -6,7 +6,7 @@ The program (`__main__.py`) runs it once per service of a stack; the component p
 `ServicePipeline` runs it for TypeScript, Go and YAML programs. One composition, two entry points.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
@@ -51,6 +51,11 @@ class SharedResources:
     pipeline gets scan projects of its own."""
     promotion: Sequence[PromotionTarget] = ()
     """Targets of other accounts the built digest is promoted to after the service's own deploy."""
+    deploy_here: bool = True
+    """Whether the service's own deploy runs before the promotion; False (with targets only): this
+    account only builds, and the first target's deploy is the first."""
+    regional_artifacts: Mapping[str, ArtifactStore] = field(default_factory=dict)
+    """The artifact stores of the targets' regions other than the pipeline's, by region."""
 
 
 @dataclass
@@ -67,8 +72,9 @@ class Delivery:
     """Every role of this service's pipeline and (created) service: watched and SCP-protected."""
     key_users: list
     """The roles that run the pipeline: the only ones the artifact key lets encrypt and decrypt."""
-    cluster: str
-    service_name: str
+    cluster: Optional[str]
+    """The cluster of the service deployed in this account (None: the pipeline deploys none here)."""
+    service_name: Optional[str]
     deployment_group: Optional[list] = None
     """(CodeDeploy application, deployment group) of a blue/green deploy."""
     task_set_callers: Optional[list] = None
@@ -84,9 +90,17 @@ class Delivery:
             "project_names": self.pipeline.codebuild_projects(),
             "role_names": [role.name for role in self.roles],
             "connection_arn": self.source.connection_arn,
-            "cluster": self.cluster,
-            "service": self.service_name,
-            "service_callers": [self.pipeline.action_roles[("Deploy", "Service")].name],
+            # A pipeline that deploys nothing in this account has no service here to watch (each
+            # target account's TargetAccountAccess watches its own).
+            **(
+                {
+                    "cluster": self.cluster,
+                    "service": self.service_name,
+                    "service_callers": [self.pipeline.action_roles[("Deploy", "Service")].name],
+                }
+                if self.service_name is not None
+                else {}
+            ),
             **({"deployment_group": self.deployment_group} if self.deployment_group else {}),
             **({"task_set_callers": self.task_set_callers} if self.task_set_callers else {}),
         }
@@ -191,6 +205,9 @@ def deliver(
     family it registers revisions of (read from the running service when None)."""
     if (task_role_arns is None) != (task_family is None):
         raise ValueError("deliver(): give task_role_arns and task_family together, or neither")
+    if not shared.deploy_here and not shared.promotion:
+        raise ValueError("deliver(): deploy_here=False needs promotion targets: the pipeline would deploy nothing")
+    deploys_here = shared.deploy_here
     name = svc.pipeline.name
     # The pull-request pipeline (scans and tests only) reads through the same scan and test projects.
     validation_name = validation_pipeline_name(name) if svc.source.pull_requests else None
@@ -249,7 +266,7 @@ def deliver(
             },
             opts,
         )
-        if svc.service.create
+        if svc.service.create and deploys_here
         else None
     )
 
@@ -258,6 +275,8 @@ def deliver(
     if service is not None:
         service_arn = None
         task_role_arns, task_family = service.task_role_arns, service.family
+    elif not deploys_here:
+        service_arn = None  # nothing of this account to read: the targets' accounts grant their deploys
     elif task_role_arns is None:
         running = running_service(
             account,
@@ -351,87 +370,93 @@ def deliver(
     for stage in verification:
         build_stage = build_stage.alongside(stage)
 
-    approval = (
-        ManualApproval(
-            f"{name}-approval",
+    # The stack's own deploy, in this account: [Approve] -> Deploy (+ check, rolls back).
+    own_stages: list[StageDefinition] = []
+    deployment_group = None
+    if deploys_here:
+        approval = (
+            ManualApproval(
+                f"{name}-approval",
+                {
+                    "source": source,
+                    "artifact_store": artifacts,
+                    "summary": (
+                        f"Deploy {svc.source.repository} to {svc.tags['environment']}: image "
+                        f"#{{{build.stage.actions[0].namespace}.IMAGE_DIGEST}}, built from commit "
+                        f"#{{{source.variables_namespace}.CommitId}}?"
+                    ),
+                    "emails": svc.deploy.approval_emails,
+                    "tags": svc.tags,
+                },
+                opts,
+            )
+            if svc.deploy.require_approval
+            else None
+        )
+
+        if codedeploy:
+            blue_green = CodeDeployBlueGreen(
+                f"{name}-deploy",
+                {
+                    "build": build,
+                    "cluster": svc.service.cluster,
+                    "service": svc.service.name,
+                    "application": svc.deploy.blue_green.application,
+                    "deployment_group": svc.deploy.blue_green.deployment_group,
+                    "task_role_arns": task_role_arns,
+                    "account": account,
+                },
+                opts,
+            )
+            deploy_stage = blue_green.stage
+            deployment_group = [blue_green.application_name, blue_green.deployment_group_name]
+        else:
+            deploy_stage = EcsDeploy(
+                f"{name}-deploy",
+                {
+                    "build": build,
+                    "cluster": svc.service.cluster,
+                    "service": svc.service.name,
+                    "timeout_minutes": svc.deploy.timeout_minutes,
+                    "task_role_arns": task_role_arns,
+                    "task_family": task_family,
+                    **({"service_arn": service_arn} if service_arn is not None else {}),
+                    "account": account,
+                },
+                opts,
+            ).stage
+
+        # After every deploy: the service runs the digest this execution built (and, in prod, had
+        # approved); then its health URL answers, when there is one (CICD-SEC-9).
+        health_url = svc.deploy.health_check_url or (service.health_url if service else None)
+        check = ServiceCheck(
+            f"{name}-check",
             {
-                "source": source,
                 "artifact_store": artifacts,
-                "summary": (
-                    f"Deploy {svc.source.repository} to {svc.tags['environment']}: image "
-                    f"#{{{build.stage.actions[0].namespace}.IMAGE_DIGEST}}, built from commit "
-                    f"#{{{source.variables_namespace}.CommitId}}?"
-                ),
-                "emails": svc.deploy.approval_emails,
+                "source": source,
+                **({"url": health_url} if health_url else {}),
+                "service": {
+                    "cluster": svc.service.cluster,
+                    "service": svc.service.name,
+                    "arn": service_arn or account.arn("ecs", f"service/{svc.service.cluster}/{svc.service.name}"),
+                    "container": contract.name,
+                    "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
+                },
+                "timeout_seconds": svc.deploy.check_timeout_seconds,
+                "commands": svc.deploy.check_commands,
+                "log_retention_days": svc.build.log_retention_days,
+                "permissions_boundary": boundary,
+                "role_path": shared.role_paths.pipeline,
+                "pipelines": [name],
                 "tags": svc.tags,
-            },
-            opts,
-        )
-        if svc.deploy.require_approval
-        else None
-    )
-
-    if codedeploy:
-        deploy = CodeDeployBlueGreen(
-            f"{name}-deploy",
-            {
-                "build": build,
-                "cluster": svc.service.cluster,
-                "service": svc.service.name,
-                "application": svc.deploy.blue_green.application,
-                "deployment_group": svc.deploy.blue_green.deployment_group,
-                "task_role_arns": task_role_arns,
                 "account": account,
             },
             opts,
         )
-    else:
-        deploy = EcsDeploy(
-            f"{name}-deploy",
-            {
-                "build": build,
-                "cluster": svc.service.cluster,
-                "service": svc.service.name,
-                "timeout_minutes": svc.deploy.timeout_minutes,
-                "task_role_arns": task_role_arns,
-                "task_family": task_family,
-                **({"service_arn": service_arn} if service_arn is not None else {}),
-                "account": account,
-            },
-            opts,
-        )
-    deploy_stage = deploy.stage
-
-    # After every deploy: the service runs the digest this execution built (and, in prod, had
-    # approved); then its health URL answers, when there is one (CICD-SEC-9).
-    health_url = svc.deploy.health_check_url or (service.health_url if service else None)
-    check = ServiceCheck(
-        f"{name}-check",
-        {
-            "artifact_store": artifacts,
-            "source": source,
-            **({"url": health_url} if health_url else {}),
-            "service": {
-                "cluster": svc.service.cluster,
-                "service": svc.service.name,
-                "arn": service_arn or account.arn("ecs", f"service/{svc.service.cluster}/{svc.service.name}"),
-                "container": contract.name,
-                "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
-            },
-            "timeout_seconds": svc.deploy.check_timeout_seconds,
-            "commands": svc.deploy.check_commands,
-            "log_retention_days": svc.build.log_retention_days,
-            "permissions_boundary": boundary,
-            "role_path": shared.role_paths.pipeline,
-            "pipelines": [name],
-            "tags": svc.tags,
-            "account": account,
-        },
-        opts,
-    )
-    deploy_stage = deploy_stage.followed_by(check.stage)
-    if svc.deploy.rollback_on_failure:
-        deploy_stage = deploy_stage.rolling_back_on_failure()
+        deploy_stage = deploy_stage.followed_by(check.stage)
+        if svc.deploy.rollback_on_failure:
+            deploy_stage = deploy_stage.rolling_back_on_failure()
+        own_stages = [*([approval.stage] if approval else []), deploy_stage]
 
     promotion, check_roles = [], {}
     for target in shared.promotion:
@@ -442,8 +467,9 @@ def deliver(
     pipeline = Pipeline(
         name,
         {
-            "stages": [source.stage, build_stage, *([approval.stage] if approval else []), deploy_stage, *promotion],
+            "stages": [source.stage, build_stage, *own_stages, *promotion],
             "artifact_store": artifacts,
+            **({"regional_artifact_stores": shared.regional_artifacts} if shared.regional_artifacts else {}),
             "triggers": [
                 source.trigger(
                     file_paths={"includes": svc.source.file_paths_include, "excludes": svc.source.file_paths_exclude},
@@ -510,9 +536,9 @@ def deliver(
         service=service,
         roles=roles,
         key_users=key_users,
-        cluster=svc.service.cluster,
-        service_name=svc.service.name,
-        deployment_group=[deploy.application_name, deploy.deployment_group_name] if codedeploy else None,
+        cluster=svc.service.cluster if deploys_here else None,
+        service_name=svc.service.name if deploys_here else None,
+        deployment_group=deployment_group,
         promotion_check_roles=check_roles,
     )
 
@@ -556,6 +582,7 @@ def promotion_stages(
             "service": target.service,
             "deploy_role_arn": target.deploy_role_arn,
             "stage_name": f"Deploy-{target.name}",
+            **({"region": target.region} if target.region else {}),
             **({"timeout_minutes": svc.deploy.timeout_minutes} if svc.deploy.timeout_minutes else {}),
         },
         opts,
@@ -575,11 +602,12 @@ def promotion_stages(
                         "arn:",
                         shared.account.partition,
                         ":ecs:",
-                        shared.account.region,
+                        target.region or shared.account.region,
                         f":{target.account}:service/{target.cluster}/{target.service}",
                     ),
                     "container": container,
                     "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
+                    **({"region": target.region} if target.region else {}),
                 },
                 "check_role_arn": target.check_role_arn,
                 "timeout_seconds": svc.deploy.check_timeout_seconds,

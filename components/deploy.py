@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .account import AwsAccount
-from .args import documented, known_keys
+from .args import documented, known_keys, require_region
 from .build import IMAGE_DEFINITIONS_FILE, ImageBuild
 from .iam import Statement, allow, pass_task_roles
 from .inputs import Input
@@ -44,6 +44,9 @@ class EcsDeployArgs(TypedDict, total=False):
     and may only assume that role."""
     stage_name: str
     """The stage's name. Default `Deploy`; several deploys (one per environment) need their own."""
+    region: str
+    """With `deploy_role_arn`: the service's region when it is not the pipeline's. The action runs
+    there, from the pipeline's artifact store of that region (`Pipeline` `regional_artifact_stores`)."""
     account: AwsAccount
     """Account context; looked up when omitted."""
 
@@ -79,6 +82,14 @@ class EcsDeploy(pulumi.ComponentResource):
         deploy_role = args.get("deploy_role_arn")
         if isinstance(deploy_role, str):
             iam.require_role_arn(f"EcsDeploy {name}: deploy_role_arn", deploy_role)
+        region = args.get("region")
+        if region is not None:
+            if deploy_role is None:
+                raise ValueError(
+                    f"EcsDeploy {name}: region={region!r} needs deploy_role_arn; allowed: another region for a "
+                    "service of another account (the permissions of this account's deploy role name its region)"
+                )
+            require_region(f"EcsDeploy {name}: region", region)
         action = aws.codepipeline.PipelineStageActionArgs(
             name="Service",
             category="Deploy",
@@ -92,6 +103,7 @@ class EcsDeploy(pulumi.ComponentResource):
                 "FileName": IMAGE_DEFINITIONS_FILE,
                 "DeploymentTimeout": str(timeout),
             },
+            region=region,
         )
         if "deploy_role_arn" in args:
             # Another account's service: its account grants the deploy role what the action does.

@@ -200,7 +200,7 @@ def scp_document(
     pipeline_role_pattern: Optional[str] = None,
     operator_role_arns: Sequence[str] = (),
     forwarder_rules: Optional[str] = None,
-    artifact_bucket_arn: Optional[str] = None,
+    artifact_bucket_arn: "Optional[str | Sequence[str]]" = None,
     deploy_role_patterns: Sequence[str] = (),
 ) -> str:
     """A service control policy (for AWS Organizations, applied by its administrators) that stops
@@ -366,7 +366,8 @@ def scp_document(
                     "s3:PutEncryptionConfiguration",
                     "s3:PutLifecycleConfiguration",
                 ],
-                "Resource": artifact_bucket_arn,
+                # With promotion targets in other regions, the stores there too.
+                "Resource": artifact_bucket_arn if isinstance(artifact_bucket_arn, str) else list(artifact_bucket_arn),
                 "Condition": not_the_deployer,
             }
         )

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .account import AwsAccount
-from .args import documented, known_keys
+from .args import documented, known_keys, require_region
 from .artifacts import ArtifactStore
 from .config_schema import EXECUTION_MODES
 from .iam import allow, trust_policy
@@ -21,6 +21,10 @@ class PipelineArgs(TypedDict, total=False):
     """Stages in run order; the first must hold the source actions. Required."""
     artifact_store: Required[ArtifactStore]
     """Where artifacts are kept. Required."""
+    regional_artifact_stores: Mapping[str, ArtifactStore]
+    """Stores in other regions, by region (each made with a provider for its region): an action with
+    a `region` runs from its region's store, into which CodePipeline copies the artifacts it reads.
+    Every region an action names needs one."""
     triggers: Sequence[aws.codepipeline.PipelineTriggerArgs]
     """V2 triggers, e.g. `GitHubSource.trigger()`: what starts an execution."""
     execution_mode: str
@@ -57,6 +61,7 @@ class Pipeline(pulumi.ComponentResource):
         self.stages = stages
         _validate(name, stages, args)
         store: ArtifactStore = args["artifact_store"]
+        regional: dict[str, ArtifactStore] = dict(args.get("regional_artifact_stores", {}))
         account = args.get("account") or AwsAccount.current()
         tags = dict(args.get("tags", {}))
 
@@ -85,6 +90,12 @@ class Pipeline(pulumi.ComponentResource):
             unpermitted.role.pulumi_resource_name,
             [
                 *store.read_write_statements("Pipeline", [name]),
+                # CodePipeline copies the artifacts a cross-region action reads into its region's store.
+                *(
+                    statement
+                    for region, other in regional.items()
+                    for statement in other.read_write_statements(f"Pipeline{_sid_part(region)}", [name])
+                ),
                 *(statement for stage in stages for statement in stage.pipeline_role_statements),
                 *(
                     [allow("AssumeActionRoles", ["sts:AssumeRole"], [r.arn for r in self.action_roles.values()])]
@@ -105,12 +116,17 @@ class Pipeline(pulumi.ComponentResource):
             pipeline_type="V2",
             execution_mode=args.get("execution_mode", "SUPERSEDED"),
             role_arn=self.role.arn,
+            # "There must be an artifact store for the pipeline Region and for each cross-region action
+            # in the pipeline", each then with its region (and without one in a single-region pipeline):
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codepipeline-pipeline-artifactstoremap.html
             artifact_stores=[
-                {
-                    "location": store.bucket.bucket,
-                    "type": "S3",
-                    "encryption_key": {"id": store.key.arn, "type": "KMS"},
-                }
+                aws.codepipeline.PipelineArtifactStoreArgs(
+                    location=each.bucket.bucket,
+                    type="S3",
+                    encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(id=each.key.arn, type="KMS"),
+                    region=region if regional else None,
+                )
+                for region, each in [(account.region, store), *regional.items()]
             ],
             stages=[
                 stage.to_args(
@@ -177,7 +193,16 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
             f"Pipeline {name}: a stage rolls back on failure, which AWS does not allow in PARALLEL mode; "
             "allowed: QUEUED or SUPERSEDED, or no rollback"
         )
+    regional = args.get("regional_artifact_stores", {})
+    for region in regional:
+        require_region(f"Pipeline {name}: regional_artifact_stores key", region)
     for stage in stages:
+        for action in stage.actions:
+            if action.region is not None and action.region not in regional:
+                raise ValueError(
+                    f"Pipeline {name}: action {stage.name}/{action.name} runs in {action.region!r}, which has no "
+                    f"artifact store; allowed: regions of regional_artifact_stores ({', '.join(regional) or 'none'})"
+                )
         declared = [*stage.action_role_statements, *stage.external_action_roles]
         unknown = set(declared) - {_plain(action.name) for action in stage.actions}
         if unknown:
@@ -207,6 +232,11 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
                 )
         for action in stage.actions:
             produced.update(_names(action.output_artifacts))
+
+
+def _sid_part(region: str) -> str:
+    """A region as part of a statement ID (letters and digits only): us-east-1 -> UsEast1."""
+    return "".join(part.capitalize() for part in region.split("-"))
 
 
 def _plain(value: object) -> str:

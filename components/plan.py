@@ -104,7 +104,8 @@ def terminal(model: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]Stack {escape(model['stack'])}[/]: {model['resourceCount']} resources, offline plan\n")
     for pipeline in model["pipelines"]:
         console.print(_stage_tree(pipeline))
-    console.print(_deploy_table(model))
+    if any("deploy" in pipeline for pipeline in model["pipelines"]):
+        console.print(_deploy_table(model))
     console.print(_critical_path_table(model))
     console.print(_resource_table(model))
     console.print(_roles_table(model))

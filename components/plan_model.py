@@ -197,7 +197,8 @@ def _pipeline(
         "triggers": _triggers(inputs),
         "stages": stages,
     }
-    if service is not None:
+    # A stack that only builds deploys nothing of its own: its deploys are the targets' (in the stages).
+    if service is not None and settings is not None and settings.deploy_here:
         shift, source = deployment(service)
         entry["deploy"] = {"strategy": service.deploy.strategy, "how": shift, "taskDefinition": source}
         entry["deployTime"] = deploy_time(service)
@@ -403,7 +404,11 @@ def _target(action: Mapping[str, Any], home_account: Optional[str] = None) -> Op
         # A deploy that runs as a role of another account (cross-account delivery) names it.
         account = _account_of(action.get("roleArn"))
         account = f" of account {account}" if account and account != home_account else ""
-        return f"ECS service {configuration.get('ServiceName')} in cluster {configuration.get('ClusterName')}{account}"
+        region = f" in {action['region']}" if action.get("region") else ""  # a region other than the pipeline's
+        return (
+            f"ECS service {configuration.get('ServiceName')} in cluster {configuration.get('ClusterName')}"
+            f"{account}{region}"
+        )
     if action["provider"] == "CodeDeployToECS":
         return f"CodeDeploy {configuration.get('ApplicationName')}/{configuration.get('DeploymentGroupName')} (ECS)"
     return None

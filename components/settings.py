@@ -214,6 +214,8 @@ class PromotionTarget:
     execution_role_arns: tuple[str, ...]
     require_approval: bool = True
     check_role_arn: Optional[str] = None
+    region: Optional[str] = None
+    """The target's region when it is not the stack's (None: the stack's)."""
 
 
 @dataclass(frozen=True)
@@ -275,9 +277,11 @@ class Settings:
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     insecure: InsecureSettings = field(default_factory=InsecureSettings)
     aws_provider: Mapping[str, Any] = field(default_factory=dict)
+    """The stack's `aws:*` account and credential settings, as pulumi_aws.Provider arguments."""
     promotion: tuple[PromotionTarget, ...] = ()
     """Targets of other accounts the built digest is promoted to, in order, after the stack's own deploy."""
-    """The stack's `aws:*` account and credential settings, as pulumi_aws.Provider arguments."""
+    deploy_here: bool = True
+    """Whether the stack deploys its own service; false: it only builds, for its promotion targets."""
 
     # The first (in a one-service stack, the only) service: the shorthand most stacks use.
     @property
@@ -481,7 +485,7 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
         )
         services.append(_service_pipeline(service_values))
     problems += _unique_names(services) + _promotion_problems(
-        stack_values["promotion"], services, stack_values["insecure"]["allowUnapprovedProdDeploys"]
+        stack_values["promotion"], services, stack_values["insecure"]["allowUnapprovedProdDeploys"], region
     )
     if problems:
         raise SettingsError(problems)
@@ -743,9 +747,16 @@ def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
             f"{NAMESPACE}:{prefix}source.pullRequests = True has nothing to run; allowed: with build.testCommands "
             "or the security scans (pull requests run the tests and scans, never a deploy)"
         )
-    if source["tags"] and not deploy["requireApproval"]:
+    promotion = values["promotion"]
+    # The first deploy a tag starts: the stack's own, or in a stack that only builds, the first target's.
+    approver, first_approved = (
+        ("deploy.requireApproval", deploy["requireApproval"])
+        if promotion["deployHere"] or not promotion["targets"]
+        else ("promotion.targets[0].requireApproval", promotion["targets"][0].get("requireApproval", True))
+    )
+    if source["tags"] and not first_approved:
         problems.append(
-            f"{NAMESPACE}:{prefix}source.tags = {source['tags']!r} needs deploy.requireApproval: true; allowed: "
+            f"{NAMESPACE}:{prefix}source.tags = {source['tags']!r} needs {approver}: true; allowed: "
             "tag triggers only where a person approves the deploy (anyone who can push a tag could deploy any "
             "commit otherwise)"
         )
@@ -882,7 +893,30 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
     strategy, created = deploy["strategy"], service["create"]
     existing_blue_green = strategy == "blue-green" and not created
     codedeploy = existing_blue_green and any(deploy["blueGreen"].values())
+    targets = values["promotion"]["targets"]
+    builds_only = bool(targets) and not values["promotion"]["deployHere"]
+    deploys_nothing_here = (
+        "this stack deploys nothing itself (promotion.deployHere: false): each target's service deploys as its "
+        "account configures it, and approvals and checks are the targets' (promotion.targets[].requireApproval, "
+        ".checkRoleArn)"
+    )
     rules: list[tuple[str, bool, str]] = [
+        ("promotion.deployHere", not targets, "it says whether the stack deploys before its promotion targets"),
+        *(
+            (path, builds_only, deploys_nothing_here)
+            for path in (
+                "service.create",
+                "deploy.strategy",
+                "deploy.requireApproval",
+                "deploy.healthCheckUrl",
+                "deploy.checkCommands",
+            )
+        ),
+        (
+            "deploy.checkTimeoutSeconds",
+            builds_only and not any(t.get("checkRoleArn") for t in targets),
+            "it bounds the check after a deploy; this stack deploys nothing itself and no target has a checkRoleArn",
+        ),
         *(
             (
                 f"service.{key}",
@@ -935,14 +969,15 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "insecure.allowUnapprovedProdDeploys",
-            (not values["production"] or deploy["requireApproval"]) and not _unapproved_production_targets(values),
+            (not values["production"] or deploy["requireApproval"] or builds_only)
+            and not _unapproved_production_targets(values),
             "it lets a production stack, or a promotion target named for production, deploy without approval "
             "(requireApproval: false)",
         ),
         (
             "deploy.approvalEmails",
-            not deploy["requireApproval"]
-            and not any(t.get("requireApproval", True) for t in (values.get("promotion") or {}).get("targets", [])),
+            not (deploy["requireApproval"] and not builds_only)
+            and not any(t.get("requireApproval", True) for t in targets),
             "it names who is told that a deploy waits for approval (deploy.requireApproval: true, or a promotion "
             "target's)",
         ),
@@ -1081,15 +1116,18 @@ def _build(
             PromotionTarget(
                 name=t["name"],
                 account=t["account"],
-                cluster=t["cluster"],
-                service=t["service"],
+                cluster=t.get("cluster") or services[0].service.cluster,
+                service=t.get("service") or services[0].service.name,
                 deploy_role_arn=t["deployRoleArn"],
                 execution_role_arns=tuple(t["executionRoleArns"]),
                 require_approval=t.get("requireApproval", True),
                 check_role_arn=t.get("checkRoleArn"),
+                # The stack's own region is written as no region: the action and its store are the pipeline's.
+                region=t["region"] if t.get("region") not in (None, region) else None,
             )
             for t in values["promotion"]["targets"]
         ),
+        deploy_here=values["promotion"]["deployHere"] or not values["promotion"]["targets"],
     )
 
 
@@ -1102,12 +1140,31 @@ def _unapproved_production_targets(values: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (botocore's endpoints.json `regionRegex` per partition)."""
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-iso-", "aws-iso"),
+        ("us-isob-", "aws-iso-b"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
 def _promotion_problems(
-    promotion: Mapping[str, Any], services: Sequence["ServicePipeline"], unapproved_prod_allowed: bool = False
+    promotion: Mapping[str, Any],
+    services: Sequence["ServicePipeline"],
+    unapproved_prod_allowed: bool = False,
+    region: Optional[str] = None,
 ) -> list[str]:
     """What the schema cannot say of the promotion targets: one service per stack, one name per
-    target, every role of a target in that target's account, and a target whose name says
-    production behind an approval (as a production stack's own deploy is)."""
+    target, every role of a target in that target's account, a target region in the stack's
+    partition, and a target whose name says production behind an approval (as a production
+    stack's own deploy is)."""
     targets = promotion["targets"]
     key = f"{NAMESPACE}:promotion.targets"
     problems = []
@@ -1122,6 +1179,13 @@ def _promotion_problems(
     if len(set(names)) != len(names):
         problems.append(f"{key}: each target needs a name of its own, got {names}")
     for index, target in enumerate(targets):
+        # A pipeline's cross-region actions and artifact stores stay in its partition (roles, keys and
+        # buckets do not cross partitions).
+        if region and target.get("region") and partition_of(target["region"]) != partition_of(region):
+            problems.append(
+                f"{key}[{index}].region = {target['region']!r} is in partition {partition_of(target['region'])}, "
+                f"the stack's region {region} in {partition_of(region)}; allowed: a region of {partition_of(region)}"
+            )
         if target["name"] in _unapproved_production_targets({"promotion": promotion}) and not unapproved_prod_allowed:
             problems.append(
                 f"{key}[{index}].requireApproval = False for {target['name']!r}, which names production; "

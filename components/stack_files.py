@@ -19,16 +19,14 @@ from typing import Any
 import yaml
 
 from .config_schema import NAMESPACE
+from .config_schema import REGION as REGION_NAME
 from .settings import SettingsError
 
 # Namespaces a stack of this program configures; another one close to these is a typo.
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 # Deeper than any key of the schema (and far below Python's recursion limit).
 MAX_DEPTH = 32
-# AWS's own patterns for region names, from botocore's endpoints.json (`regionRegex` of each
-# partition: commercial, China, GovCloud and the ISO partitions' `us-iso-east-1`, `eu-isoe-west-1`):
-# `eu-west-9x`, `eu_west_1` and `eu-west-1\n` are not regions.
-REGION = re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+", re.ASCII)
+REGION = re.compile(REGION_NAME, re.ASCII)
 
 
 class StackFileError(SettingsError):

@@ -51,9 +51,10 @@ class TargetAccountAccessArgs(TypedDict, total=False):
     pipeline_name: Required[str]
     """The tooling pipeline's name: the role reads only its folder of the artifact bucket. Required."""
     artifact_bucket_arn: Required[Input[str]]
-    """The tooling account's artifact bucket. Required."""
+    """The tooling account's artifact bucket: of this account's region (the tooling stack's
+    `regionalArtifactStores` output when that is not the pipeline's region). Required."""
     artifact_key_arn: Required[Input[str]]
-    """The tooling account's artifact key: the role may decrypt with it. Required."""
+    """That bucket's artifact key: the role may decrypt with it. Required."""
     services: Required[Sequence[TargetServiceArgs]]
     """The services the role may deploy to, at least one. Required."""
     role_path: str

@@ -34,9 +34,15 @@ def _framework(spec: registry.PolicySpec) -> PolicyComplianceFramework:
     )
 
 
-def _resource_validation(check):
+def _options(args, config_names) -> dict:
+    """The policy's configuration properties, as its check's keyword arguments."""
+    config = (args.get_config() or {}) if config_names else {}
+    return {registry.snake_case(name): config.get(name, registry.CONFIG[name]["default"]) for name in config_names}
+
+
+def _resource_validation(check, config_names):
     def validate(args, report_violation) -> None:
-        for message in check(args.resource_type, rules.plain(args.props)):
+        for message in check(args.resource_type, rules.plain(args.props), **_options(args, config_names)):
             report_violation(message, None)
 
     return validate
@@ -44,10 +50,7 @@ def _resource_validation(check):
 
 def _stack_validation(check, config_names):
     def validate(args, report_violation) -> None:
-        config = args.get_config() or {}
-        options = {
-            registry.snake_case(name): config.get(name, registry.CONFIG[name]["default"]) for name in config_names
-        }
+        options = _options(args, config_names)
         resources = [
             rules.StackResource(
                 resource_type=resource.resource_type,
@@ -79,7 +82,7 @@ def _policy(spec: registry.PolicySpec):
         common["config_schema"] = PolicyConfigSchema(properties={name: registry.CONFIG[name] for name in spec.config})
     if spec.kind == "stack":
         return StackValidationPolicy(validate=_stack_validation(spec.check, spec.config), **common)
-    return ResourceValidationPolicy(validate=_resource_validation(spec.check), **common)
+    return ResourceValidationPolicy(validate=_resource_validation(spec.check, spec.config), **common)
 
 
 PolicyPack(

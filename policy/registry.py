@@ -38,6 +38,13 @@ CONFIG = {
         "description": "Accounts other than the stack's own whose principals a policy may name (a tooling "
         "account that builds, an audit account).",
     },
+    "nonProductionAccounts": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "default": [],
+        "description": "Accounts a production promotion pipeline may deploy into before its approval (dev, "
+        "staging): a deploy action that runs as a role of one of them needs no approval before it.",
+    },
 }
 
 
@@ -164,6 +171,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "resource",
         rules.check_prod_pipeline_approval,
         ("CICD-SEC-1",),
+        config=("nonProductionAccounts",),
     ),
     PolicySpec(
         "pipeline-triggers-safe",

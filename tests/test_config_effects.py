@@ -60,7 +60,32 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "ecs-cicd:environment": "prod",
         "ecs-cicd:deploy": {"timeoutMinutes": 30, "requireApproval": True},
     },
+    # A tooling account's stack: it builds, then deploys to other accounts only (one in another region).
+    "promoting, builds only": {
+        "ecs-cicd:deploy": {"timeoutMinutes": 15},
+        "ecs-cicd:promotion": {
+            "deployHere": False,
+            "targets": [
+                {
+                    "name": "staging",
+                    "account": "444455556666",
+                    "deployRoleArn": "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-deploy",
+                    "executionRoleArns": ["arn:aws:iam::444455556666:role/orders-api-execution"],
+                    "requireApproval": False,
+                    "checkRoleArn": "arn:aws:iam::444455556666:role/ecs-cicd/deploy/staging-check",
+                },
+                {
+                    "name": "prod",
+                    "account": "777788889999",
+                    "region": "eu-central-1",
+                    "deployRoleArn": "arn:aws:iam::777788889999:role/ecs-cicd/deploy/prod-deploy",
+                    "executionRoleArns": ["arn:aws:iam::777788889999:role/orders-api-execution"],
+                },
+            ],
+        },
+    },
 }
+PROMOTING = "promoting, builds only"
 
 RUNNING = ("created service, running", "created service, blue-green, running")
 # How AWS answers for an existing service of each kind of stack (what `pulumi up` reads of it).
@@ -284,10 +309,14 @@ SECTION_VARIANTS = {
     "created service, canary": ("deploy.",),
     "created service, linear": ("deploy.",),
     "created service, autoscaling": ("service.autoscaling.", "service.desiredCount"),
+    # Only the keys of a deploy: the rest of a stack that builds only is any stack's.
+    PROMOTING: ("deploy.", "service.", "promotion."),
 }
 
 
 def variants_for(path: str) -> list[str]:
+    if path.startswith("promotion."):
+        return ["existing service, rolling", PROMOTING]
     if path.startswith(INDEPENDENT) or path in INDEPENDENT:
         return ["existing service, rolling"]
     return [v for v in VARIANTS if path.startswith(SECTION_VARIANTS.get(v, ("",)))]

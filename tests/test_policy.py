@@ -23,7 +23,7 @@ from .helpers import evaluated
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_DIR = REPO / "policy"
-STACKS = ("dev", "staging", "prod")
+STACKS = ("delivery", "dev", "staging", "prod")
 SPECS = {spec.name: spec for spec in registry.POLICIES}
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "unknown string" placeholder
 
@@ -93,14 +93,21 @@ def without_stage(pipeline: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [s for s in pipeline["stages"] if s["name"] != name]
 
 
-def evaluate(stack_items: list[StackResource]) -> dict[str, list[str]]:
-    """Every registered policy's messages for these resources."""
+def pack_config(stack: str) -> dict[str, Any]:
+    """The pack's configuration for a stack, as CI hands it over (`policyPackConfigs`)."""
+    return json.loads((POLICY_DIR / "config" / f"{stack}.json").read_text())
+
+
+def evaluate(stack_items: list[StackResource], config: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """Every registered policy's messages for these resources, with the pack configured as `config`."""
     found: dict[str, list[str]] = {}
     for spec in registry.POLICIES:
+        given = (config or {}).get(spec.name, {})
+        options = {registry.snake_case(name): given[name] for name in spec.config if name in given}
         if spec.kind == "stack":
-            found[spec.name] = [v.message for v in spec.check(stack_items)]
+            found[spec.name] = [v.message for v in spec.check(stack_items, **options)]
         else:
-            found[spec.name] = [m for r in stack_items for m in spec.check(r.resource_type, r.props)]
+            found[spec.name] = [m for r in stack_items for m in spec.check(r.resource_type, r.props, **options)]
     return found
 
 
@@ -162,7 +169,26 @@ def leaves_unknown(value: Any) -> Any:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_recorded_stack_passes_every_policy(stack):
-    assert evaluate(stack_resources(stack)) == {spec.name: [] for spec in registry.POLICIES}
+    assert evaluate(stack_resources(stack), pack_config(stack)) == {spec.name: [] for spec in registry.POLICIES}
+
+
+def test_each_stack_has_the_pack_configuration_ci_hands_over():
+    assert sorted(p.stem for p in (POLICY_DIR / "config").glob("*.json")) == sorted(STACKS)
+
+
+def test_the_delivery_stack_lets_in_exactly_its_targets_accounts():
+    """The tooling stack's grants name the target accounts and nothing else: without the pack's
+    trustedAccounts each target is flagged, with them nothing is, and a target the configuration
+    does not trust stays flagged."""
+    resources = stack_resources("delivery")
+    targets = pack_config("delivery")["principals-in-known-accounts"]["trustedAccounts"]
+    flagged = " ".join(evaluate(resources)["principals-in-known-accounts"])
+    assert all(account in flagged for account in targets)
+    for account in targets:
+        trusted = [a for a in targets if a != account]
+        config = {"principals-in-known-accounts": {"trustedAccounts": trusted}}
+        (message, *more) = evaluate(resources, config)["principals-in-known-accounts"]
+        assert account in message and all(account in m for m in more)
 
 
 def test_a_created_service_on_blue_green_passes_every_policy():
@@ -188,7 +214,8 @@ def test_recorded_stacks_contain_what_the_policies_inspect(stack):
 def test_bucket_companions_are_related_by_bucket_id(stack):
     # Without the ids the companions' `bucket` inputs point nowhere, and the bucket lacks them all.
     messages = s3_messages(stack_resources(stack, with_ids=False))
-    assert len(messages) == 4
+    buckets = sum(r.resource_type == BUCKET for r in stack_resources(stack))
+    assert len(messages) == 4 * buckets
     assert all(" has no " in message for message in messages)
 
 
@@ -1036,3 +1063,38 @@ def test_a_stack_with_every_guardrail_passes_every_policy():
     ]
     assert len([r for r in resources if r.resource_type == "aws:kms/key:Key"]) == 3  # artifacts, logs, trail
     assert evaluate(resources) == {spec.name: [] for spec in registry.POLICIES}
+
+
+def test_a_production_promotion_deploys_before_its_approval_only_into_non_production_accounts():
+    """The delivery stack's pipeline deploys dev and staging (their accounts) before prod's approval:
+    allowed only for accounts the pack's configuration names non-production; without it, or for
+    any other account, the deploy needs an approval before it."""
+    pipeline = inputs_of("delivery", PIPELINE, "pipeline")
+    configured = pack_config("delivery")["prod-pipeline-requires-approval"]["nonProductionAccounts"]
+    approval = "prod-pipeline-requires-approval"
+
+    def flagged(props: dict[str, Any], accounts: list[str]) -> list[str]:
+        return check_with(approval, PIPELINE, props, non_production_accounts=accounts)
+
+    assert flagged(pipeline, configured) == []
+    assert len(flagged(pipeline, [])) == 2  # Deploy-dev and Deploy-staging
+    only(flagged(pipeline, configured[:1]), "Deploy-staging")
+    # Prod's deploy moved before its approval: its account is not one of them.
+    stages = pipeline["stages"]
+    names = [s["name"] for s in stages]
+    early = [stages[names.index("Deploy-prod")], *[s for s in stages if s["name"] != "Deploy-prod"]]
+    early = [early[1], early[2], early[0], *early[3:]]  # Source, Build, Deploy-prod, ...
+    only(flagged({**pipeline, "stages": early}, configured), "Deploy-prod")
+    # A role not yet known (a preview) is no exemption.
+    unknown = copy.deepcopy(pipeline)
+    for stage_ in unknown["stages"]:
+        for action_ in stage_["actions"]:
+            if "roleArn" in action_:
+                action_["roleArn"] = UNKNOWN
+    assert len(flagged(unknown, configured)) == 2
+
+
+def check_with(policy: str, type_: str, props: dict[str, Any], **options: Any) -> list[str]:
+    spec = SPECS[policy]
+    assert spec.kind == "resource"
+    return spec.check(type_, props, **options)

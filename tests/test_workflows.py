@@ -247,6 +247,9 @@ def test_the_pull_request_under_review_cannot_weaken_the_policy_pack():
     (pulumi,) = pulumi_steps(preview)
     assert pulumi["with"]["work-dir"] == "program"
     assert pulumi["with"]["policyPacks"] == "../trusted/policy"
+    # Its configuration (the accounts it trusts) comes from the target branch too, one file per stack.
+    assert pulumi["with"]["policyPackConfigs"] == "../trusted/policy/config/${{ matrix.stack }}.json"
+    assert all((ROOT / "policy" / "config" / f"{stack}.json").is_file() for stack in STACKS)
 
 
 def test_each_stack_previews_in_an_environment_of_its_own_with_a_read_only_token():
@@ -309,7 +312,7 @@ def test_main_deploys_every_stack_in_its_environment_one_update_at_a_time():
     for stack, job in up_jobs.items():
         assert job["environment"] == stack  # staging and prod: protection rules gate the job
         assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
-        assert uses_action(job, "pulumi/actions", policyPacks="policy")
+        assert uses_action(job, "pulumi/actions", policyPacks="policy", policyPackConfigs=f"policy/config/{stack}.json")
     deploy = load(GITHUB / "workflows" / "deploy.yml")
     assert deploy["on"] == {"push": {"branches": ["main"]}}
     assert deploy["jobs"]["staging"]["needs"] == "dev"

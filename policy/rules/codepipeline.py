@@ -9,10 +9,10 @@ could deploy is kept from it by the guardrail SCP, which lets only the deploy ro
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, Optional
 
-from .normalise import UNKNOWN, as_list, aws_managed_key, dig, is_blank, is_unknown
+from .normalise import UNKNOWN, account_of, as_list, aws_managed_key, dig, is_blank, is_unknown
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 
@@ -146,9 +146,16 @@ def skippable_stages(props: Mapping[str, Any]) -> frozenset:
     return frozenset(found)
 
 
-def check_prod_pipeline_approval(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+def check_prod_pipeline_approval(
+    resource_type: str, props: Mapping[str, Any], non_production_accounts: Iterable[str] = ()
+) -> list[str]:
+    """A production pipeline asks a person before anything that may deploy; a promotion pipeline
+    may first deploy into accounts the pack's configuration names non-production
+    (`nonProductionAccounts`): an action that runs as a role of such an account (a cross-account
+    deploy) acts in that account only."""
     if resource_type != PIPELINE or not is_production_pipeline(props):
         return []
+    elsewhere = {str(account) for account in non_production_accounts}
     actions = pipeline_actions(props)
     if actions is None:
         return []
@@ -159,6 +166,7 @@ def check_prod_pipeline_approval(resource_type: str, props: Mapping[str, Any]) -
         for pair in actions
         if may_deploy(pair[1])
         and dig(pair[1], "category") != "Approval"
+        and not (elsewhere and account_of(dig(pair[1], "roleArn")) in elsewhere)
         and not _approved_before(actions, pair, skipping)
     ]
 
