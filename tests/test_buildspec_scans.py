@@ -413,3 +413,27 @@ def test_a_check_role_that_cannot_be_assumed_fails_the_check(checkout, assumed):
     assert not build.passed
     assert "staging-access-check" in build.result.stderr
     assert not any("describe-services" in call for call in build.calls)
+
+
+def aws_in_region(region: str) -> str:
+    """A stand-in for aws whose service exists in `region` only (ECS answers per region)."""
+    return f"""case "$*" in
+  *"--region {region} "*)
+     case "$*" in
+       *taskSets*) echo None ;;
+       *describe-services*) echo orders-api:8 ;;
+       *describe-task-definition*) echo "{EXPECTED}" ;;
+     esac ;;
+  *) echo "ServiceNotFoundException" >&2; exit 254 ;;
+esac"""
+
+
+def test_the_check_reads_a_service_of_another_region_there(checkout):
+    """A promotion target in another region: every ECS call names that region, not the build's."""
+    build = run("check-service", checkout, {"aws": aws_in_region("eu-central-1")}, **VERIFY, ECS_REGION="eu-central-1")
+    assert build.passed, build.result.stderr
+    ecs_calls = [call for call in build.calls if " ecs " in f" {call} "]
+    assert ecs_calls and all("--region eu-central-1 " in call for call in ecs_calls)
+    # Without it the check looks in the build's own region, where the service is not: it fails.
+    elsewhere = run("check-service", checkout, {"aws": aws_in_region("eu-central-1")}, **VERIFY)
+    assert not elsewhere.passed

@@ -347,6 +347,11 @@ def test_the_account_is_looked_up_once_per_program_run():
             {"deploy_role_arn": "arn:aws:iam::444455556666:root"},
             "deploy_role_arn='arn:aws:iam::444455556666:root' is not a role's ARN",
         ),
+        ({"region": "eu-central-1"}, "region='eu-central-1' needs deploy_role_arn"),
+        (
+            {"region": "eu-central", "deploy_role_arn": "arn:aws:iam::444455556666:role/d"},
+            "EcsDeploy dep: region='eu-central' is not an AWS region",
+        ),
     ],
 )
 def test_a_cross_account_deploy_checks_its_stage_name_and_role(args, message):
@@ -372,3 +377,65 @@ def test_a_check_of_another_accounts_service_checks_its_role():
 
     with pytest.raises(ValueError, match=re.escape("ServiceCheck chk: check_role_arn='*' is not a role's ARN")):
         run_program(program)
+
+
+@pytest.mark.parametrize(
+    ("regional", "message"),
+    [
+        (
+            {},
+            "action Deploy/Service runs in 'eu-central-1', which has no artifact store; allowed: regions of "
+            "regional_artifact_stores (none)",
+        ),
+        (
+            {"us-east-1": "store"},
+            "runs in 'eu-central-1', which has no artifact store; allowed: regions of "
+            "regional_artifact_stores (us-east-1)",
+        ),
+        ({"eu_central_1": "store"}, "regional_artifact_stores key='eu_central_1' is not an AWS region"),
+    ],
+)
+def test_a_cross_region_action_needs_an_artifact_store_in_its_region(regional, message):
+    """CodePipeline: "There must be an artifact store for the pipeline Region and for each
+    cross-region action in the pipeline" (AWS::CodePipeline::Pipeline ArtifactStoreMap)."""
+
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        role = "arn:aws:iam::444455556666:role/deploy"
+        deploy = EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", "deploy_role_arn": role,
+                                   "region": "eu-central-1"})  # fmt: skip
+        stores = {region: store for region in regional}
+        Pipeline("p", {"stages": [source.stage, build.stage, deploy.stage], "artifact_store": store,
+                       "regional_artifact_stores": stores})  # fmt: skip
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_program(program)
+
+
+def test_a_check_names_the_region_of_a_service_elsewhere():
+    from components import ServiceCheck
+
+    def program():
+        store = ArtifactStore("store", {"protect": False})
+        source = GitHubSource("src", {"repository": "acme/app"})
+        service = {"cluster": "c", "service": "s", "arn": "arn:aws:ecs:eu-west-1:444455556666:service/c/s",
+                   "container": "app", "image": "#{BuildVariables.IMAGE_URI}", "regoin": "eu-central-1"}  # fmt: skip
+        ServiceCheck("chk", {"artifact_store": store, "source": source, "service": service})
+
+    with pytest.raises(ValueError, match=re.escape("ServiceCheck chk: service has unknown keys ['regoin']")):
+        run_program(program)
+
+
+def test_alerts_watch_a_pipeline_without_a_service_here_but_not_half_a_service():
+    from components import PipelineAlerts
+
+    def program(watched):
+        store = ArtifactStore("store", {"protect": False})
+        PipelineAlerts("alerts", {"artifact_store": store, "pipelines": {"p": {"pipeline_name": "p", **watched}}})
+
+    run = run_program(lambda: program({}))
+    assert not [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if "service-bypass" in r.name]
+    with pytest.raises(ValueError, match=re.escape("pipelines[p] names a service without cluster, service_callers")):
+        run_program(lambda: program({"service": "s"}))
