@@ -72,6 +72,13 @@ MUTANTS = (
         "            if False:\n",
         _t("test_library.py::test_the_pipeline_refuses_a_deploy_whose_input_no_stage_produces"),
     ),
+    Mutant(
+        "a production promotion pipeline (the delivery stack) deploys before its approval only into accounts",
+        "policy/rules/codepipeline.py",
+        '        and not (elsewhere and account_of(dig(pair[1], "roleArn")) in elsewhere)\n',
+        '        and not account_of(dig(pair[1], "roleArn"))\n',
+        _t("test_policy.py::test_a_production_promotion_deploys_before_its_approval_only_into_non_production_accounts"),
+    ),
     # CICD-SEC-2 -------------------------------------------------------------------------------
     Mutant(
         "one role per actor: pipeline",
@@ -462,6 +469,20 @@ MUTANTS = (
         'if not isinstance(condition, Mapping) or list(condition) != ["Bool"]:',
         'if not isinstance(condition, Mapping) or "Bool" not in condition:',
         _t("test_policy_bypasses.py::test_a_tls_deny_narrowed_by_one_more_condition"),
+    ),
+    Mutant(
+        "a promotion target in another region reads the pipeline's artifacts only from a store of its region",
+        "__main__.py",
+        "                if target.region == region\n",
+        "                if True\n",
+        _t("test_delivery_stack.py::test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_reads"),
+    ),
+    Mutant(
+        "the stack's home store keeps its key limited to the pipeline roles when no target reads it",
+        "__main__.py",
+        "if not any(target.region is None for target in config.promotion):",
+        "if not config.promotion:",
+        _t("test_delivery_stack.py::test_a_stack_whose_targets_all_live_elsewhere_still_limits_its_home_key"),
     ),
     Mutant(
         "the policy pack finds secrets wherever a stack holds values",

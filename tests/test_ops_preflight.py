@@ -232,3 +232,50 @@ def test_a_service_codedeploy_deploys_is_named():
     cli = world(services=answer)
     assert preflight(cli) == 1
     assert "service orders-api is deployed by CODE_DEPLOY; the promotion deploys with the ECS action" in cli.stdout
+
+
+def test_the_stacks_targets_are_checked_each_in_its_account_and_region(monkeypatch):
+    """`--stack delivery`: the targets as `pulumi up` reads them from Pulumi.delivery.yaml (cluster
+    defaults, prod's own region), each read with the profile given for it."""
+    from components.settings import stack_settings
+    from ops.aws import Aws
+
+    settings = stack_settings("delivery")
+    cli, asked = Cli(), []
+    monkeypatch.setattr(Aws, "elsewhere", lambda self, profile: asked.append(profile) or self)
+    for target in settings.promotion:
+        region = target.region or settings.region
+        trust = {**TRUST, "Statement": [{**TRUST["Statement"][0]}]}
+        found = role(trust)
+        found["Role"]["Arn"] = target.deploy_role_arn
+        cli.stub("iam").add_response("simulate_principal_policy", decisions(("sts:AssumeRole", "allowed")))
+        cli.stub("sts").add_response("get_caller_identity", identity(target.account))
+        cli.stub("iam").add_response("get_role", found, {"RoleName": target.deploy_role_arn.rsplit("/", 1)[1]})
+        cli.stub("iam").add_response(
+            "simulate_principal_policy",
+            decisions(("ecs:DescribeServices", "allowed"), ("ecs:UpdateService", "allowed")),
+        )
+        cluster = f"arn:aws:ecs:{region}:{target.account}:cluster/{target.cluster}"
+        cli.stub("ecs", region).add_response(
+            "describe_services", service(), {"cluster": cluster, "services": [target.service]}
+        )
+    code = cli.run("preflight", "--stack", "delivery", "--pipeline-role", PIPELINE_ROLE, "--profile", "prod=prod-ro")
+    assert code == 0, cli.stdout + cli.stderr
+    assert "3 of 3 targets ready." in cli.stdout
+    assert asked == [None, None, "prod-ro"]
+    cli.assert_all_calls_made()
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--stack", "delivery", "--target", TARGET], "give --target or --stack, not both"),
+        ([], "give each target with --target, or --stack"),
+        (["--stack", "delivery", "--profile", "qa=qa-ro"], "--profile: no target qa in the stack's promotion.targets"),
+        (["--stack", "dev"], "the stack has no promotion.targets"),
+    ],
+)
+def test_where_the_targets_come_from_is_checked_before_any_call(argv, error):
+    cli = Cli()
+    assert cli.run("preflight", "--pipeline-role", PIPELINE_ROLE, *argv) == 2
+    assert error in cli.stderr

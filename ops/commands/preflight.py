@@ -50,6 +50,32 @@ class DeployTarget:
         return f"arn:{self.partition}:ecs:{region}:{self.account}:service/{self.cluster}/{self.service}"
 
 
+def stack_targets(settings: Any, profiles: list[str]) -> list[DeployTarget]:
+    """The stack's `promotion.targets` as `pulumi up` reads them, each with its --profile."""
+    if not settings.promotion:
+        raise UsageError("the stack has no promotion.targets: give --target for each target to check")
+    by_target: dict[str, str] = {}
+    for text in profiles:
+        name, sep, profile = text.partition("=")
+        if not sep or not profile or name in by_target:
+            raise UsageError(f"--profile {text!r}: write TARGET=PROFILE, each target once")
+        by_target[name] = profile
+    unknown = set(by_target) - {target.name for target in settings.promotion}
+    if unknown:
+        raise UsageError(f"--profile: no target {', '.join(sorted(unknown))} in the stack's promotion.targets")
+    return [
+        DeployTarget(
+            name=target.name,
+            role_arn=target.deploy_role_arn,
+            cluster=target.cluster,
+            service=target.service,
+            region=target.region or settings.region,
+            profile=by_target.get(target.name),
+        )
+        for target in settings.promotion
+    ]
+
+
 def parse_target(text: str) -> DeployTarget:
     """`name=staging,role=<role ARN>,cluster=staging,service=orders-api[,region=..][,profile=..]`."""
     fields: dict[str, str] = {}
@@ -98,16 +124,32 @@ class Preflight(Command):
         parser.add_argument(
             "--target",
             action="append",
-            required=True,
             metavar="SPEC",
             help="name=..,role=<deploy role ARN>,cluster=..,service=..[,region=..][,profile=<AWS profile "
-            "that can read the target account>]; repeat for each target",
+            "that can read the target account>]; repeat for each target. With --stack: the stack's "
+            "promotion.targets",
+        )
+        parser.add_argument(
+            "--profile",
+            action="append",
+            default=[],
+            metavar="TARGET=PROFILE",
+            help="with --stack: the AWS profile that can read a target's account, e.g. prod=prod-readonly",
         )
 
     def validate(self) -> None:
         if not ROLE_ARN.match(self.args.pipeline_role):
             raise UsageError(f"--pipeline-role {self.args.pipeline_role!r} is not an IAM role ARN")
-        self.targets = [parse_target(text) for text in self.args.target]
+        settings = self.ctx.target.settings
+        if self.args.target and settings is not None:
+            raise UsageError("give --target or --stack, not both: with --stack the targets are the stack's")
+        if settings is None and not self.args.target:
+            raise UsageError("give each target with --target, or --stack to check the stack's promotion.targets")
+        self.targets = (
+            [parse_target(text) for text in self.args.target]
+            if settings is None
+            else stack_targets(settings, self.args.profile)
+        )
         names = [target.name for target in self.targets]
         if len(set(names)) != len(names):
             raise UsageError("--target: each target needs a name of its own")
