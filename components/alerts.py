@@ -67,13 +67,15 @@ class WatchedPipelineArgs(TypedDict, total=False):
     connection_arn: Input[str]
     """The GitHub connection whose changes are reported."""
     cluster: str
-    """ECS cluster of the service the pipeline deploys in this account. Give `cluster`, `service`
-    and `service_callers` together, or none of them for a pipeline that deploys no service in this
-    account (a promotion's tooling stack: each target account's `TargetAccountAccess` watches its own)."""
-    service: str
-    """ECS service name: updates by anyone but `service_callers` are reported."""
+    """ECS cluster of the service. Required with a service."""
+    service: Required[Optional[str]]
+    """ECS service name: updates by anyone but `service_callers` are reported. Required: None for a
+    pipeline that deploys no service in this account (a promotion's tooling stack: each target
+    account's `TargetAccountAccess` watches its own), said explicitly so that no bypass alert is
+    lost to an omission."""
     service_callers: Sequence[Input[str]]
-    """Names of the roles expected to update the service (the deploy action's role)."""
+    """Names of the roles expected to update the service (the deploy action's role). Required with a
+    service."""
     deployment_group: Sequence[Input[str]]
     """[CodeDeploy application, deployment group] of a blue/green deploy: a deployment created in it
     by anyone but `service_callers` is reported."""
@@ -143,15 +145,22 @@ class PipelineAlerts(pulumi.ComponentResource):
         known_keys("PipelineAlerts", name, args, PipelineAlertsArgs)
         if "artifact_store" not in args or not args.get("pipelines"):
             raise ValueError(f"PipelineAlerts {name}: artifact_store and pipelines are required")
-        service_keys = {"cluster", "service", "service_callers"}
         for key, watched in args["pipelines"].items():
-            if "pipeline_name" not in watched:
-                raise ValueError(f"PipelineAlerts {name}: pipelines[{key}].pipeline_name is required")
-            if service_keys & set(watched) and not service_keys <= set(watched):
-                missing = ", ".join(sorted(service_keys - set(watched)))
+            for required in ("pipeline_name", "service"):
+                if required not in watched:
+                    raise ValueError(
+                        f"PipelineAlerts {name}: pipelines[{key}].{required} is required"
+                        + (
+                            " (None for a pipeline that deploys no service in this account)"
+                            if required == "service"
+                            else ""
+                        )
+                    )
+            missing = [k for k in ("cluster", "service_callers") if watched["service"] is not None and k not in watched]
+            if missing:
                 raise ValueError(
-                    f"PipelineAlerts {name}: pipelines[{key}] names a service without {missing}; give cluster, "
-                    "service and service_callers together (or none, for a pipeline that deploys nothing here)"
+                    f"PipelineAlerts {name}: pipelines[{key}] names a service without {', '.join(missing)}; give "
+                    "cluster, service and service_callers together"
                 )
         tags = dict(args.get("tags", {}))
         like_config("PipelineAlerts", name, "notifications.emails", list(args.get("emails", ())))

@@ -99,7 +99,7 @@ class Delivery:
                     "service_callers": [self.pipeline.action_roles[("Deploy", "Service")].name],
                 }
                 if self.service_name is not None
-                else {}
+                else {"service": None}
             ),
             **({"deployment_group": self.deployment_group} if self.deployment_group else {}),
             **({"task_set_callers": self.task_set_callers} if self.task_set_callers else {}),

@@ -63,6 +63,8 @@ class Pipeline(pulumi.ComponentResource):
         store: ArtifactStore = args["artifact_store"]
         regional: dict[str, ArtifactStore] = dict(args.get("regional_artifact_stores", {}))
         account = args.get("account") or AwsAccount.current()
+        if regional:  # one store per region: the pipeline's own is `artifact_store`
+            account.region.apply(lambda home: _not_the_pipelines_region(name, home, regional))
         tags = dict(args.get("tags", {}))
 
         boundary = args.get("permissions_boundary")
@@ -232,6 +234,14 @@ def _validate(name: str, stages: Sequence[StageDefinition], args: PipelineArgs) 
                 )
         for action in stage.actions:
             produced.update(_names(action.output_artifacts))
+
+
+def _not_the_pipelines_region(name: str, home: str, regional: Mapping[str, ArtifactStore]) -> None:
+    if home in regional:
+        raise ValueError(
+            f"Pipeline {name}: regional_artifact_stores has the pipeline's own region {home}, whose store is "
+            "artifact_store; allowed: other regions only"
+        )
 
 
 def _sid_part(region: str) -> str:

@@ -485,7 +485,11 @@ def from_mapping(raw: Mapping[str, Any], stack: str, region: Optional[str] = Non
         )
         services.append(_service_pipeline(service_values))
     problems += _unique_names(services) + _promotion_problems(
-        stack_values["promotion"], services, stack_values["insecure"]["allowUnapprovedProdDeploys"], region
+        stack_values["promotion"],
+        services,
+        stack_values["insecure"]["allowUnapprovedProdDeploys"],
+        region,
+        bool(stack_values["production"]),
     )
     if problems:
         raise SettingsError(problems)
@@ -971,7 +975,8 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
             "insecure.allowUnapprovedProdDeploys",
             (not values["production"] or deploy["requireApproval"] or builds_only)
             and not _unapproved_production_targets(values),
-            "it lets a production stack, or a promotion target named for production, deploy without approval "
+            "it lets a production stack, a promotion target named for production, or the last target of a "
+            "production stack that deploys nothing itself, deploy without approval "
             "(requireApproval: false)",
         ),
         (
@@ -1131,13 +1136,24 @@ def _build(
     )
 
 
-def _unapproved_production_targets(values: Mapping[str, Any]) -> list[str]:
-    """Promotion targets whose name says production and that deploy without approval."""
-    return [
-        t["name"]
-        for t in (values.get("promotion") or {}).get("targets", [])
+def _unapproved_production_targets(values: Mapping[str, Any]) -> dict[str, str]:
+    """Promotion targets that deploy production without approval, each with why it is production:
+    its name says so, or, in a production stack that deploys nothing itself, it is the last target
+    (where that stack's own deploy would have waited for one)."""
+    promotion = values.get("promotion") or {}
+    targets = promotion.get("targets", [])
+    unapproved = {
+        t["name"]: "which names production"
+        for t in targets
         if set(re.split(r"[-_]", t["name"])) & set(PRODUCTION_WORDS) and not t.get("requireApproval", True)
-    ]
+    }
+    last = targets[-1] if targets else None
+    if values.get("production") and last and not promotion.get("deployHere", True):
+        if not last.get("requireApproval", True):
+            unapproved.setdefault(
+                last["name"], f"the last target of a production stack that deploys nothing itself ({PRODUCTION_MEANS})"
+            )
+    return unapproved
 
 
 def partition_of(region: str) -> str:
@@ -1160,6 +1176,7 @@ def _promotion_problems(
     services: Sequence["ServicePipeline"],
     unapproved_prod_allowed: bool = False,
     region: Optional[str] = None,
+    production: bool = False,
 ) -> list[str]:
     """What the schema cannot say of the promotion targets: one service per stack, one name per
     target, every role of a target in that target's account, a target region in the stack's
@@ -1167,6 +1184,7 @@ def _promotion_problems(
     stack's own deploy is)."""
     targets = promotion["targets"]
     key = f"{NAMESPACE}:promotion.targets"
+    unapproved = _unapproved_production_targets({"promotion": promotion, "production": production})
     problems = []
     if targets and len(services) > 1:
         problems.append(f"{key}: a stack that promotes has one service, not {len(services)}; split the stack")
@@ -1186,9 +1204,10 @@ def _promotion_problems(
                 f"{key}[{index}].region = {target['region']!r} is in partition {partition_of(target['region'])}, "
                 f"the stack's region {region} in {partition_of(region)}; allowed: a region of {partition_of(region)}"
             )
-        if target["name"] in _unapproved_production_targets({"promotion": promotion}) and not unapproved_prod_allowed:
+        why = unapproved.get(target["name"])
+        if why and not unapproved_prod_allowed:
             problems.append(
-                f"{key}[{index}].requireApproval = False for {target['name']!r}, which names production; "
+                f"{key}[{index}].requireApproval = False for {target['name']!r}, {why}; "
                 f"allowed: true, or {NAMESPACE}:insecure.allowUnapprovedProdDeploys"
             )
         for field_name in ("deployRoleArn", "executionRoleArns", "checkRoleArn"):

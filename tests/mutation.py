@@ -51,6 +51,16 @@ MUTANTS = (
         _t("test_security_controls.py::test_prod_requires_approval_when_the_stack_does_not_say"),
     ),
     Mutant(
+        "so does the last target of a production stack that deploys nothing itself, whatever its name",
+        "components/settings.py",
+        '    if values.get("production") and last and not promotion.get("deployHere", True):',
+        "    if False:",
+        _t(
+            "test_delivery_stack.py::"
+            "test_a_production_stack_that_deploys_nothing_itself_approves_its_last_target_whatever_its_name"
+        ),
+    ),
+    Mutant(
         "pull requests run the scans and tests of unmerged code",
         "components/delivery.py",
         "                    tags=svc.source.tags,\n                )",
@@ -75,8 +85,8 @@ MUTANTS = (
     Mutant(
         "a production promotion pipeline (the delivery stack) deploys before its approval only into accounts",
         "policy/rules/codepipeline.py",
-        '        and not (elsewhere and account_of(dig(pair[1], "roleArn")) in elsewhere)\n',
-        '        and not account_of(dig(pair[1], "roleArn"))\n',
+        '        and dig(action, "provider") in ECS_DEPLOY_PROVIDERS\n',
+        "",
         _t("test_policy.py::test_a_production_promotion_deploys_before_its_approval_only_into_non_production_accounts"),
     ),
     # CICD-SEC-2 -------------------------------------------------------------------------------
@@ -475,6 +485,13 @@ MUTANTS = (
         "__main__.py",
         "                if target.region == region\n",
         "                if True\n",
+        _t("test_delivery_stack.py::test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_reads"),
+    ),
+    Mutant(
+        "a promotion target in another region reads the pipeline's artifacts only from a store of its region",
+        "__main__.py",
+        'provider=aws.Provider(f"{name}-provider", region=region, **config.aws_provider) if region else None',
+        "provider=None",
         _t("test_delivery_stack.py::test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_reads"),
     ),
     Mutant(

@@ -86,12 +86,25 @@ def test_nothing_of_this_account_is_deployed_read_or_watched():
     assert not any("-deploy-service-role" in name for name in roles)  # no deploy role of this account
 
 
+def region_of(run: StackRun, resource) -> str:
+    """Where a resource is made: its explicit provider's region, else the stack's."""
+    if not resource.provider:
+        return HOME
+    urn = resource.provider.rsplit("::", 1)[0]
+    return next(r for r in run.resources if r.urn == urn).inputs["region"]
+
+
 def test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_reads():
     run = evaluated("delivery")
     pipeline = run.one(PIPELINE)
     stores = {s["region"]: s for s in pipeline.inputs["artifactStores"]}
     assert set(stores) == {HOME, OTHER}  # every store names its region in a cross-region pipeline
-    buckets = {(OTHER if OTHER in b.name else HOME): b for b in run.of_type(BUCKET)}
+    buckets = {region_of(run, b): b for b in run.of_type(BUCKET)}
+    # "You must create the artifact bucket and encryption key in the same AWS Region as the
+    # cross-Region action" (CodePipeline user guide, actions-create-cross-region.html): everything
+    # of that store is made through that region's provider.
+    regional = [r for r in run.resources if r.custom and r.parent_name == "orders-api-delivery-artifacts-eu-central-1"]
+    assert len(regional) >= 10 and {region_of(run, r) for r in regional} == {OTHER}
     assert {region: s["location"] for region, s in stores.items()} == {
         r: b.inputs["bucket"] for r, b in buckets.items()
     }
@@ -135,8 +148,9 @@ def test_the_check_of_a_target_in_another_region_reads_the_service_there():
 
 
 def test_removing_the_other_region_target_removes_its_store_and_its_grants():
-    run = with_targets([t for t in TARGETS if not t.get("region")])
-    assert [OTHER in b.name for b in run.of_type(BUCKET)] == [False]
+    # The last target of a production stack waits for a person: staging, once prod is gone.
+    run = with_targets([*TARGETS[:1], {**TARGETS[1], "requireApproval": True}])
+    assert [region_of(run, b) for b in run.of_type(BUCKET)] == [HOME]
     assert all("region" not in s for s in run.one(PIPELINE).inputs["artifactStores"])  # a single-region pipeline
     assert "777788889999" not in json.dumps([r.inputs for r in run.resources])
     assert run.outputs["regionalArtifactStores"] == {}
@@ -195,3 +209,22 @@ def test_targets_take_the_stacks_service_names_unless_they_name_their_own():
     settings = from_mapping(values, "delivery", region=HOME)
     assert {(t.cluster, t.region) for t in settings.promotion} == {("orders", None)}
     assert not settings.deploy_here
+
+
+def test_a_production_stack_that_deploys_nothing_itself_approves_its_last_target_whatever_its_name():
+    """Its own deploy would have waited for a person; its last target does instead, even when its
+    name does not say production, unless the explicit insecure flag says otherwise."""
+    values = raw()
+    last = values["promotion"]["targets"][-1]
+    last.update(name="customers", requireApproval=False)
+    values["deploy"].pop("approvalEmails")
+    with pytest.raises(SettingsError) as refused:
+        from_mapping(values, "delivery", region=HOME)
+    assert (
+        "ecs-cicd:promotion.targets[2].requireApproval = False for 'customers', the last target of a production "
+        "stack that deploys nothing itself"
+    ) in str(refused.value)
+    allowed = from_mapping({**values, "insecure": {"allowUnapprovedProdDeploys": True}}, "delivery", region=HOME)
+    assert not allowed.promotion[-1].require_approval
+    # Not production: the stack says so, and nothing is asked.
+    assert from_mapping({**values, "production": False}, "delivery", region=HOME).promotion[-1].name == "customers"

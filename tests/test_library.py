@@ -393,6 +393,10 @@ def test_a_check_of_another_accounts_service_checks_its_role():
             "regional_artifact_stores (us-east-1)",
         ),
         ({"eu_central_1": "store"}, "regional_artifact_stores key='eu_central_1' is not an AWS region"),
+        (
+            {"us-east-1": "store", "eu-central-1": "store"},  # run_program's region is us-east-1
+            "regional_artifact_stores has the pipeline's own region us-east-1, whose store is artifact_store",
+        ),
     ],
 )
 def test_a_cross_region_action_needs_an_artifact_store_in_its_region(regional, message):
@@ -435,7 +439,10 @@ def test_alerts_watch_a_pipeline_without_a_service_here_but_not_half_a_service()
         store = ArtifactStore("store", {"protect": False})
         PipelineAlerts("alerts", {"artifact_store": store, "pipelines": {"p": {"pipeline_name": "p", **watched}}})
 
-    run = run_program(lambda: program({}))
+    run = run_program(lambda: program({"service": None}))
     assert not [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if "service-bypass" in r.name]
     with pytest.raises(ValueError, match=re.escape("pipelines[p] names a service without cluster, service_callers")):
         run_program(lambda: program({"service": "s"}))
+    # Leaving the service out is no way to lose its bypass alert: it is said, or refused.
+    with pytest.raises(ValueError, match=re.escape("pipelines[p].service is required (None for a pipeline that")):
+        run_program(lambda: program({}))

@@ -273,6 +273,7 @@ def test_the_stacks_targets_are_checked_each_in_its_account_and_region(monkeypat
         ([], "give each target with --target, or --stack"),
         (["--stack", "delivery", "--profile", "qa=qa-ro"], "--profile: no target qa in the stack's promotion.targets"),
         (["--stack", "dev"], "the stack has no promotion.targets"),
+        (["--target", TARGET, "--profile", "staging=ro"], "--profile goes with --stack"),
     ],
 )
 def test_where_the_targets_come_from_is_checked_before_any_call(argv, error):

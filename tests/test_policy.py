@@ -1085,6 +1085,13 @@ def test_a_production_promotion_deploys_before_its_approval_only_into_non_produc
     early = [stages[names.index("Deploy-prod")], *[s for s in stages if s["name"] != "Deploy-prod"]]
     early = [early[1], early[2], early[0], *early[3:]]  # Source, Build, Deploy-prod, ...
     only(flagged({**pipeline, "stages": early}, configured), "Deploy-prod")
+    # Only the ECS deploy action is exempt: a Lambda, commands or a stack set run as a dev role could
+    # reach further than dev.
+    for category, provider in (("Invoke", "Lambda"), ("Build", "Commands"), ("Deploy", "CloudFormationStackSet")):
+        reaching = copy.deepcopy(pipeline)
+        dev = next(s for s in reaching["stages"] if s["name"] == "Deploy-dev")
+        dev["actions"][0].update(category=category, provider=provider)
+        only(flagged(reaching, configured), "Deploy-dev")
     # A role not yet known (a preview) is no exemption.
     unknown = copy.deepcopy(pipeline)
     for stage_ in unknown["stages"]:

@@ -248,7 +248,11 @@ def test_the_pull_request_under_review_cannot_weaken_the_policy_pack():
     assert pulumi["with"]["work-dir"] == "program"
     assert pulumi["with"]["policyPacks"] == "../trusted/policy"
     # Its configuration (the accounts it trusts) comes from the target branch too, one file per stack.
-    assert pulumi["with"]["policyPackConfigs"] == "../trusted/policy/config/${{ matrix.stack }}.json"
+    (config,) = [s for s in steps(preview) if s.get("id") == "pack-config"]
+    assert '"trusted/policy/config/$STACK.json"' in config["run"] and "program/" not in config["run"]
+    assert config["env"] == {"STACK": "${{ matrix.stack }}"}
+    assert pulumi["with"]["policyPackConfigs"] == "${{ steps.pack-config.outputs.file }}"
+    assert steps(preview).index(config) < steps(preview).index(pulumi)
     assert all((ROOT / "policy" / "config" / f"{stack}.json").is_file() for stack in STACKS)
 
 
@@ -317,6 +321,8 @@ def test_main_deploys_every_stack_in_its_environment_one_update_at_a_time():
     assert deploy["on"] == {"push": {"branches": ["main"]}}
     assert deploy["jobs"]["staging"]["needs"] == "dev"
     assert deploy["jobs"]["prod"]["needs"] == "staging"
+    # The cross-account stack deploys only where the repository says it is the one in use.
+    assert deploy["jobs"]["delivery"]["if"] == "vars.DELIVERY_STACK == 'enabled'"
 
 
 # -- the checks reject bad workflows --

@@ -145,6 +145,8 @@ class Preflight(Command):
             raise UsageError("give --target or --stack, not both: with --stack the targets are the stack's")
         if settings is None and not self.args.target:
             raise UsageError("give each target with --target, or --stack to check the stack's promotion.targets")
+        if settings is None and self.args.profile:
+            raise UsageError("--profile goes with --stack; with --target, write profile=<AWS profile> in the target")
         self.targets = (
             [parse_target(text) for text in self.args.target]
             if settings is None

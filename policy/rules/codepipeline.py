@@ -151,8 +151,9 @@ def check_prod_pipeline_approval(
 ) -> list[str]:
     """A production pipeline asks a person before anything that may deploy; a promotion pipeline
     may first deploy into accounts the pack's configuration names non-production
-    (`nonProductionAccounts`): an action that runs as a role of such an account (a cross-account
-    deploy) acts in that account only."""
+    (`nonProductionAccounts`): an ECS deploy action (provider ECS or CodeDeployToECS) that runs as a
+    role of such an account deploys a service of that account and nothing else. Any other action
+    with such a role (a Lambda, commands, a stack set) could reach further, and is not exempt."""
     if resource_type != PIPELINE or not is_production_pipeline(props):
         return []
     elsewhere = {str(account) for account in non_production_accounts}
@@ -166,9 +167,25 @@ def check_prod_pipeline_approval(
         for pair in actions
         if may_deploy(pair[1])
         and dig(pair[1], "category") != "Approval"
-        and not (elsewhere and account_of(dig(pair[1], "roleArn")) in elsewhere)
+        and not (elsewhere and _deploys_into(pair[1], elsewhere))
         and not _approved_before(actions, pair, skipping)
     ]
+
+
+def _deploys_into(action: Mapping[str, Any], accounts: set) -> bool:
+    """An ECS deploy action that runs as a role of one of `accounts`."""
+    return (
+        dig(action, "category") == "Deploy"
+        and dig(action, "provider") in ECS_DEPLOY_PROVIDERS
+        and dig(action, "owner") == "AWS"
+        and account_of(dig(action, "roleArn")) in accounts
+    )
+
+
+# The deploy actions that change an ECS service and nothing else
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html,
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECSbluegreen.html).
+ECS_DEPLOY_PROVIDERS = ("ECS", "CodeDeployToECS")
 
 
 def check_pipeline_triggers(resource_type: str, props: Mapping[str, Any]) -> list[str]:
