@@ -9,7 +9,6 @@ scan projects, the alerts, the guardrails.
 import sys
 
 import pulumi
-import pulumi_aws as aws
 
 from components import (
     AccountGuardrails,
@@ -53,11 +52,10 @@ def artifact_store(name: str, region: str | None = None) -> ArtifactStore:
                 if target.region == region
             ],
             "tags": config.tags,
-            "account": account.in_region(region) if region else account,
+            # Another region's store makes its own provider there, with the stack's credentials.
+            **({"region": region, "provider_settings": config.aws_provider} if region else {}),
+            "account": account,
         },
-        pulumi.ResourceOptions(
-            provider=aws.Provider(f"{name}-provider", region=region, **config.aws_provider) if region else None
-        ),
     )
 
 

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .account import AwsAccount
-from .args import documented, known_keys
+from .args import documented, known_keys, require_region
 from .buckets import private_bucket
 from .iam import allow, deny_insecure_transport
 from .inputs import Input
@@ -38,6 +38,13 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """ARN pattern of the roles that may write artifacts (`iam.RolePaths`, the pipeline path):
     the bucket policy refuses writes and deletes by any other principal. Without it, IAM alone
     decides who writes."""
+    region: str
+    """Make the store in this region instead of the provider's: the store of a pipeline's
+    cross-region actions (`Pipeline` `regional_artifact_stores`). The store makes a provider for
+    it, a child of its own, with `provider_settings`."""
+    provider_settings: Mapping[str, Any]
+    """With `region`: that provider's other arguments (profile, assume_roles, allowed_account_ids),
+    the stack's own, so the store lands in the same account."""
     cross_account_readers: Sequence[CrossAccountReaderArgs]
     """Deploy roles in other accounts (`TargetAccountAccess.role_arn`) and the pipeline whose
     artifacts each reads: the bucket policy lets each read that pipeline's folder, and the key
@@ -64,8 +71,25 @@ class ArtifactStore(pulumi.ComponentResource):
             raise ValueError(f"ArtifactStore expiration_days must be 1-3650, got {expiration_days!r}")
         tags = dict(args.get("tags", {}))
         account = args.get("account") or AwsAccount.current()
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.get("protect", True))
-        child = pulumi.ResourceOptions(parent=self)
+        region = args.get("region")
+        if "provider_settings" in args and region is None:
+            raise ValueError(f"ArtifactStore {name}: provider_settings go with region; allowed: give region too")
+        # Another region: CodePipeline wants "the artifact bucket and encryption key in the same AWS
+        # Region as the cross-Region action and in the same account as your pipeline"
+        # (https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-create-cross-region.html).
+        # With `region`, the provider the store makes there: every resource of the store is made through it.
+        self._provider: Optional[aws.Provider] = None
+        if region is not None:
+            account = account.in_region(require_region(f"ArtifactStore {name}: region", region))
+            self._provider = aws.Provider(
+                f"{name}-provider",
+                region=region,
+                default_tags={"tags": tags},
+                **dict(args.get("provider_settings", {})),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.get("protect", True), provider=self._provider)
+        child = pulumi.ResourceOptions(parent=self, provider=self._provider)
 
         self.key = aws.kms.Key(
             f"{name}-key",
@@ -98,7 +122,12 @@ class ArtifactStore(pulumi.ComponentResource):
         )
 
         self.bucket, public_access = private_bucket(
-            name, kms_key_arn=self.key.arn, tags=tags, parent=self, protect=args.get("protect", True)
+            name,
+            kms_key_arn=self.key.arn,
+            tags=tags,
+            parent=self,
+            protect=args.get("protect", True),
+            provider=self._provider,
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
@@ -133,7 +162,7 @@ class ArtifactStore(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.bucket.arn, self.key.arn, writers, readers).apply(
                 lambda a: _bucket_policy(*a)
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access], provider=self._provider),
         )
         self._account = account
         self._key_policy: Optional[aws.kms.KeyPolicy] = None
@@ -185,7 +214,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     f"arn:{a[0]}:iam::{a[1]}:root", a[1], a[5:], a[2], readers=a[4], region=a[3]
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, provider=self._provider),
         )
         return self._key_policy
 

@@ -19,16 +19,18 @@ def private_bucket(
     parent: pulumi.Resource,
     protect: bool,
     force_destroy: Optional[bool] = None,
+    provider: Optional[pulumi.ProviderResource] = None,
 ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
-    """The bucket and its public access block (a bucket policy should depend on the latter)."""
-    child = pulumi.ResourceOptions(parent=parent)
+    """The bucket and its public access block (a bucket policy should depend on the latter);
+    `provider`: another region's."""
+    child = pulumi.ResourceOptions(parent=parent, provider=provider)
     bucket = aws.s3.Bucket(
         naming.logical(naming.S3_BUCKET, name, "bucket"),
         # An unprotected stack is destroyable in one `pulumi destroy`: its bucket goes with its
         # objects. A protected one keeps both (and `protect` stops the delete first).
         force_destroy=(not protect) if force_destroy is None else force_destroy,
         tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, provider=provider),
     )
     aws.s3.BucketOwnershipControls(
         f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child

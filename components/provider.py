@@ -85,6 +85,9 @@ class ArtifactStoreArgs(TypedDict, total=False):
     policy refuses writes and deletes by any other principal."""
     cross_account_readers: Sequence[artifacts.CrossAccountReaderArgs]
     """Deploy roles in other accounts and the pipeline whose artifacts each reads (roleArn, pipeline)."""
+    region: str
+    """Make the store in this region (a pipeline's cross-region actions read from it), through a
+    provider of that region with the component provider's own credentials."""
 
 
 class ArtifactStore(artifacts.ArtifactStore):

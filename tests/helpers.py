@@ -1,10 +1,16 @@
 """Helpers shared by the tests: each stack file is evaluated once per session (the harness is deterministic)."""
 
 from functools import cache
+from pathlib import Path
 
 from components.testing import StackRun, run_stack
 
-STACKS = ("dev", "staging", "prod")
+ROOT = Path(__file__).resolve().parent.parent
+# Every stack file of the program: a stack added is a stack tested.
+STACKS = tuple(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml")))
+# The stacks that deploy a service of their own (not the delivery stack, which only builds for its
+# promotion targets): what a test of the stack's own deploy is about.
+DEPLOYING = tuple(s for s in STACKS if s != "delivery")
 
 
 @cache

@@ -308,8 +308,8 @@ MUTANTS = (
     Mutant(
         "prod approval, protected stateful resources",
         "components/buckets.py",
-        "        opts=pulumi.ResourceOptions(parent=parent, protect=protect),",
-        "        opts=pulumi.ResourceOptions(parent=parent, protect=False),",
+        "        opts=pulumi.ResourceOptions(parent=parent, protect=protect, provider=provider),",
+        "        opts=pulumi.ResourceOptions(parent=parent, protect=False, provider=provider),",
         _t("test_stacks.py::test_prod_protects_its_stateful_resources_and_dev_does_not"),
     ),
     Mutant(
@@ -489,9 +489,9 @@ MUTANTS = (
     ),
     Mutant(
         "a promotion target in another region reads the pipeline's artifacts only from a store of its region",
-        "__main__.py",
-        'provider=aws.Provider(f"{name}-provider", region=region, **config.aws_provider) if region else None',
-        "provider=None",
+        "components/artifacts.py",
+        "        child = pulumi.ResourceOptions(parent=self, provider=self._provider)\n",
+        "        child = pulumi.ResourceOptions(parent=self)\n",
         _t("test_delivery_stack.py::test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_reads"),
     ),
     Mutant(

@@ -103,7 +103,13 @@ def test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_re
     # "You must create the artifact bucket and encryption key in the same AWS Region as the
     # cross-Region action" (CodePipeline user guide, actions-create-cross-region.html): everything
     # of that store is made through that region's provider.
-    regional = [r for r in run.resources if r.custom and r.parent_name == "orders-api-delivery-artifacts-eu-central-1"]
+    regional = [
+        r
+        for r in run.resources
+        if r.custom
+        and r.parent_name == "orders-api-delivery-artifacts-eu-central-1"
+        and r.type != "pulumi:providers:aws"
+    ]
     assert len(regional) >= 10 and {region_of(run, r) for r in regional} == {OTHER}
     assert {region: s["location"] for region, s in stores.items()} == {
         r: b.inputs["bucket"] for r, b in buckets.items()

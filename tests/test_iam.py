@@ -47,7 +47,9 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_permission(run)
                 )
 
 
-def test_every_resource_is_an_arn_in_the_stack_account(run):
+def test_every_resource_is_an_arn_in_the_stack_account(run, settings):
+    # Of another account, only the roles a promotion target configures (to assume them).
+    targets = {arn for t in settings.promotion for arn in (t.deploy_role_arn, t.check_role_arn) if arn}
     for name, policy in all_policies(run):
         for statement in policy["Statement"]:
             for resource in statement["Resource"]:
@@ -55,7 +57,9 @@ def test_every_resource_is_an_arn_in_the_stack_account(run):
                     continue
                 assert resource.startswith("arn:aws:"), f"{name}: {resource}"
                 account = resource.split(":")[4]
-                assert account in ("", "111122223333"), f"{name}: {resource} is outside the account"
+                assert account in ("", "111122223333") or (
+                    resource in targets and statement["Action"] == ["sts:AssumeRole"]
+                ), f"{name}: {resource} is outside the account"
 
 
 def test_the_deploy_role_updates_only_its_service_and_passes_only_its_task_roles():
@@ -83,13 +87,18 @@ def test_the_pipeline_role_runs_its_projects_and_assumes_the_deploy_role_but_can
     project = f"arn:aws:codebuild:eu-west-1:111122223333:project/{settings.pipeline.name}"
     assert sids["RunBuildProject"]["Resource"] == [f"{project}-build"]
     assert sids["RunScanProjects"]["Resource"] == sorted(f"{project}-scan-{k}" for k in ("sca", "sast", "secrets"))
-    deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["arn"]
-    assert sids["AssumeActionRoles"] == {
-        "Sid": "AssumeActionRoles",
-        "Effect": "Allow",
-        "Action": ["sts:AssumeRole"],
-        "Resource": [deploy_role],
-    }
+    if settings.deploy_here:
+        deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["arn"]
+        assert sids["AssumeActionRoles"] == {
+            "Sid": "AssumeActionRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": [deploy_role],
+        }
+    else:  # no deploy role of this account: the targets' own
+        assert "AssumeActionRoles" not in sids
+    targets = sorted(t.deploy_role_arn for t in settings.promotion)
+    assert sids.get("AssumeTargetAccountsDeployRoles", {}).get("Resource", []) == targets
     actions = {action for statement in policy["Statement"] for action in statement["Action"]}
     assert not {a for a in actions if a.startswith(("ecs:", "iam:", "ecr:"))}
 
@@ -215,7 +224,12 @@ def test_roles_trust_one_service_for_one_resource_in_this_account(run, settings)
         (statement,) = roles[name]["Statement"]
         assert statement["Principal"] == {"Service": service}
         assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": source_arn}
-    assert roles[f"{settings.pipeline.name}-deploy-service-role"]["Statement"][0]["Principal"] == {"AWS": pipeline_arn}
+    deploy_role = f"{settings.pipeline.name}-deploy-service-role"
+    assert (
+        (roles[deploy_role]["Statement"][0]["Principal"] == {"AWS": pipeline_arn})
+        if settings.deploy_here
+        else (deploy_role not in roles)
+    )
 
 
 def test_scan_projects_read_the_source_and_write_logs_only(run, settings):
@@ -227,7 +241,7 @@ def test_scan_projects_read_the_source_and_write_logs_only(run, settings):
     pipelines = [settings.pipeline.name] + (
         [validation_pipeline_name(settings.pipeline.name)] if settings.source.pull_requests else []
     )
-    bucket = run.one("aws:s3/bucket:Bucket").inputs["arn"]
+    bucket = run.named(f"{settings.stack_name}-artifacts-bucket").inputs["arn"]
     for scan in ("sca", "sast", "secrets"):
         policy = policy_of(run, f"{settings.pipeline.name}-scan-{scan}-role")
         reads = next(s for s in policy["Statement"] if "s3:GetObject" in s["Action"])

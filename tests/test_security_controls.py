@@ -15,7 +15,7 @@ from components import guardrails, plan
 from components.settings import SettingsError, stack_settings
 from components.testing import run_stack
 
-from .helpers import RULE, api_call, evaluated, execution_event, fired, policy_of
+from .helpers import DEPLOYING, RULE, api_call, evaluated, execution_event, fired, policy_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAN_BUILDSPECS = {"sca": "scan-dependencies", "sast": "scan-code", "secrets": "scan-secrets"}
@@ -128,6 +128,7 @@ def test_pipeline_failures_are_sent_to_the_encrypted_alert_topic(run, settings):
     assert {targets[r.name] for r in home_rules(run)} == {topic["arn"]}
 
 
+@pytest.mark.parametrize("stack", DEPLOYING)  # its own service, deployed here
 def test_service_updates_by_anyone_but_the_deploy_role_are_reported(run, settings):
     deploy_role = run.named(f"{settings.pipeline.name}-deploy-service-role").inputs["name"]
     cluster, service = settings.service.cluster, settings.service.name
@@ -275,14 +276,14 @@ def test_only_this_stacks_rules_may_publish_alerts(run, settings):
     policy = run.named(f"{settings.pipeline.name}-alerts-topic-policy").json_input("policy")
     allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": sorted(r.inputs["arn"] for r in home_rules(run))}}
-    key_policy = run.one("aws:kms/keyPolicy:KeyPolicy").json_input("policy")
+    key_policy = run.named(f"{settings.stack_name}-artifacts-key-policy").json_input("policy")
     events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"})
     assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
 
 
 def test_the_artifact_key_is_usable_by_the_pipeline_roles_only(run, settings):
     key = run.one("aws:kms/key:Key", f"{settings.stack_name}-artifacts-key")
-    key_policy = run.one("aws:kms/keyPolicy:KeyPolicy")
+    key_policy = run.named(f"{settings.stack_name}-artifacts-key-policy")
     assert key_policy.inputs["keyId"] == key.inputs["keyId"]
     statements = {s["Sid"]: s for s in key_policy.json_input("policy")["Statement"]}
     admin = statements["AdministratorsManageButCannotUse"]
@@ -537,6 +538,7 @@ def scp_denies(scp: dict, action: str, principal: str, resource: str = "*", tags
     return False
 
 
+@pytest.mark.parametrize("stack", DEPLOYING)  # its own service, deployed here
 def test_only_the_deploy_roles_change_what_runs_and_no_one_else_passes_the_pipeline_roles(run, settings):
     """A build role (which runs the application's build) cannot deploy; a new pipeline cannot be
     given this stack's pipeline role; the keys, topic, alert rules and artifact bucket policy are the

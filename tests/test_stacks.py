@@ -27,6 +27,7 @@ UNTAGGABLE = {
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:appautoscaling/policy:Policy",
     "aws:kms/keyPolicy:KeyPolicy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy",
 }
 
 
@@ -115,7 +116,7 @@ def test_exports_name_the_pipeline_repository_bucket_and_connection(run, setting
     assert outputs["pipelineName"] == settings.pipeline.name
     assert outputs["pipelineConsoleUrl"].endswith(f"/pipelines/{settings.pipeline.name}/view?region=eu-west-1")
     assert outputs["ecrRepositoryUrl"].endswith(f"/{settings.build.repository_name}")
-    assert outputs["artifactBucket"] == run.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert outputs["artifactBucket"] == run.named(f"{settings.stack_name}-artifacts-bucket").inputs["bucket"]
     assert outputs["connectionArn"].startswith("arn:aws:codeconnections:")
 
 
