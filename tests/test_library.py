@@ -18,6 +18,16 @@ from components.iam import allow
 from components.testing import run_program
 
 
+def store_and_source() -> tuple[ArtifactStore, GitHubSource]:
+    """The pieces most library tests start from (inside a program run)."""
+    return ArtifactStore("store", {"protect": False}), GitHubSource("src", {"repository": "acme/app"})
+
+
+def store_source_build() -> tuple[ArtifactStore, GitHubSource, ImageBuild]:
+    store, source = store_and_source()
+    return store, source, ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+
+
 def two_services_sharing_one_store():
     store = ArtifactStore("shared", {"protect": False})
     for service in ("api", "worker"):
@@ -87,9 +97,7 @@ def test_a_custom_stage_brings_its_own_permissions_to_the_pipeline_role():
 
 def test_the_pipeline_refuses_a_deploy_whose_input_no_stage_produces():
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        store, source, build = store_source_build()
         deploy = EcsDeploy(
             "dep", {"build": build, "cluster": "c", "service": "s", "task_role_arns": [], "task_family": "s"}
         )
@@ -108,9 +116,7 @@ def test_the_pipeline_refuses_a_deploy_whose_input_no_stage_produces():
 )
 def test_components_validate_their_arguments(args, message):
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        *_, build = store_source_build()
         EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", **args})
 
     with pytest.raises(ValueError, match=message):
@@ -187,8 +193,7 @@ def image_build(**extra):
     """A program of one ImageBuild (with its store and source) given `extra` arguments."""
 
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
+        store, source = store_and_source()
         ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app", **extra})
 
     return program
@@ -356,9 +361,7 @@ def test_the_account_is_looked_up_once_per_program_run():
 )
 def test_a_cross_account_deploy_checks_its_stage_name_and_role(args, message):
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        *_, build = store_source_build()
         EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", **args})
 
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -369,8 +372,7 @@ def test_a_check_of_another_accounts_service_checks_its_role():
     from components import ServiceCheck
 
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
+        store, source = store_and_source()
         service = {"cluster": "c", "service": "s", "arn": "arn:aws:ecs:eu-west-1:444455556666:service/c/s",
                    "container": "app", "image": "#{BuildVariables.IMAGE_URI}"}  # fmt: skip
         ServiceCheck("chk", {"artifact_store": store, "source": source, "service": service, "check_role_arn": "*"})
@@ -404,9 +406,7 @@ def test_a_cross_region_action_needs_an_artifact_store_in_its_region(regional, m
     cross-region action in the pipeline" (AWS::CodePipeline::Pipeline ArtifactStoreMap)."""
 
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
-        build = ImageBuild("img", {"source": source, "artifact_store": store, "container_name": "app"})
+        store, source, build = store_source_build()
         role = "arn:aws:iam::444455556666:role/deploy"
         deploy = EcsDeploy("dep", {"build": build, "cluster": "c", "service": "s", "deploy_role_arn": role,
                                    "region": "eu-central-1"})  # fmt: skip
@@ -422,8 +422,7 @@ def test_a_check_names_the_region_of_a_service_elsewhere():
     from components import ServiceCheck
 
     def program():
-        store = ArtifactStore("store", {"protect": False})
-        source = GitHubSource("src", {"repository": "acme/app"})
+        store, source = store_and_source()
         service = {"cluster": "c", "service": "s", "arn": "arn:aws:ecs:eu-west-1:444455556666:service/c/s",
                    "container": "app", "image": "#{BuildVariables.IMAGE_URI}", "regoin": "eu-central-1"}  # fmt: skip
         ServiceCheck("chk", {"artifact_store": store, "source": source, "service": service})
