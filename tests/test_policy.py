@@ -1105,3 +1105,17 @@ def check_with(policy: str, type_: str, props: dict[str, Any], **options: Any) -
     spec = SPECS[policy]
     assert spec.kind == "resource"
     return spec.check(type_, props, **options)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stacks_pack_configuration_names_real_policies_and_valid_properties(stack):
+    """What `pulumi preview --policy-pack-config` would refuse (an unknown policy or property, a
+    value its schema does not allow) is refused here first."""
+    import jsonschema
+
+    config = pack_config(stack)
+    for policy, properties in config.items():
+        assert policy in SPECS, f"{stack}.json: no policy {policy}"
+        for name, value in properties.items():
+            assert name in SPECS[policy].config, f"{stack}.json: {policy} takes no {name}"
+            jsonschema.validate(value, registry.CONFIG[name])
