@@ -140,7 +140,7 @@ scp = pulumi.Output.all(
         v[2],
         config.operator_role_arns,
         v[3],
-        v[4][0] if len(v[4]) == 1 else v[4],
+        v[4],
         deploy_role_patterns=v[5:],
     )
 )

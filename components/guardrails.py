@@ -353,7 +353,8 @@ def scp_document(
                 "Condition": not_the_deployer,
             }
         )
-    if artifact_bucket_arn:
+    buckets = [artifact_bucket_arn] if isinstance(artifact_bucket_arn, str) else list(artifact_bucket_arn or ())
+    if buckets:
         statements.append(
             {
                 # The bucket policy is what stops an artifact being swapped while a deploy waits.
@@ -367,7 +368,7 @@ def scp_document(
                     "s3:PutLifecycleConfiguration",
                 ],
                 # With promotion targets in other regions, the stores there too.
-                "Resource": artifact_bucket_arn if isinstance(artifact_bucket_arn, str) else list(artifact_bucket_arn),
+                "Resource": buckets[0] if len(buckets) == 1 else buckets,
                 "Condition": not_the_deployer,
             }
         )
