@@ -28,6 +28,9 @@ def _rows(path: str, schema: dict, required: bool) -> Iterator[str]:
     yield f"| `{path}` | {_type(schema)} | {default} | {_meaning(schema)} |"
     for name, sub in schema.get("properties", {}).items():
         yield from _rows(f"{path}.{name}", sub, required=name in schema.get("required", []))
+    items = schema.get("items", {}) if schema.get("type") == "array" else {}
+    for name, sub in items.get("properties", {}).items():  # a list of objects: each entry's keys
+        yield from _rows(f"{path}[].{name}", sub, required=name in items.get("required", []))
 
 
 def _type(schema: dict) -> str:
@@ -37,9 +40,9 @@ def _type(schema: dict) -> str:
     if kind == "integer" and "minimum" in schema:
         return f"integer {schema['minimum']}-{schema['maximum']}"
     if kind == "object" and "properties" not in schema:
-        return "map of string"
+        return "map of string" if isinstance(schema.get("additionalProperties"), dict) else "object"
     if kind == "array":
-        return "list of string"
+        return "list of objects (keys below)" if schema.get("items", {}).get("properties") else "list of string"
     return kind
 
 

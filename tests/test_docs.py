@@ -16,10 +16,18 @@ def test_readme_configuration_reference_matches_the_schema():
 
 
 def test_every_key_and_field_is_documented_with_a_description():
+    """In the reference too: the keys of each entry of a list of objects (`promotion.targets[].region`)."""
+    reference = docs.reference()
+
     def walk(path, schema):
         assert schema.get("description"), f"{path} has no description"
+        assert f"| `{path}` |" in reference, f"{path} is not in the README's configuration reference"
         for name, sub in schema.get("properties", {}).items():
             walk(f"{path}.{name}", sub)
+        for name, sub in (
+            (schema.get("items", {}) if schema.get("type") == "array" else {}).get("properties", {}).items()
+        ):
+            walk(f"{path}[].{name}", sub)
 
     for key, schema in KEYS.items():
         walk(f"{NAMESPACE}:{key}", schema)
