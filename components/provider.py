@@ -87,7 +87,8 @@ class ArtifactStoreArgs(TypedDict, total=False):
     """Deploy roles in other accounts and the pipeline whose artifacts each reads (roleArn, pipeline)."""
     region: str
     """Make the store in this region (a pipeline's cross-region actions read from it), through a
-    provider of that region with the component provider's own credentials."""
+    provider of that region with the credentials the component provider runs with (the program's
+    `aws:profile` and `aws:assumeRoles` do not reach it: check the account with `pulumi preview`)."""
 
 
 class ArtifactStore(artifacts.ArtifactStore):

@@ -495,6 +495,13 @@ MUTANTS = (
         _t("test_delivery_stack.py::test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_reads"),
     ),
     Mutant(
+        "made with the stack's own account settings",
+        "__main__.py",
+        '**({"region": region, "provider_settings": config.aws_provider} if region else {}),',
+        '**({"region": region} if region else {}),',
+        _t("test_delivery_stack.py::test_the_other_regions_store_is_made_with_the_stacks_account_and_credentials"),
+    ),
+    Mutant(
         "the stack's home store keeps its key limited to the pipeline roles when no target reads it",
         "__main__.py",
         "if not any(target.region is None for target in config.promotion):",

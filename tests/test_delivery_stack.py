@@ -63,7 +63,8 @@ def test_the_delivery_stack_is_one_pipeline_through_the_accounts_each_deploy_nam
         action = deploys[f"Deploy-{target['name']}"]
         assert action["inputArtifacts"] == image["outputArtifacts"]  # one build, one digest, everywhere
         assert action["roleArn"] == target["deployRoleArn"] and action["roleArn"].split(":")[4] == target["account"]
-        assert action["configuration"]["ClusterName"] == target["cluster"]
+        # Prod names no cluster: the stack's service.cluster.
+        assert action["configuration"]["ClusterName"] == target.get("cluster", CONFIG["ecs-cicd:service"]["cluster"])
         assert action["configuration"]["ServiceName"] == "orders-api"  # the stack's service name, by default
         assert action.get("region") == target.get("region")  # prod's region; the pipeline's for the others
     # Each check verifies the digest this execution built, in its target's region.
@@ -124,7 +125,6 @@ def test_a_target_in_another_region_gets_an_artifact_store_there_that_only_it_re
         )
         here = [t["deployRoleArn"] for t in TARGETS if t.get("region", HOME) == region]
         assert readers == sorted(here)
-    assert sorted(t["deployRoleArn"] for t in TARGETS if t.get("region", HOME) == OTHER) == [prod["deployRoleArn"]]
     # The key there lets the prod deploy role decrypt through S3 of that region only.
     key = next(k for k in run.of_type(KEY_POLICY) if OTHER in k.name)
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
@@ -206,11 +206,13 @@ def test_what_a_stack_that_only_builds_cannot_mean_is_refused_naming_the_key(cha
 
 def test_targets_take_the_stacks_service_names_unless_they_name_their_own():
     settings = from_mapping(raw(), "delivery", region=HOME)
-    assert [(t.cluster, t.service) for t in settings.promotion] == [(t["cluster"], "orders-api") for t in TARGETS]
+    assert [(t.cluster, t.service) for t in settings.promotion] == [
+        (t.get("cluster", "orders"), "orders-api") for t in TARGETS
+    ]
     assert [t.region for t in settings.promotion] == [t.get("region") for t in TARGETS]
     values = raw()
     for target in values["promotion"]["targets"]:
-        target.pop("cluster")
+        target.pop("cluster", None)
         target["region"] = HOME  # the stack's own region is no other region
     settings = from_mapping(values, "delivery", region=HOME)
     assert {(t.cluster, t.region) for t in settings.promotion} == {("orders", None)}
@@ -234,3 +236,20 @@ def test_a_production_stack_that_deploys_nothing_itself_approves_its_last_target
     assert not allowed.promotion[-1].require_approval
     # Not production: the stack says so, and nothing is asked.
     assert from_mapping({**values, "production": False}, "delivery", region=HOME).promotion[-1].name == "customers"
+
+
+def test_the_other_regions_store_is_made_with_the_stacks_account_and_credentials():
+    """Its provider takes the stack's `aws:*` account settings: without them it would fall back to
+    whatever credentials the environment holds, and could make the store in another account."""
+    assume = [{"roleArn": "arn:aws:iam::111122223333:role/deployer", "sessionName": "pulumi"}]
+    run = run_stack(
+        "delivery",
+        {"aws:profile": "tooling", "aws:allowedAccountIds": ["111122223333"], "aws:assumeRoles": assume},
+    )
+    providers = {p.name: p.inputs for p in run.of_type("pulumi:providers:aws")}
+    regional = providers["orders-api-delivery-artifacts-eu-central-1-provider"]
+    assert regional["region"] == OTHER
+    assert regional["profile"] == "tooling"
+    assert json.loads(regional["allowedAccountIds"]) == ["111122223333"]
+    assert json.loads(regional["assumeRoles"])[0]["roleArn"] == assume[0]["roleArn"]
+    assert json.loads(regional["defaultTags"])["tags"]["environment"] == "delivery"

@@ -418,17 +418,36 @@ def test_a_cross_region_action_needs_an_artifact_store_in_its_region(regional, m
         run_program(program)
 
 
-def test_a_check_names_the_region_of_a_service_elsewhere():
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"regoin": "eu-central-1"}, "ServiceCheck chk: service has unknown keys ['regoin']"),
+        ({"region": "eu-central"}, "ServiceCheck chk: service region='eu-central' is not an AWS region"),
+    ],
+)
+def test_a_check_refuses_an_unknown_service_key_and_a_region_that_is_none(extra, message):
     from components import ServiceCheck
 
     def program():
         store, source = store_and_source()
         service = {"cluster": "c", "service": "s", "arn": "arn:aws:ecs:eu-west-1:444455556666:service/c/s",
-                   "container": "app", "image": "#{BuildVariables.IMAGE_URI}", "regoin": "eu-central-1"}  # fmt: skip
+                   "container": "app", "image": "#{BuildVariables.IMAGE_URI}", **extra}  # fmt: skip
         ServiceCheck("chk", {"artifact_store": store, "source": source, "service": service})
 
-    with pytest.raises(ValueError, match=re.escape("ServiceCheck chk: service has unknown keys ['regoin']")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         run_program(program)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"provider_settings": {"profile": "x"}}, "ArtifactStore s: provider_settings go with region"),
+        ({"region": "mars-1"}, "ArtifactStore s: region='mars-1' is not an AWS region"),
+    ],
+)
+def test_a_store_of_another_region_checks_its_region(args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_program(lambda: ArtifactStore("s", {"protect": False, **args}))
 
 
 def test_alerts_watch_a_pipeline_without_a_service_here_but_not_half_a_service():

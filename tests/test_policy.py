@@ -1087,10 +1087,15 @@ def test_a_production_promotion_deploys_before_its_approval_only_into_non_produc
     only(flagged({**pipeline, "stages": early}, configured), "Deploy-prod")
     # Only the ECS deploy action is exempt: a Lambda, commands or a stack set run as a dev role could
     # reach further than dev.
-    for category, provider in (("Invoke", "Lambda"), ("Build", "Commands"), ("Deploy", "CloudFormationStackSet")):
+    for category, provider, owner in (
+        ("Invoke", "Lambda", "AWS"),
+        ("Build", "Commands", "AWS"),
+        ("Deploy", "CloudFormationStackSet", "AWS"),
+        ("Deploy", "ECS", "Custom"),  # a custom action that calls itself ECS is not AWS's
+    ):
         reaching = copy.deepcopy(pipeline)
         dev = next(s for s in reaching["stages"] if s["name"] == "Deploy-dev")
-        dev["actions"][0].update(category=category, provider=provider)
+        dev["actions"][0].update(category=category, provider=provider, owner=owner)
         only(flagged(reaching, configured), "Deploy-dev")
     # A role not yet known (a preview) is no exemption.
     unknown = copy.deepcopy(pipeline)
@@ -1119,3 +1124,23 @@ def test_each_stacks_pack_configuration_names_real_policies_and_valid_properties
         for name, value in properties.items():
             assert name in SPECS[policy].config, f"{stack}.json: {policy} takes no {name}"
             jsonschema.validate(value, registry.CONFIG[name])
+
+
+def test_main_hands_a_resource_policy_its_configuration(pack):
+    """The pack as Pulumi runs it reads `nonProductionAccounts` from the policy's configuration (as
+    `pulumi preview --policy-pack-config policy/config/delivery.json` gives it)."""
+    from pulumi_policy import ResourceValidationArgs
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    policy = next(p for p in pack["policies"] if p.name == "prod-pipeline-requires-approval")
+    props = inputs_of("delivery", PIPELINE, "pipeline")
+
+    def reported(config: dict[str, Any] | None) -> list[str]:
+        found: list[str] = []
+        args = ResourceValidationArgs(PIPELINE, unknown_checking_proxy(props), "urn:x", "p", None, None, config)
+        policy.validate(args, lambda message, urn=None: found.append(message))
+        return found
+
+    configured = pack_config("delivery")["prod-pipeline-requires-approval"]
+    assert reported(configured) == []
+    assert len(reported({})) == 2  # Deploy-dev and Deploy-staging, without the configuration

@@ -252,6 +252,9 @@ def test_the_pull_request_under_review_cannot_weaken_the_policy_pack():
     assert '"trusted/policy/config/$STACK.json"' in config["run"] and "program/" not in config["run"]
     assert config["env"] == {"STACK": "${{ matrix.stack }}"}
     assert pulumi["with"]["policyPackConfigs"] == "${{ steps.pack-config.outputs.file }}"
+    # The delivery stack previews, as it deploys, only where the repository runs it.
+    gate = "matrix.stack != 'delivery' || vars.DELIVERY_STACK == 'enabled'"
+    assert all(s.get("if") == gate for s in steps(preview) if "aws-actions" in s.get("uses", "") or s is pulumi)
     assert steps(preview).index(config) < steps(preview).index(pulumi)
     assert all((ROOT / "policy" / "config" / f"{stack}.json").is_file() for stack in STACKS)
 
