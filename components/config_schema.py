@@ -70,6 +70,9 @@ SSM_PARAMETER_REF = r"^(/[A-Za-z0-9_.-]+)+$|^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]
 # partition: commercial, China, GovCloud and the ISO partitions' `us-iso-east-1`, `eu-isoe-west-1`):
 # `eu-west-9x`, `eu_west_1` and `eu-west-1\n` are not regions.
 REGION = r"(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+"
+# A role's ARN, and only a role's: `arn:<partition>:iam::<account>:role/<path><name>` (never an
+# account, a user or a wildcard); the config's and the library's one rule (`iam.require_role_arn`).
+ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}"
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -740,7 +743,7 @@ KEYS["insecure"] = {
 
 PER_SERVICE_KEYS = ("source", "build", "service", "deploy", "pipeline")
 
-_ROLE = r"^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$"
+_ROLE = f"^{ROLE_ARN}$"
 KEYS["promotion"] = {
     "type": "object",
     "additionalProperties": False,

@@ -14,13 +14,12 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from . import naming
+from . import config_schema, naming
 from .account import AwsAccount
 from .inputs import Input
 
-# A role's ARN, and only a role's: `arn:<partition>:iam::<account>:role/<path><name>` (never an
-# account, a user or a wildcard), for the principals of cross-account grants.
-ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}", re.ASCII)
+# The principals of cross-account grants: a role's ARN, as the config checks it.
+ROLE_ARN = re.compile(config_schema.ROLE_ARN, re.ASCII)
 # CodePipeline's pipeline names (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html).
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
 
