@@ -262,11 +262,7 @@ def _check_reader(name: str, index: int, reader: Any) -> CrossAccountReaderArgs:
             raise ValueError(f"ArtifactStore {name}: cross_account_readers[{index}].{required} is required")
     if isinstance(reader["role_arn"], str):
         _reader_role(name, reader["role_arn"])
-    if not isinstance(reader["pipeline"], str) or not iam.PIPELINE_NAME.fullmatch(reader["pipeline"]):
-        raise ValueError(
-            f"ArtifactStore {name}: cross_account_readers[{index}].pipeline={reader['pipeline']!r} is not a "
-            "pipeline name; allowed: 1 to 100 of A-Z a-z 0-9 . @ _ -"
-        )
+    iam.require_codepipeline_name(f"ArtifactStore {name}: cross_account_readers[{index}].pipeline", reader["pipeline"])
     return reader
 
 

@@ -74,11 +74,7 @@ class EcsDeploy(pulumi.ComponentResource):
         stage_name = args.get("stage_name", "Deploy")
         # CodePipeline's stage names: [A-Za-z0-9.@_-], 1 to 100
         # (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StageDeclaration.html).
-        if not isinstance(stage_name, str) or not iam.PIPELINE_NAME.fullmatch(stage_name):
-            raise ValueError(
-                f"EcsDeploy {name}: stage_name={stage_name!r} is not a stage name; allowed: 1 to 100 of "
-                "A-Z a-z 0-9 . @ _ -"
-            )
+        iam.require_codepipeline_name(f"EcsDeploy {name}: stage_name", stage_name, kind="stage")
         deploy_role = args.get("deploy_role_arn")
         if isinstance(deploy_role, str):
             iam.require_role_arn(f"EcsDeploy {name}: deploy_role_arn", deploy_role)

@@ -35,6 +35,14 @@ def require_role_arn(where: str, arn: str) -> str:
     return arn
 
 
+def require_codepipeline_name(where: str, value: object, kind: str = "pipeline") -> str:
+    """`value` when CodePipeline takes it as a pipeline's or a stage's name; otherwise a ValueError
+    naming `where` and what is allowed."""
+    if not (isinstance(value, str) and PIPELINE_NAME.fullmatch(value)):
+        raise ValueError(f"{where}={value!r} is not a {kind} name; allowed: 1 to 100 of A-Z a-z 0-9 . @ _ -")
+    return value
+
+
 def trusts_only(role_arn: str) -> str:
     """A trust policy that lets exactly one role assume the role (by ARN: IAM stores the role's
     unique ID, so a role made again under the same name is not trusted)."""

@@ -101,11 +101,7 @@ class TargetAccountAccess(pulumi.ComponentResource):
         for required in ("pipeline_role_arn", "pipeline_name", "artifact_bucket_arn", "artifact_key_arn", "services"):
             if not args.get(required):
                 raise ValueError(f"TargetAccountAccess {name}: {required} is required")
-        if not iam.PIPELINE_NAME.fullmatch(args["pipeline_name"]):
-            raise ValueError(
-                f"TargetAccountAccess {name}: pipeline_name={args['pipeline_name']!r} is not a pipeline name; "
-                "allowed: 1 to 100 of A-Z a-z 0-9 . @ _ -"
-            )
+        iam.require_codepipeline_name(f"TargetAccountAccess {name}: pipeline_name", args["pipeline_name"])
         like_config("TargetAccountAccess", name, "notifications.emails", list(args.get("alert_emails", ())))
         services = list(args["services"])
         for index, service in enumerate(services):
