@@ -755,7 +755,7 @@ def _prod_rules(values: dict[str, Any], prefix: str) -> list[str]:
     # The first deploy a tag starts: the stack's own, or in a stack that only builds, the first target's.
     approver, first_approved = (
         ("deploy.requireApproval", deploy["requireApproval"])
-        if promotion["deployHere"] or not promotion["targets"]
+        if not _builds_only(promotion)
         else ("promotion.targets[0].requireApproval", promotion["targets"][0].get("requireApproval", True))
     )
     if source["tags"] and not first_approved:
@@ -898,7 +898,7 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
     existing_blue_green = strategy == "blue-green" and not created
     codedeploy = existing_blue_green and any(deploy["blueGreen"].values())
     targets = values["promotion"]["targets"]
-    builds_only = bool(targets) and not values["promotion"]["deployHere"]
+    only_builds = _builds_only(values["promotion"])
     deploys_nothing_here = (
         "this stack deploys nothing itself (promotion.deployHere: false): each target's service deploys as its "
         "account configures it, and approvals and checks are the targets' (promotion.targets[].requireApproval, "
@@ -907,7 +907,7 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
     rules: list[tuple[str, bool, str]] = [
         ("promotion.deployHere", not targets, "it says whether the stack deploys before its promotion targets"),
         *(
-            (path, builds_only, deploys_nothing_here)
+            (path, only_builds, deploys_nothing_here)
             for path in (
                 "service.create",
                 "deploy.strategy",
@@ -918,7 +918,7 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "deploy.checkTimeoutSeconds",
-            builds_only and not any(t.get("checkRoleArn") for t in targets),
+            only_builds and not any(t.get("checkRoleArn") for t in targets),
             "it bounds the check after a deploy; this stack deploys nothing itself and no target has a checkRoleArn",
         ),
         *(
@@ -973,7 +973,7 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "insecure.allowUnapprovedProdDeploys",
-            (not values["production"] or deploy["requireApproval"] or builds_only)
+            (not values["production"] or deploy["requireApproval"] or only_builds)
             and not _unapproved_production_targets(values),
             "it lets a production stack, a promotion target named for production, or the last target of a "
             "production stack that deploys nothing itself, deploy without approval "
@@ -981,7 +981,7 @@ def _inapplicable(raw: Mapping[str, Any], values: Mapping[str, Any], prefix: str
         ),
         (
             "deploy.approvalEmails",
-            not (deploy["requireApproval"] and not builds_only)
+            not (deploy["requireApproval"] and not only_builds)
             and not any(t.get("requireApproval", True) for t in targets),
             "it names who is told that a deploy waits for approval (deploy.requireApproval: true, or a promotion "
             "target's)",
@@ -1132,8 +1132,13 @@ def _build(
             )
             for t in values["promotion"]["targets"]
         ),
-        deploy_here=values["promotion"]["deployHere"] or not values["promotion"]["targets"],
+        deploy_here=not _builds_only(values["promotion"]),
     )
+
+
+def _builds_only(promotion: Mapping[str, Any]) -> bool:
+    """A stack that deploys nothing itself: `promotion.deployHere: false`, with targets to deploy to."""
+    return bool(promotion.get("targets")) and not promotion.get("deployHere", True)
 
 
 def _unapproved_production_targets(values: Mapping[str, Any]) -> dict[str, str]:
@@ -1147,8 +1152,8 @@ def _unapproved_production_targets(values: Mapping[str, Any]) -> dict[str, str]:
         for t in targets
         if set(re.split(r"[-_]", t["name"])) & set(PRODUCTION_WORDS) and not t.get("requireApproval", True)
     }
-    last = targets[-1] if targets else None
-    if values.get("production") and last and not promotion.get("deployHere", True):
+    if values.get("production") and _builds_only(promotion):
+        last = targets[-1]
         if not last.get("requireApproval", True):
             unapproved.setdefault(
                 last["name"], f"the last target of a production stack that deploys nothing itself ({PRODUCTION_MEANS})"

@@ -53,7 +53,7 @@ MUTANTS = (
     Mutant(
         "so does the last target of a production stack that deploys nothing itself, whatever its name",
         "components/settings.py",
-        '    if values.get("production") and last and not promotion.get("deployHere", True):',
+        '    if values.get("production") and _builds_only(promotion):',
         "    if False:",
         _t(
             "test_delivery_stack.py::"
