@@ -371,92 +371,22 @@ def deliver(
         build_stage = build_stage.alongside(stage)
 
     # The stack's own deploy, in this account: [Approve] -> Deploy (+ check, rolls back).
-    own_stages: list[StageDefinition] = []
-    deployment_group = None
-    if deploys_here:
-        approval = (
-            ManualApproval(
-                f"{name}-approval",
-                {
-                    "source": source,
-                    "artifact_store": artifacts,
-                    "summary": (
-                        f"Deploy {svc.source.repository} to {svc.tags['environment']}: image "
-                        f"#{{{build.stage.actions[0].namespace}.IMAGE_DIGEST}}, built from commit "
-                        f"#{{{source.variables_namespace}.CommitId}}?"
-                    ),
-                    "emails": svc.deploy.approval_emails,
-                    "tags": svc.tags,
-                },
-                opts,
-            )
-            if svc.deploy.require_approval
-            else None
+    own_stages, deployment_group = (
+        own_deploy_stages(
+            svc,
+            shared,
+            source,
+            build,
+            service,
+            service_arn=service_arn,
+            task_role_arns=task_role_arns,
+            task_family=task_family,
+            container=contract.name,
+            opts=opts,
         )
-
-        if codedeploy:
-            blue_green = CodeDeployBlueGreen(
-                f"{name}-deploy",
-                {
-                    "build": build,
-                    "cluster": svc.service.cluster,
-                    "service": svc.service.name,
-                    "application": svc.deploy.blue_green.application,
-                    "deployment_group": svc.deploy.blue_green.deployment_group,
-                    "task_role_arns": task_role_arns,
-                    "account": account,
-                },
-                opts,
-            )
-            deploy_stage = blue_green.stage
-            deployment_group = [blue_green.application_name, blue_green.deployment_group_name]
-        else:
-            deploy_stage = EcsDeploy(
-                f"{name}-deploy",
-                {
-                    "build": build,
-                    "cluster": svc.service.cluster,
-                    "service": svc.service.name,
-                    "timeout_minutes": svc.deploy.timeout_minutes,
-                    "task_role_arns": task_role_arns,
-                    "task_family": task_family,
-                    **({"service_arn": service_arn} if service_arn is not None else {}),
-                    "account": account,
-                },
-                opts,
-            ).stage
-
-        # After every deploy: the service runs the digest this execution built (and, in prod, had
-        # approved); then its health URL answers, when there is one (CICD-SEC-9).
-        health_url = svc.deploy.health_check_url or (service.health_url if service else None)
-        check = ServiceCheck(
-            f"{name}-check",
-            {
-                "artifact_store": artifacts,
-                "source": source,
-                **({"url": health_url} if health_url else {}),
-                "service": {
-                    "cluster": svc.service.cluster,
-                    "service": svc.service.name,
-                    "arn": service_arn or account.arn("ecs", f"service/{svc.service.cluster}/{svc.service.name}"),
-                    "container": contract.name,
-                    "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
-                },
-                "timeout_seconds": svc.deploy.check_timeout_seconds,
-                "commands": svc.deploy.check_commands,
-                "log_retention_days": svc.build.log_retention_days,
-                "permissions_boundary": boundary,
-                "role_path": shared.role_paths.pipeline,
-                "pipelines": [name],
-                "tags": svc.tags,
-                "account": account,
-            },
-            opts,
-        )
-        deploy_stage = deploy_stage.followed_by(check.stage)
-        if svc.deploy.rollback_on_failure:
-            deploy_stage = deploy_stage.rolling_back_on_failure()
-        own_stages = [*([approval.stage] if approval else []), deploy_stage]
+        if deploys_here
+        else ([], None)
+    )
 
     promotion, check_roles = [], {}
     for target in shared.promotion:
@@ -541,6 +471,108 @@ def deliver(
         deployment_group=deployment_group,
         promotion_check_roles=check_roles,
     )
+
+
+def own_deploy_stages(
+    svc: ServicePipeline,
+    shared: SharedResources,
+    source: GitHubSource,
+    build: ImageBuild,
+    service: Optional[EcsService],
+    *,
+    service_arn: Optional[Input[str]],
+    task_role_arns: Optional[Sequence[Input[str]]],
+    task_family: Optional[Input[str]],
+    container: str,
+    opts: pulumi.ResourceOptions,
+) -> tuple[list[StageDefinition], Optional[list]]:
+    """The service's deploy in this account: [Approve] -> Deploy (+ its check, rolled back on
+    failure); and, on CodeDeploy, its (application, deployment group)."""
+    name, account, artifacts = svc.pipeline.name, shared.account, shared.artifacts
+    boundary, codedeploy, deployment_group = shared.permissions_boundary, svc.codedeploy, None
+    approval = (
+        ManualApproval(
+            f"{name}-approval",
+            {
+                "source": source,
+                "artifact_store": artifacts,
+                "summary": (
+                    f"Deploy {svc.source.repository} to {svc.tags['environment']}: image "
+                    f"#{{{build.stage.actions[0].namespace}.IMAGE_DIGEST}}, built from commit "
+                    f"#{{{source.variables_namespace}.CommitId}}?"
+                ),
+                "emails": svc.deploy.approval_emails,
+                "tags": svc.tags,
+            },
+            opts,
+        )
+        if svc.deploy.require_approval
+        else None
+    )
+
+    if codedeploy:
+        blue_green = CodeDeployBlueGreen(
+            f"{name}-deploy",
+            {
+                "build": build,
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "application": svc.deploy.blue_green.application,
+                "deployment_group": svc.deploy.blue_green.deployment_group,
+                "task_role_arns": task_role_arns,
+                "account": account,
+            },
+            opts,
+        )
+        deploy_stage = blue_green.stage
+        deployment_group = [blue_green.application_name, blue_green.deployment_group_name]
+    else:
+        deploy_stage = EcsDeploy(
+            f"{name}-deploy",
+            {
+                "build": build,
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "timeout_minutes": svc.deploy.timeout_minutes,
+                "task_role_arns": task_role_arns,
+                "task_family": task_family,
+                **({"service_arn": service_arn} if service_arn is not None else {}),
+                "account": account,
+            },
+            opts,
+        ).stage
+
+    # After every deploy: the service runs the digest this execution built (and, in prod, had
+    # approved); then its health URL answers, when there is one (CICD-SEC-9).
+    health_url = svc.deploy.health_check_url or (service.health_url if service else None)
+    check = ServiceCheck(
+        f"{name}-check",
+        {
+            "artifact_store": artifacts,
+            "source": source,
+            **({"url": health_url} if health_url else {}),
+            "service": {
+                "cluster": svc.service.cluster,
+                "service": svc.service.name,
+                "arn": service_arn or account.arn("ecs", f"service/{svc.service.cluster}/{svc.service.name}"),
+                "container": container,
+                "image": f"#{{{build.stage.actions[0].namespace}.IMAGE_URI}}",
+            },
+            "timeout_seconds": svc.deploy.check_timeout_seconds,
+            "commands": svc.deploy.check_commands,
+            "log_retention_days": svc.build.log_retention_days,
+            "permissions_boundary": boundary,
+            "role_path": shared.role_paths.pipeline,
+            "pipelines": [name],
+            "tags": svc.tags,
+            "account": account,
+        },
+        opts,
+    )
+    deploy_stage = deploy_stage.followed_by(check.stage)
+    if svc.deploy.rollback_on_failure:
+        deploy_stage = deploy_stage.rolling_back_on_failure()
+    return [*([approval.stage] if approval else []), deploy_stage], deployment_group
 
 
 def promotion_stages(
