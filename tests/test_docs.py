@@ -78,3 +78,11 @@ def test_the_readme_layout_names_every_module_of_the_library():
     modules = sorted(p.name for p in (ROOT / "components").glob("*.py") if p.name != "__init__.py")
     missing = [m for m in modules if m not in layout]
     assert not missing, f"README layout does not mention {missing}"
+
+
+def test_the_aws_settings_the_program_reads_are_documented():
+    from components.settings import PROVIDER_SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    for key in ["region", *PROVIDER_SETTINGS]:
+        assert f"`aws:{key}`" in readme, f"aws:{key} is read by components/settings.py but not in the README"
