@@ -785,6 +785,10 @@ KEYS["promotion"] = {
                     "region": {
                         "type": "string",
                         "pattern": f"^{REGION}$",
+                        # An artifact store's region: 4 to 30 characters (AWS::CodePipeline::Pipeline
+                        # ArtifactStoreMap, "Region", https://docs.aws.amazon.com/AWSCloudFormation/latest/
+                        # UserGuide/aws-properties-codepipeline-pipeline-artifactstoremap.html).
+                        "maxLength": 30,
                         "x-allowed": "an AWS region, e.g. eu-central-1",
                         "description": "The target service's region. Default: the stack's (`aws:region`). Another "
                         "region gets an artifact store of its own in this account (CodePipeline runs a "

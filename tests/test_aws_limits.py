@@ -48,7 +48,8 @@ def longest() -> object:
             "ecs-cicd:guardrails": {"cloudTrail": True, "guardDuty": True, "configRules": True},
             "ecs-cicd:pipeline": {"name": "P." + "@" * 2 + "p" * 96},  # 100, with the characters AWS allows
             # As many promotion targets as the schema allows, each with the longest name, an
-            # approval and a check.
+            # approval and a check, each in a region of its own with the longest name the schema
+            # allows (an artifact store there each).
             "ecs-cicd:promotion": {"targets": [longest_target(index) for index in range(PROMOTION_TARGETS)]},
         },
     )
@@ -70,6 +71,7 @@ def longest_target(index: int) -> dict:
         "executionRoleArns": [f"arn:aws:iam::{account}:role/{'e' * 60}{n:04d}" for n in range(10)],
         "requireApproval": True,
         "checkRoleArn": role.replace("/deploy/", "/check/"),
+        "region": f"eu-{'x' * 24}{chr(ord('a') + index)}-1",  # 30, the schema's maximum
     }
 
 
@@ -93,6 +95,9 @@ def test_the_longest_names_the_schema_allows_fit_every_aws_limit():
     run = longest()
     names = {r.type: physical_name(r.type, r.name, r.inputs) for r in run.custom_resources() if r.type in naming.RULES}
     assert naming.LOAD_BALANCER in names and naming.TARGET_GROUP in names and naming.S3_BUCKET in names
+    # Every promotion target's region has an artifact store of its own, named within the limits too.
+    stores = [r for r in run.of_type("aws:s3/bucket:Bucket") if "cicd:index:ArtifactStore" in r.parent]
+    assert len(stores) == 1 + PROMOTION_TARGETS
     for resource in run.custom_resources():
         if resource.type in naming.RULES:
             name = physical_name(resource.type, resource.name, resource.inputs)
